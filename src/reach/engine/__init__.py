@@ -1,0 +1,1 @@
+"""engine stage of reach (see DESIGN.md)."""

@@ -1,0 +1,75 @@
+"""The common container for road and ferry lines, whatever file they came from.
+
+``ingest.osm`` (OSM XML / PBF) and ``ingest.lines`` (GeoPackage / shapefile line layers) both
+return a :class:`RoadLines`; ``model.network`` turns it into a routable graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pyproj import CRS
+
+__all__ = ["TAG_COLUMNS", "RoadLines"]
+
+#: Tag columns every ``RoadLines.tags`` frame carries (missing values are ``None``).
+TAG_COLUMNS: tuple[str, ...] = (
+    "highway",
+    "surface",
+    "tracktype",
+    "smoothness",
+    "maxspeed",
+    "oneway",
+    "junction",
+    "route",
+    "duration",
+    "name",
+    "road_class",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class RoadLines:
+    """Polylines of roads and ferries with their tags.
+
+    Attributes
+    ----------
+    way_id
+        ``int64`` (n_ways,): OSM way id, or the row number for line layers.
+    offsets
+        ``int64`` (n_ways + 1,): way ``i`` has points ``offsets[i]:offsets[i+1]``.
+    x, y
+        ``float64`` (n_points,): coordinates in ``crs`` (lon/lat for OSM).
+    node_id
+        ``int64`` (n_points,): OSM node ids, so shared nodes join ways; for line layers a
+        negative id shared by points with identical coordinates.
+    tags
+        One row per way, columns :data:`TAG_COLUMNS` (object dtype, ``None`` where absent).
+        ``road_class`` holds the class label of line layers (``None`` for OSM, which uses
+        ``highway``); ``route == "ferry"`` marks ferries.
+    crs
+        Coordinate reference system of ``x`` / ``y``.
+    source
+        The file it was read from.
+    """
+
+    way_id: np.ndarray
+    offsets: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    node_id: np.ndarray
+    tags: pd.DataFrame
+    crs: CRS
+    source: Path | None = field(default=None)
+
+    @property
+    def n_ways(self) -> int:
+        """Number of ways (lines)."""
+        return len(self.way_id)
+
+    def is_ferry(self) -> np.ndarray:
+        """Boolean mask of ways that are ferry routes."""
+        return np.asarray(self.tags["route"].to_numpy() == "ferry", dtype=bool)

@@ -1,0 +1,1 @@
+"""metrics stage of reach (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""outputs stage of reach (see DESIGN.md)."""
