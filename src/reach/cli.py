@@ -1,0 +1,157 @@
+"""The ``reach`` command. The only place that sets up logging, progress display and exit codes."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from reach.errors import EXIT_INTERNAL, ReachError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="reach: who can reach a clinic or a school, how long it takes, and what would change.",
+)
+_err = Console(stderr=True, highlight=False, soft_wrap=True)
+_out = Console(highlight=False)
+_state = {"debug": False}
+T = TypeVar("T")
+
+
+def _guard(fn: Callable[[], T]) -> T:
+    """Run ``fn``; turn errors into one line on stderr and the documented exit code."""
+    try:
+        return fn()
+    except ReachError as exc:
+        if _state["debug"]:
+            traceback.print_exc()
+        _err.print(f"error: {exc.one_line()}", markup=False)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        _err.print("interrupted; the output folder was left as it was", markup=False)
+        raise typer.Exit(130) from None
+    except Exception as exc:
+        if _state["debug"]:
+            traceback.print_exc()
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        _err.print(
+            f"internal error: {type(exc).__name__}: {first} — please report it, "
+            "and run again with --debug for the traceback",
+            markup=False,
+        )
+        raise typer.Exit(EXIT_INTERNAL) from None
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    _state["debug"] = debug
+    _state["quiet"] = quiet
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(message)s")
+
+
+def _summary(run: object) -> None:
+    from reach.metrics.coverage import ALL_ZONES_ID
+    from reach.pipeline import RunResult
+
+    assert isinstance(run, RunResult)
+    cov = run.coverage
+    for svc, part in cov.groupby("service", sort=False):
+        th = sorted(
+            run.scenario.services[
+                [s.name for s in run.scenario.services].index(str(svc))
+            ].thresholds_min
+        )
+        table = Table(title=f"{svc}: people within reach ({run.scenario.scenario.name})")
+        table.add_column("zone")
+        table.add_column("population", justify="right")
+        for t in th:
+            table.add_column(f"≤{t:g} min", justify="right")
+        table.add_column("median min", justify="right")
+        table.add_column("p90 min", justify="right")
+        table.add_column("unreachable", justify="right")
+        for _, row in part.iterrows():
+            name = str(row["zone_name"])
+            table.add_row(
+                f"[bold]{name}[/bold]"
+                if row["zone_id"] == ALL_ZONES_ID
+                else name.replace("[", r"\["),
+                f"{row['population']:,.0f}",
+                *[
+                    f"{row[f'pct_within_{t:g}min']:.1f} %" if row["population"] > 0 else "–"
+                    for t in th
+                ],
+                f"{row['median_time_min']:.0f}"
+                if row["median_time_min"] == row["median_time_min"]
+                else "–",
+                f"{row['p90_time_min']:.0f}" if row["p90_time_min"] == row["p90_time_min"] else "–",
+                f"{row['unreachable_total']:,.0f}",
+            )
+        _out.print(table)
+    if run.out_dir is not None:
+        _out.print(f"outputs written to {run.out_dir}", markup=False)
+
+
+def _run_with_progress(scenario_path: Path, out: Path | None) -> object:
+    from reach.pipeline import run_scenario
+    from reach.scenario import load_scenario
+
+    scn = load_scenario(scenario_path)
+    if _state.get("quiet"):
+        return run_scenario(scn, out_dir=out)
+    with _err.status("starting", spinner="dots") as status:
+        return run_scenario(scn, out_dir=out, on_step=lambda name: status.update(name))
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: the scenario's).")
+    ] = None,
+) -> None:
+    """Run a scenario: travel times, coverage tables, rasters and a manifest."""
+    result = _guard(lambda: _run_with_progress(scenario, out))
+    _summary(result)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("maps/demo"),
+    size: Annotated[int, typer.Option("--size", help="Grid cells of the generated region.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed of the generator.")] = 7,
+) -> None:
+    """Generate the built-in island district and run it (no network needed)."""
+    from reach.demo import run_demo
+
+    def go() -> object:
+        if _state.get("quiet"):
+            return run_demo(out, size_cells=size or None, seed=seed)
+        with _err.status("generating the demo region", spinner="dots") as status:
+            return run_demo(
+                out, size_cells=size or None, seed=seed, on_step=lambda n: status.update(n)
+            )
+
+    _summary(_guard(go))
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except SystemExit as exc:
+        sys.exit(exc.code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,466 @@
+"""The combined least-time search over the walking grid and the road/ferry network.
+
+One Dijkstra over an implicit graph whose vertices are the grid cells (``0 .. n_cells-1``) and
+the network nodes (``n_cells .. n_cells+n_nodes-1``):
+
+* cell → neighbouring cell (8 or 16 moves): ``distance_m × mean(pace_u, pace_v)`` minutes, times
+  Tobler's slope factor ``exp(3.5 (|s + 0.05| - 0.05))`` when elevations are given, where ``s`` is
+  the rise over run of the move. A move is impossible when either end is impassable
+  (``pace = inf``) or, for diagonal and knight moves, when a cell it cuts across is impassable.
+* network node → network node: the edge's travel time (the network model decides it).
+* cell ↔ network node lying in that cell: free, both ways (a traveller joins or leaves the road
+  anywhere along it; the network model places nodes densely enough along every edge).
+
+The search runs from the facilities on the reversed graph, so the time of a vertex is the time
+*from* it *to* its nearest facility. Pure functions on arrays; no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from reach.engine.heap import heap_new, heap_pop, heap_push
+
+__all__ = [
+    "KNIGHT_MOVES",
+    "QUEEN_MOVES",
+    "REASON_BARRIER",
+    "REASON_BEYOND_LIMIT",
+    "REASON_LABELS",
+    "REASON_NO_DATA",
+    "REASON_NO_ROUTE",
+    "REASON_REACHED",
+    "REASON_WATER",
+    "STATUS_BARRIER",
+    "STATUS_NO_DATA",
+    "STATUS_PASSABLE",
+    "STATUS_WATER",
+    "SearchGraph",
+    "SearchResult",
+    "combined_search",
+    "moves_for",
+]
+
+#: The 8 queen moves (row, column offsets).
+QUEEN_MOVES = np.array(
+    [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)], dtype=np.int64
+)
+#: The 8 knight moves added for 16-neighbour searches.
+KNIGHT_MOVES = np.array(
+    [(-2, -1), (-2, 1), (-1, -2), (-1, 2), (1, -2), (1, 2), (2, -1), (2, 1)], dtype=np.int64
+)
+
+#: Cell status codes of the friction model (why a cell is impassable on foot).
+STATUS_PASSABLE = 0
+STATUS_BARRIER = 1
+STATUS_WATER = 2
+STATUS_NO_DATA = 3
+
+#: Reason codes per cell of a search result.
+REASON_REACHED = 0
+REASON_BEYOND_LIMIT = 1
+REASON_NO_ROUTE = 2
+REASON_BARRIER = 3
+REASON_WATER = 4
+REASON_NO_DATA = 5
+REASON_LABELS: dict[int, str] = {
+    REASON_REACHED: "reached",
+    REASON_BEYOND_LIMIT: "beyond_time_limit",
+    REASON_NO_ROUTE: "no_network_link",
+    REASON_BARRIER: "on_barrier",
+    REASON_WATER: "water_no_ferry",
+    REASON_NO_DATA: "outside_data",
+}
+
+
+def moves_for(neighbours: int) -> np.ndarray:
+    """Return the move offsets for 8 or 16 neighbours."""
+    if neighbours == 8:
+        return QUEEN_MOVES.copy()
+    if neighbours == 16:
+        return np.concatenate([QUEEN_MOVES, KNIGHT_MOVES])
+    raise ValueError(f"neighbours must be 8 or 16, not {neighbours}")
+
+
+@dataclass(frozen=True, eq=False)
+class SearchGraph:
+    """Everything the combined search needs, as flat arrays.
+
+    Attributes
+    ----------
+    rows, cols
+        Grid shape.
+    pace_min_per_m
+        ``float64`` (rows*cols,): walking pace on flat ground; ``inf`` where impassable.
+    elevation_m
+        ``float64`` (rows*cols,) or empty: elevations for Tobler's slope factor (NaN = unknown).
+    status
+        ``uint8`` (rows*cols,): ``STATUS_*`` code of each cell.
+    dx_m
+        ``float64`` (rows,): cell width in metres at each row's centre.
+    dy_m
+        Cell height in metres.
+    moves
+        ``int64`` (k, 2) move offsets (8 or 16).
+    rev_indptr, rev_src, rev_cost_min
+        The network reversed, as CSR: the edges *into* node ``j`` are
+        ``rev_src[rev_indptr[j]:rev_indptr[j+1]]`` with costs ``rev_cost_min[...]``.
+    node_cell
+        ``int64`` (n_nodes,): the cell each node connects to, ``-1`` for none.
+    """
+
+    rows: int
+    cols: int
+    pace_min_per_m: np.ndarray
+    elevation_m: np.ndarray
+    status: np.ndarray
+    dx_m: np.ndarray
+    dy_m: float
+    moves: np.ndarray
+    rev_indptr: np.ndarray
+    rev_src: np.ndarray
+    rev_cost_min: np.ndarray
+    node_cell: np.ndarray
+
+    @property
+    def n_cells(self) -> int:
+        """Number of grid cells."""
+        return self.rows * self.cols
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of network nodes."""
+        return len(self.node_cell)
+
+
+@dataclass(frozen=True, eq=False)
+class SearchResult:
+    """Result of a combined search.
+
+    Attributes
+    ----------
+    time_min
+        ``float64`` (rows*cols,): minutes to the nearest facility; ``inf`` where not reached
+        within the limit (never a sentinel number).
+    facility
+        ``int32`` (rows*cols,): index of that facility (its catchment), ``-1`` where not reached.
+    reason
+        ``uint8`` (rows*cols,): ``REASON_*`` code; ``REASON_REACHED`` where reached.
+    node_time_min
+        ``float64`` (n_nodes,): the same time for each network node.
+    """
+
+    time_min: np.ndarray
+    facility: np.ndarray
+    reason: np.ndarray
+    node_time_min: np.ndarray
+
+
+@njit(cache=True)  # type: ignore[misc]
+def _move_cost(
+    u: int,
+    v: int,
+    cols: int,
+    pace: np.ndarray,
+    elev: np.ndarray,
+    use_slope: bool,
+    dx: np.ndarray,
+    dy: float,
+) -> float:
+    """Minutes to walk from cell ``u`` to neighbouring cell ``v`` (``inf`` if impossible)."""
+    pu = pace[u]
+    pv = pace[v]
+    if not (np.isfinite(pu) and np.isfinite(pv)):
+        return np.inf
+    ru = u // cols
+    cu = u - ru * cols
+    rv = v // cols
+    cv = v - rv * cols
+    adr = abs(rv - ru)
+    adc = abs(cv - cu)
+    if adr == 1 and adc == 1:
+        if not (np.isfinite(pace[ru * cols + cv]) and np.isfinite(pace[rv * cols + cu])):
+            return np.inf
+    elif adr == 1 and adc == 2:
+        sc = 1 if cv > cu else -1
+        if not (np.isfinite(pace[ru * cols + cu + sc]) and np.isfinite(pace[rv * cols + cu + sc])):
+            return np.inf
+    elif adr == 2 and adc == 1:
+        sr = 1 if rv > ru else -1
+        if not (
+            np.isfinite(pace[(ru + sr) * cols + cu]) and np.isfinite(pace[(ru + sr) * cols + cv])
+        ):
+            return np.inf
+    hx = adc * 0.5 * (dx[ru] + dx[rv])
+    hy = adr * dy
+    dist = np.sqrt(hx * hx + hy * hy)
+    cost = dist * 0.5 * (pu + pv)
+    if use_slope:
+        eu = elev[u]
+        ev = elev[v]
+        if np.isfinite(eu) and np.isfinite(ev):
+            s = (ev - eu) / dist
+            cost *= np.exp(3.5 * (abs(s + 0.05) - 0.05))
+    return cost
+
+
+@njit(cache=True)  # type: ignore[misc]
+def _predecessors(
+    v: int,
+    rows: int,
+    cols: int,
+    pace: np.ndarray,
+    elev: np.ndarray,
+    use_slope: bool,
+    dx: np.ndarray,
+    dy: float,
+    moves: np.ndarray,
+    rev_indptr: np.ndarray,
+    rev_src: np.ndarray,
+    rev_cost: np.ndarray,
+    node_cell: np.ndarray,
+    cell_first: np.ndarray,
+    nodes_by_cell: np.ndarray,
+    cell_of_sorted: np.ndarray,
+    out_u: np.ndarray,
+    out_cost: np.ndarray,
+) -> int:
+    """Write the vertices with an edge into ``v`` and the edge costs; return their count."""
+    n_cells = rows * cols
+    k = 0
+    if v < n_cells:
+        r = v // cols
+        c = v - r * cols
+        for m in range(moves.shape[0]):
+            ru = r + moves[m, 0]
+            cu = c + moves[m, 1]
+            if ru < 0 or ru >= rows or cu < 0 or cu >= cols:
+                continue
+            u = ru * cols + cu
+            cost = _move_cost(u, v, cols, pace, elev, use_slope, dx, dy)
+            if np.isfinite(cost):
+                out_u[k] = u
+                out_cost[k] = cost
+                k += 1
+        first = cell_first[v]
+        if first >= 0:
+            i = first
+            while i < nodes_by_cell.shape[0] and cell_of_sorted[i] == v:
+                out_u[k] = n_cells + nodes_by_cell[i]
+                out_cost[k] = 0.0
+                k += 1
+                i += 1
+    else:
+        j = v - n_cells
+        for e in range(rev_indptr[j], rev_indptr[j + 1]):
+            out_u[k] = n_cells + rev_src[e]
+            out_cost[k] = rev_cost[e]
+            k += 1
+        cell = node_cell[j]
+        if cell >= 0:
+            out_u[k] = cell
+            out_cost[k] = 0.0
+            k += 1
+    return k
+
+
+@njit(cache=True)  # type: ignore[misc]
+def _dijkstra(
+    rows: int,
+    cols: int,
+    pace: np.ndarray,
+    elev: np.ndarray,
+    use_slope: bool,
+    dx: np.ndarray,
+    dy: float,
+    moves: np.ndarray,
+    rev_indptr: np.ndarray,
+    rev_src: np.ndarray,
+    rev_cost: np.ndarray,
+    node_cell: np.ndarray,
+    cell_first: np.ndarray,
+    nodes_by_cell: np.ndarray,
+    cell_of_sorted: np.ndarray,
+    seeds: np.ndarray,
+    seed_time: np.ndarray,
+    seed_label: np.ndarray,
+    limit: float,
+    buffer_size: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Multi-source Dijkstra with labels; vertices beyond ``limit`` stay ``inf``."""
+    n_total = rows * cols + node_cell.shape[0]
+    time = np.full(n_total, np.inf)
+    label = np.full(n_total, -1, dtype=np.int32)
+    keys, items = heap_new(seeds.shape[0] * 4 + 1024)
+    size = 0
+    for i in range(seeds.shape[0]):
+        s = seeds[i]
+        if seed_time[i] < time[s] and seed_time[i] <= limit:
+            time[s] = seed_time[i]
+            label[s] = seed_label[i]
+            keys, items, size = heap_push(keys, items, size, seed_time[i], s)
+    out_u = np.empty(buffer_size, dtype=np.int64)
+    out_cost = np.empty(buffer_size, dtype=np.float64)
+    while size > 0:
+        t, v, size = heap_pop(keys, items, size)
+        if t > time[v]:
+            continue
+        k = _predecessors(
+            v, rows, cols, pace, elev, use_slope, dx, dy, moves, rev_indptr, rev_src, rev_cost,
+            node_cell, cell_first, nodes_by_cell, cell_of_sorted, out_u, out_cost,
+        )  # fmt: skip
+        lab = label[v]
+        for i in range(k):
+            u = out_u[i]
+            nt = t + out_cost[i]
+            if nt < time[u] and nt <= limit:
+                time[u] = nt
+                label[u] = lab
+                keys, items, size = heap_push(keys, items, size, nt, u)
+    return time, label
+
+
+@njit(cache=True)  # type: ignore[misc]
+def _reachable(
+    rows: int,
+    cols: int,
+    pace: np.ndarray,
+    elev: np.ndarray,
+    use_slope: bool,
+    dx: np.ndarray,
+    dy: float,
+    moves: np.ndarray,
+    rev_indptr: np.ndarray,
+    rev_src: np.ndarray,
+    rev_cost: np.ndarray,
+    node_cell: np.ndarray,
+    cell_first: np.ndarray,
+    nodes_by_cell: np.ndarray,
+    cell_of_sorted: np.ndarray,
+    seeds: np.ndarray,
+    start: np.ndarray,
+    buffer_size: int,
+) -> np.ndarray:
+    """Mark every vertex with some path to a seed, whatever its length (breadth-first)."""
+    n_total = rows * cols + node_cell.shape[0]
+    seen = start.copy()
+    queue = np.empty(n_total, dtype=np.int64)
+    head = 0
+    tail = 0
+    for v in range(n_total):
+        if seen[v]:
+            queue[tail] = v
+            tail += 1
+    for i in range(seeds.shape[0]):
+        if not seen[seeds[i]]:
+            seen[seeds[i]] = True
+            queue[tail] = seeds[i]
+            tail += 1
+    out_u = np.empty(buffer_size, dtype=np.int64)
+    out_cost = np.empty(buffer_size, dtype=np.float64)
+    while head < tail:
+        v = queue[head]
+        head += 1
+        k = _predecessors(
+            v, rows, cols, pace, elev, use_slope, dx, dy, moves, rev_indptr, rev_src, rev_cost,
+            node_cell, cell_first, nodes_by_cell, cell_of_sorted, out_u, out_cost,
+        )  # fmt: skip
+        for i in range(k):
+            u = out_u[i]
+            if not seen[u]:
+                seen[u] = True
+                queue[tail] = u
+                tail += 1
+    return seen
+
+
+def _cell_index(graph: SearchGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nodes sorted by cell, and the first sorted position of each cell (``-1`` if none)."""
+    connected = np.flatnonzero(graph.node_cell >= 0)
+    order = connected[np.argsort(graph.node_cell[connected], kind="stable")]
+    cell_of_sorted = graph.node_cell[order]
+    cell_first = np.full(graph.n_cells, -1, dtype=np.int64)
+    if len(order):
+        starts = np.flatnonzero(np.r_[True, cell_of_sorted[1:] != cell_of_sorted[:-1]])
+        cell_first[cell_of_sorted[starts]] = starts
+    return cell_first, order.astype(np.int64), cell_of_sorted.astype(np.int64)
+
+
+def combined_search(
+    graph: SearchGraph,
+    seed_cells: np.ndarray,
+    *,
+    seed_facility: np.ndarray | None = None,
+    seed_time_min: np.ndarray | None = None,
+    max_time_min: float = np.inf,
+) -> SearchResult:
+    """Time from every cell to its nearest seed, over the combined walk + network graph.
+
+    Parameters
+    ----------
+    graph
+        The search graph.
+    seed_cells
+        Flat cell indices of the facilities.
+    seed_facility
+        Facility index of each seed (default ``0..n-1``); it becomes the catchment id.
+    seed_time_min
+        Starting time of each seed (default 0), e.g. a waiting time at the facility.
+    max_time_min
+        Stop the search at this time; cells beyond it are given ``REASON_BEYOND_LIMIT`` when some
+        longer path exists, ``REASON_NO_ROUTE`` when none does.
+
+    Returns
+    -------
+    SearchResult
+        Times, catchments and reasons per cell.
+    """
+    seeds = np.asarray(seed_cells, dtype=np.int64)
+    if seeds.size and (seeds.min() < 0 or seeds.max() >= graph.n_cells):
+        raise ValueError("seed cell outside the grid")
+    labels = (
+        np.arange(len(seeds), dtype=np.int32)
+        if seed_facility is None
+        else np.asarray(seed_facility, dtype=np.int32)
+    )
+    times0 = (
+        np.zeros(len(seeds)) if seed_time_min is None else np.asarray(seed_time_min, np.float64)
+    )
+    cell_first, nodes_by_cell, cell_of_sorted = _cell_index(graph)
+    in_degree = np.diff(graph.rev_indptr)
+    per_cell = int(np.bincount(cell_of_sorted).max()) if len(cell_of_sorted) else 0
+    buffer_size = len(graph.moves) + per_cell + (int(in_degree.max()) if len(in_degree) else 0) + 2
+    use_slope = graph.elevation_m.size == graph.n_cells
+    elev = graph.elevation_m if use_slope else np.empty(0)
+    args = (
+        graph.rows, graph.cols, graph.pace_min_per_m, elev, use_slope, graph.dx_m,
+        float(graph.dy_m), graph.moves, graph.rev_indptr, graph.rev_src, graph.rev_cost_min,
+        graph.node_cell, cell_first, nodes_by_cell, cell_of_sorted,
+    )  # fmt: skip
+    time, label = _dijkstra(*args, seeds, times0, labels, float(max_time_min), buffer_size)
+    n = graph.n_cells
+    cell_time = time[:n]
+    reached = np.isfinite(cell_time)
+    reason = np.full(n, REASON_REACHED, dtype=np.uint8)
+    status = graph.status
+    unreached = ~reached
+    reason[unreached & (status == STATUS_BARRIER)] = REASON_BARRIER
+    reason[unreached & (status == STATUS_WATER)] = REASON_WATER
+    reason[unreached & (status == STATUS_NO_DATA)] = REASON_NO_DATA
+    open_unreached = unreached & (status == STATUS_PASSABLE)
+    if open_unreached.any():
+        if np.isfinite(max_time_min):
+            seen = _reachable(*args, seeds, np.isfinite(time), buffer_size)[:n]
+        else:
+            seen = np.zeros(n, dtype=np.bool_)
+        reason[open_unreached & seen] = REASON_BEYOND_LIMIT
+        reason[open_unreached & ~seen] = REASON_NO_ROUTE
+    return SearchResult(
+        time_min=cell_time.copy(),
+        facility=label[:n].copy(),
+        reason=reason,
+        node_time_min=time[n:].copy(),
+    )

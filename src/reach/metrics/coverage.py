@@ -1,0 +1,196 @@
+"""Coverage per reporting zone and service, with population conservation checked in code.
+
+For each zone: people within each threshold, people reached only beyond the largest threshold,
+unreachable people by reason, and population-weighted mean / median / 90th-percentile time over
+the people reached. Rows for people outside every zone and for the whole grid close the account:
+within + beyond + unreachable = population in every row, and the zone rows plus the outside row
+add up to the raster total.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from reach.engine.combined import REASON_LABELS, REASON_REACHED
+from reach.errors import ConservationError
+
+__all__ = [
+    "ALL_ZONES_ID",
+    "OUTSIDE_ZONES_ID",
+    "check_conservation",
+    "coverage_table",
+    "weighted_quantiles_by_group",
+]
+
+OUTSIDE_ZONES_ID = "(outside zones)"
+ALL_ZONES_ID = "(all)"
+
+
+def weighted_quantiles_by_group(
+    group: np.ndarray, value: np.ndarray, weight: np.ndarray, n_groups: int, qs: Sequence[float]
+) -> np.ndarray:
+    """Weighted quantiles of ``value`` in each group (lower quantile: first value whose cumulative
+    weight reaches ``q`` of the group's weight).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_groups, len(qs))``; NaN for groups with no weight.
+    """
+    out = np.full((n_groups, len(qs)), np.nan)
+    keep = weight > 0
+    group, value, weight = group[keep], value[keep], weight[keep]
+    if len(group) == 0:
+        return out
+    order = np.lexsort((value, group))
+    g, v, w = group[order], value[order], weight[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    ends = np.r_[starts[1:], len(g)]
+    cum = np.cumsum(w)
+    base = np.r_[0.0, cum][starts]
+    totals = cum[ends - 1] - base
+    for k, q in enumerate(qs):
+        for s, e, b, tot in zip(starts, ends, base, totals, strict=True):
+            target = b + q * tot
+            i = s + int(np.searchsorted(cum[s:e], target - 1e-12 * tot, side="left"))
+            out[g[s], k] = v[min(i, e - 1)]
+    return out
+
+
+def coverage_table(
+    people: np.ndarray,
+    zone: np.ndarray,
+    time_min: np.ndarray,
+    reason: np.ndarray,
+    *,
+    zone_ids: Sequence[str],
+    zone_names: Sequence[str],
+    service: str,
+    thresholds_min: Sequence[float],
+    target_share: float = 1.0,
+) -> pd.DataFrame:
+    """Coverage of one service per zone.
+
+    Parameters
+    ----------
+    people
+        Population per cell (any shape; 0 where nodata).
+    zone
+        ``int`` per cell: ``k+1`` for zone ``k``, 0 outside every zone.
+    time_min
+        Minutes to the nearest facility; ``inf`` where unreachable.
+    reason
+        ``REASON_*`` code per cell.
+    zone_ids, zone_names
+        Identifiers and names of the zones, in zone order.
+    service
+        Service name written in every row.
+    thresholds_min
+        Travel-time thresholds in minutes.
+    target_share
+        Share of the population the service targets (e.g. school-age children).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per zone, then the outside-zones row and the all row.
+
+    Raises
+    ------
+    ConservationError
+        If any row does not add up.
+    """
+    pop = np.asarray(people, dtype=np.float64).ravel() * float(target_share)
+    z = np.asarray(zone).ravel().astype(np.int64)
+    t = np.asarray(time_min, dtype=np.float64).ravel()
+    r = np.asarray(reason).ravel()
+    n_zones = len(zone_ids)
+    # group 0..n_zones-1 = zones, n_zones = outside
+    group = np.where(z > 0, z - 1, n_zones)
+    n_groups = n_zones + 1
+    thresholds = sorted(float(x) for x in thresholds_min)
+
+    def sums(mask: np.ndarray | None = None, weights: np.ndarray | None = None) -> np.ndarray:
+        w = pop if weights is None else weights
+        if mask is not None:
+            w = np.where(mask, w, 0.0)
+        return np.bincount(group, weights=w, minlength=n_groups)
+
+    reached = r == REASON_REACHED
+    table: dict[str, np.ndarray] = {"population": sums()}
+    for th in thresholds:
+        table[f"within_{th:g}min"] = sums(reached & (t <= th))
+    table[f"reached_beyond_{thresholds[-1]:g}min"] = sums(reached & (t > thresholds[-1]))
+    unreach_cols = []
+    for code, label in sorted(REASON_LABELS.items()):
+        if code == REASON_REACHED:
+            continue
+        col = f"unreachable_{label}"
+        table[col] = sums(r == code)
+        unreach_cols.append(col)
+    table["unreachable_total"] = np.sum([table[c] for c in unreach_cols], axis=0)
+    reached_pop = sums(reached)
+    weighted_time = sums(reached, weights=pop * np.where(reached, t, 0.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table["mean_time_min"] = np.where(reached_pop > 0, weighted_time / reached_pop, np.nan)
+    q = weighted_quantiles_by_group(group[reached], t[reached], pop[reached], n_groups, [0.5, 0.9])
+    table["median_time_min"] = q[:, 0]
+    table["p90_time_min"] = q[:, 1]
+
+    frame = pd.DataFrame(table)
+    frame.insert(0, "zone_name", [*zone_names, OUTSIDE_ZONES_ID])
+    frame.insert(0, "zone_id", [*zone_ids, OUTSIDE_ZONES_ID])
+    frame.insert(0, "service", service)
+    # the all row: sums, and the quantiles over everybody reached
+    all_row = {
+        c: frame[c].sum() for c in frame.columns if c in table and not c.endswith("time_min")
+    }
+    total_reached = float(reached_pop.sum())
+    all_q = weighted_quantiles_by_group(
+        np.zeros(int(reached.sum()), dtype=np.int64), t[reached], pop[reached], 1, [0.5, 0.9]
+    )
+    all_row.update(
+        service=service,
+        zone_id=ALL_ZONES_ID,
+        zone_name=ALL_ZONES_ID,
+        mean_time_min=float(weighted_time.sum() / total_reached) if total_reached > 0 else np.nan,
+        median_time_min=all_q[0, 0],
+        p90_time_min=all_q[0, 1],
+    )
+    frame = pd.concat([frame, pd.DataFrame([all_row])], ignore_index=True)
+    for th in thresholds:
+        frame[f"pct_within_{th:g}min"] = np.where(
+            frame["population"] > 0,
+            100.0 * frame[f"within_{th:g}min"] / frame["population"].where(frame["population"] > 0),
+            np.nan,
+        )
+    check_conservation(frame, raster_total=float(pop.sum()), thresholds_min=thresholds)
+    return frame
+
+
+def check_conservation(
+    frame: pd.DataFrame, *, raster_total: float, thresholds_min: Sequence[float]
+) -> None:
+    """Raise :class:`ConservationError` unless every row and the zone sum add up."""
+    top = max(thresholds_min)
+    parts = (
+        frame[f"within_{top:g}min"]
+        + frame[f"reached_beyond_{top:g}min"]
+        + frame["unreachable_total"]
+    )
+    tol = 1e-9 * max(1.0, raster_total)
+    bad = (parts - frame["population"]).abs() > tol
+    if bad.any():
+        rows = ", ".join(frame.loc[bad, "zone_id"].astype(str))
+        raise ConservationError(f"coverage rows do not add up to their population: {rows}")
+    zone_rows = frame["zone_id"] != ALL_ZONES_ID
+    total_rows = float(frame.loc[zone_rows, "population"].sum())
+    all_pop = float(frame.loc[~zone_rows, "population"].sum())
+    if abs(total_rows - raster_total) > tol or abs(all_pop - raster_total) > tol:
+        raise ConservationError(
+            f"zones + outside ({total_rows:.3f}) and the all row ({all_pop:.3f}) must equal "
+            f"the raster total ({raster_total:.3f})"
+        )

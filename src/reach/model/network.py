@@ -1,0 +1,239 @@
+"""Road and ferry lines → a routable network for one travel mode, as CSR arrays.
+
+Every way is cut into segments between consecutive points; long road segments are cut further
+so that a node falls in (nearly) every cell the road crosses, which is where the grid and the
+network join. Ferries are single edges from terminal to terminal costing the boarding wait plus
+the crossing. One-way roads give one directed edge; parallel edges keep the fastest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from pyproj import CRS, Transformer
+
+from reach.errors import InputError
+from reach.ingest.roads import RoadLines
+from reach.model.grid import EARTH_RADIUS_M, AnalysisGrid
+from reach.model.speeds import ModeProfile, way_fixed_time_min, way_oneway, way_speeds_kph
+
+__all__ = ["Network", "build_network", "segment_lengths_m"]
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """A directed network in the grid's CRS.
+
+    Attributes
+    ----------
+    x, y
+        ``float64`` (n_nodes,): node coordinates in the grid CRS.
+    src, dst
+        ``int64`` (n_edges,): edge ends, sorted by ``(dst, src)``.
+    time_min
+        ``float64`` (n_edges,): travel time of each edge in minutes.
+    length_m
+        ``float64`` (n_edges,): edge length in metres.
+    is_ferry
+        ``bool`` (n_edges,): ferry edges.
+    rev_indptr
+        ``int64`` (n_nodes + 1,): CSR offsets of the edges into each node (by ``dst``).
+    mode
+        The travel mode the times are for.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    src: np.ndarray
+    dst: np.ndarray
+    time_min: np.ndarray
+    length_m: np.ndarray
+    is_ferry: np.ndarray
+    rev_indptr: np.ndarray
+    mode: str
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return len(self.x)
+
+    @property
+    def n_edges(self) -> int:
+        """Number of directed edges."""
+        return len(self.src)
+
+
+def segment_lengths_m(
+    x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray, *, geographic: bool
+) -> np.ndarray:
+    """Length of straight segments in metres (haversine for lon/lat, Euclidean otherwise)."""
+    if not geographic:
+        return np.asarray(np.hypot(x1 - x0, y1 - y0), dtype=np.float64)
+    rad = np.pi / 180.0
+    lat0 = y0 * rad
+    lat1 = y1 * rad
+    a = (
+        np.sin((lat1 - lat0) / 2) ** 2
+        + np.cos(lat0) * np.cos(lat1) * np.sin((x1 - x0) * rad / 2) ** 2
+    )
+    return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0))), np.float64)
+
+
+def _to_grid_crs(lines: RoadLines, grid: AnalysisGrid) -> tuple[np.ndarray, np.ndarray]:
+    """Line coordinates in the grid's CRS."""
+    src = CRS.from_user_input(lines.crs)
+    dst = CRS.from_user_input(grid.crs.to_wkt())
+    if src == dst:
+        return lines.x.astype(np.float64), lines.y.astype(np.float64)
+    tr = Transformer.from_crs(src, dst, always_xy=True)
+    x, y = tr.transform(lines.x, lines.y)
+    return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+
+
+def build_network(
+    lines: RoadLines,
+    grid: AnalysisGrid,
+    *,
+    profile: ModeProfile,
+    ferry_wait_min: float,
+    max_node_spacing_m: float | None = None,
+) -> Network:
+    """Build the routable network of one mode.
+
+    Parameters
+    ----------
+    lines
+        Roads and ferries (any CRS; brought to the grid's).
+    grid
+        The analysis grid (CRS, and the node spacing default).
+    profile
+        The travel mode's speeds and rules.
+    ferry_wait_min
+        Boarding wait added to every ferry crossing (half the headway).
+    max_node_spacing_m
+        Road segments longer than this are cut; default half the smallest cell side.
+
+    Returns
+    -------
+    Network
+        Directed edges with times, and the reversed CSR offsets.
+    """
+    if lines.n_ways == 0:
+        raise InputError(
+            "the road network is empty",
+            path=lines.source,
+            fix="give a file with highway ways or road lines inside the region",
+        )
+    spacing = max_node_spacing_m or grid.min_cell_size_m / 2.0
+    x, y = _to_grid_crs(lines, grid)
+    node_key, point_node = np.unique(lines.node_id, return_inverse=True)
+    n_nodes = len(node_key)
+    node_x = np.zeros(n_nodes)
+    node_y = np.zeros(n_nodes)
+    node_x[point_node] = x
+    node_y[point_node] = y
+
+    speed_kph = way_speeds_kph(lines.tags, profile)
+    oneway = way_oneway(lines.tags, profile)
+    fixed_min = way_fixed_time_min(lines.tags)
+    ferry = lines.is_ferry()
+    counts = np.diff(lines.offsets)
+    way_of_point = np.repeat(np.arange(lines.n_ways), counts)
+    # segments between consecutive points of the same way
+    seg_start = (
+        np.flatnonzero(way_of_point[1:] == way_of_point[:-1])
+        if len(x) > 1
+        else np.empty(0, np.int64)
+    )
+    seg_way = way_of_point[seg_start]
+    seg_len = segment_lengths_m(
+        x[seg_start], y[seg_start], x[seg_start + 1], y[seg_start + 1], geographic=grid.geographic
+    )
+    usable = np.isfinite(speed_kph) & (speed_kph > 0)
+
+    # --- ferries: one edge terminal to terminal --------------------------------------------
+    ferry_ways = np.flatnonzero(ferry & (counts >= 2))
+    f_len = np.bincount(seg_way, weights=seg_len, minlength=lines.n_ways)[ferry_ways]
+    f_src = point_node[lines.offsets[ferry_ways]]
+    f_dst = point_node[lines.offsets[ferry_ways + 1] - 1]
+    f_speed = np.where(usable[ferry_ways], speed_kph[ferry_ways], np.nan)
+    crossing = np.where(
+        np.isfinite(fixed_min[ferry_ways]), fixed_min[ferry_ways], f_len / 1000.0 / f_speed * 60.0
+    )
+    f_ok = np.isfinite(crossing) & (f_src != f_dst)
+    f_time = crossing[f_ok] + ferry_wait_min
+    ferry_src = np.concatenate([f_src[f_ok], f_dst[f_ok]])
+    ferry_dst = np.concatenate([f_dst[f_ok], f_src[f_ok]])
+    ferry_time = np.concatenate([f_time, f_time])
+    ferry_len = np.concatenate([f_len[f_ok], f_len[f_ok]])
+
+    # --- roads: cut long segments, then direct them -----------------------------------------
+    road = ~ferry[seg_way] & usable[seg_way] & (seg_len > 0)
+    s_idx = seg_start[road]
+    s_way = seg_way[road]
+    s_len = seg_len[road]
+    pieces = np.maximum(1, np.ceil(s_len / spacing).astype(np.int64))
+    n_new = int((pieces - 1).sum())
+    total_nodes = n_nodes + n_new
+    all_x = np.concatenate([node_x, np.zeros(n_new)])
+    all_y = np.concatenate([node_y, np.zeros(n_new)])
+    piece_seg = np.repeat(np.arange(len(s_idx)), pieces)
+    piece_k = np.arange(len(piece_seg)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    # interior points k = 1 .. pieces-1 of each segment get new node ids
+    interior = piece_k > 0
+    new_ids = n_nodes + np.arange(n_new)
+    frac = piece_k[interior] / pieces[piece_seg[interior]]
+    si = s_idx[piece_seg[interior]]
+    all_x[new_ids] = x[si] + frac * (x[si + 1] - x[si])
+    all_y[new_ids] = y[si] + frac * (y[si + 1] - y[si])
+    piece_node = np.empty(len(piece_seg), dtype=np.int64)
+    piece_node[~interior] = point_node[s_idx]
+    piece_node[interior] = new_ids
+    # piece p runs from piece_node[p] to the next piece's node, or the segment's end point
+    last = np.r_[piece_seg[1:] != piece_seg[:-1], True]
+    piece_end = np.empty_like(piece_node)
+    piece_end[~last] = piece_node[1:][~last[:-1]]
+    piece_end[last] = point_node[s_idx + 1]
+    p_len = s_len[piece_seg] / pieces[piece_seg]
+    p_way = s_way[piece_seg]
+    p_time = p_len / 1000.0 / speed_kph[p_way] * 60.0
+    p_oneway = oneway[p_way]
+    fwd = p_oneway >= 0
+    bwd = p_oneway <= 0
+    src = np.concatenate([piece_node[fwd], piece_end[bwd], ferry_src])
+    dst = np.concatenate([piece_end[fwd], piece_node[bwd], ferry_dst])
+    time = np.concatenate([p_time[fwd], p_time[bwd], ferry_time])
+    length = np.concatenate([p_len[fwd], p_len[bwd], ferry_len])
+    is_ferry = np.concatenate(
+        [np.zeros(fwd.sum() + bwd.sum(), bool), np.ones(len(ferry_src), bool)]
+    )
+    keep = src != dst
+    src, dst, time, length, is_ferry = (
+        src[keep],
+        dst[keep],
+        time[keep],
+        length[keep],
+        is_ferry[keep],
+    )
+
+    # keep the fastest of parallel edges; sort by (dst, src) for the reversed CSR
+    order = np.lexsort((time, src, dst))
+    src, dst, time, length, is_ferry = (a[order] for a in (src, dst, time, length, is_ferry))
+    first_of_pair = np.r_[True, (src[1:] != src[:-1]) | (dst[1:] != dst[:-1])]
+    src, dst, time, length, is_ferry = (
+        a[first_of_pair] for a in (src, dst, time, length, is_ferry)
+    )
+    rev_indptr = np.zeros(total_nodes + 1, dtype=np.int64)
+    np.cumsum(np.bincount(dst, minlength=total_nodes), out=rev_indptr[1:])
+    return Network(
+        x=all_x,
+        y=all_y,
+        src=src.astype(np.int64),
+        dst=dst.astype(np.int64),
+        time_min=time.astype(np.float64),
+        length_m=length.astype(np.float64),
+        is_ferry=is_ferry,
+        rev_indptr=rev_indptr,
+        mode=profile.name,
+    )

@@ -1,0 +1,117 @@
+"""Atomic, deterministic writes of rasters, tables and the run manifest.
+
+A run writes into a fresh temporary folder beside the destination and renames it into place at
+the end, so a failed run leaves the output folder as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import rasterio
+from affine import Affine
+from rasterio.crs import CRS
+
+__all__ = [
+    "atomic_folder",
+    "file_sha256",
+    "write_geotiff",
+    "write_json",
+    "write_table",
+]
+
+
+@contextmanager
+def atomic_folder(destination: Path) -> Iterator[Path]:
+    """Yield a temporary folder that replaces ``destination`` when the block succeeds.
+
+    On an exception the temporary folder is removed and ``destination`` is untouched.
+    """
+    destination = Path(destination).resolve()
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.tmp-", dir=destination.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old: Path | None = None
+    if destination.exists():
+        old = destination.parent / f".{destination.name}.old-{os.getpid()}"
+        if old.exists():
+            shutil.rmtree(old)
+        destination.rename(old)
+    try:
+        tmp.rename(destination)
+    except BaseException:
+        if old is not None:
+            old.rename(destination)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_geotiff(
+    path: Path,
+    array: np.ndarray,
+    *,
+    transform: Affine,
+    crs: CRS,
+    nodata: float | int | None,
+    description: str = "",
+) -> None:
+    """Write one band as a Cloud-Optimized GeoTIFF (deflate), deterministically."""
+    profile: dict[str, Any] = {
+        "driver": "COG",
+        "height": array.shape[0],
+        "width": array.shape[1],
+        "count": 1,
+        "dtype": array.dtype.name,
+        "crs": crs,
+        "transform": transform,
+        "nodata": nodata,
+        "compress": "DEFLATE",
+        "BLOCKSIZE": 512,
+        "NUM_THREADS": "1",
+    }
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(path, "w", **profile) as dst:
+        dst.write(array, 1)
+        if description:
+            dst.set_band_description(1, description)
+
+
+def write_table(frame: pd.DataFrame, stem: Path, *, parquet: bool = True) -> list[Path]:
+    """Write ``frame`` as ``stem.csv`` (and ``stem.parquet``); return the files written."""
+    csv = stem.with_suffix(".csv")
+    frame.to_csv(csv, index=False, float_format="%.6f", lineterminator="\n")
+    written = [csv]
+    if parquet:
+        pq = stem.with_suffix(".parquet")
+        frame.reset_index(drop=True).to_parquet(pq, index=False, compression="zstd")
+        written.append(pq)
+    return written
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    """Write JSON with sorted keys and a trailing newline."""
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", "utf-8")
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file (streamed)."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,154 @@
+"""The combined search equals a plain Dijkstra over the explicit combined graph (networkx)."""
+
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reach.engine.combined import (
+    REASON_BEYOND_LIMIT,
+    REASON_NO_ROUTE,
+    REASON_REACHED,
+    STATUS_BARRIER,
+    STATUS_PASSABLE,
+    SearchGraph,
+    combined_search,
+    moves_for,
+)
+
+
+def _reference_cost(g: SearchGraph, u: int, v: int) -> float:
+    """Walking cost u → v written out plainly, independent of the kernel."""
+    pace = g.pace_min_per_m
+    ru, cu = divmod(u, g.cols)
+    rv, cv = divmod(v, g.cols)
+    if math.isinf(pace[u]) or math.isinf(pace[v]):
+        return math.inf
+    dr, dc = rv - ru, cv - cu
+    crossed: list[tuple[int, int]] = []
+    if abs(dr) == 1 and abs(dc) == 1:
+        crossed = [(ru, cv), (rv, cu)]
+    elif abs(dr) == 1 and abs(dc) == 2:
+        crossed = [(ru, cu + dc // 2), (rv, cu + dc // 2)]
+    elif abs(dr) == 2 and abs(dc) == 1:
+        crossed = [(ru + dr // 2, cu), (ru + dr // 2, cv)]
+    if any(math.isinf(pace[r * g.cols + c]) for r, c in crossed):
+        return math.inf
+    width = abs(dc) * (g.dx_m[ru] + g.dx_m[rv]) / 2
+    dist = math.hypot(width, abs(dr) * g.dy_m)
+    cost = dist * (pace[u] + pace[v]) / 2
+    if g.elevation_m.size:
+        slope = (g.elevation_m[v] - g.elevation_m[u]) / dist
+        tobler = 6 * math.exp(-3.5 * abs(slope + 0.05))
+        cost *= (6 * math.exp(-3.5 * 0.05)) / tobler
+    return cost
+
+
+def _explicit_graph(g: SearchGraph) -> nx.DiGraph:
+    graph = nx.DiGraph()
+    for u in range(g.n_cells):
+        graph.add_node(("c", u))
+        ru, cu = divmod(u, g.cols)
+        for dr, dc in g.moves:
+            rv, cv = ru + dr, cu + dc
+            if 0 <= rv < g.rows and 0 <= cv < g.cols:
+                cost = _reference_cost(g, u, rv * g.cols + cv)
+                if math.isfinite(cost):
+                    graph.add_edge(("c", u), ("c", rv * g.cols + cv), weight=cost)
+    for j in range(g.n_nodes):
+        graph.add_node(("n", j))
+        for e in range(g.rev_indptr[j], g.rev_indptr[j + 1]):
+            a, b = ("n", int(g.rev_src[e])), ("n", j)
+            w = float(g.rev_cost_min[e])
+            if not graph.has_edge(a, b) or graph[a][b]["weight"] > w:
+                graph.add_edge(a, b, weight=w)
+        if g.node_cell[j] >= 0:
+            graph.add_edge(("n", j), ("c", int(g.node_cell[j])), weight=0.0)
+            graph.add_edge(("c", int(g.node_cell[j])), ("n", j), weight=0.0)
+    return graph
+
+
+@st.composite
+def instances(draw: st.DrawFn) -> tuple[SearchGraph, np.ndarray]:
+    rows = draw(st.integers(2, 7))
+    cols = draw(st.integers(2, 7))
+    n = rows * cols
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    speeds_kph = rng.uniform(1.0, 6.0, n)
+    blocked = rng.random(n) < draw(st.sampled_from([0.0, 0.15, 0.35]))
+    pace = np.where(blocked, np.inf, 60.0 / (speeds_kph * 1000.0))
+    status = np.where(blocked, STATUS_BARRIER, STATUS_PASSABLE).astype(np.uint8)
+    elevation = rng.uniform(0, 60, n) if draw(st.booleans()) else np.empty(0)
+    n_nodes = draw(st.integers(0, 8))
+    n_edges = draw(st.integers(0, 16)) if n_nodes > 1 else 0
+    src = rng.integers(0, max(n_nodes, 1), n_edges)
+    dst = rng.integers(0, max(n_nodes, 1), n_edges)
+    cost = rng.uniform(0.01, 5.0, n_edges)  # one-way edges; a ferry is just a long edge
+    order = np.lexsort((src, dst))
+    src, dst, cost = src[order], dst[order], cost[order]
+    rev_indptr = np.zeros(n_nodes + 1, dtype=np.int64)
+    np.cumsum(np.bincount(dst, minlength=n_nodes), out=rev_indptr[1:])
+    node_cell = np.where(rng.random(n_nodes) < 0.8, rng.integers(0, n, n_nodes), -1)
+    graph = SearchGraph(
+        rows=rows,
+        cols=cols,
+        pace_min_per_m=pace,
+        elevation_m=elevation,
+        status=status,
+        dx_m=rng.uniform(80, 100, rows),
+        dy_m=float(rng.uniform(80, 100)),
+        moves=moves_for(draw(st.sampled_from([8, 16]))),
+        rev_indptr=rev_indptr,
+        rev_src=src.astype(np.int64),
+        rev_cost_min=cost,
+        node_cell=node_cell.astype(np.int64),
+    )
+    seeds = rng.choice(n, size=draw(st.integers(1, 3)), replace=False)
+    return graph, seeds
+
+
+@settings(max_examples=200, deadline=None)
+@given(instances())
+def test_combined_search_equals_networkx_dijkstra(case: tuple[SearchGraph, np.ndarray]) -> None:
+    graph, seeds = case
+    result = combined_search(graph, seeds)
+    reverse = _explicit_graph(graph).reverse(copy=True)
+    expected = nx.multi_source_dijkstra_path_length(reverse, [("c", int(s)) for s in seeds])
+    for cell in range(graph.n_cells):
+        want = expected.get(("c", cell), math.inf)
+        got = result.time_min[cell]
+        if math.isinf(want):
+            assert math.isinf(got)
+            assert result.facility[cell] == -1
+        else:
+            assert got == np.float64(want) or abs(got - want) <= 1e-9 * max(1.0, want)
+            # the catchment is a facility at exactly that time
+            fac = int(result.facility[cell])
+            single = nx.single_source_dijkstra_path_length(reverse, ("c", int(seeds[fac])))
+            assert abs(single[("c", cell)] - want) <= 1e-9 * max(1.0, want)
+            assert result.reason[cell] == REASON_REACHED
+    for j in range(graph.n_nodes):
+        want = expected.get(("n", j), math.inf)
+        got = result.node_time_min[j]
+        assert (math.isinf(want) and math.isinf(got)) or abs(got - want) <= 1e-9 * max(1, want)
+
+
+@settings(max_examples=100, deadline=None)
+@given(instances(), st.floats(0.0, 30.0))
+def test_time_limit_splits_beyond_limit_from_no_route(
+    case: tuple[SearchGraph, np.ndarray], limit: float
+) -> None:
+    graph, seeds = case
+    full = combined_search(graph, seeds)
+    cut = combined_search(graph, seeds, max_time_min=limit)
+    within = full.time_min <= limit
+    np.testing.assert_array_equal(cut.time_min[within], full.time_min[within])
+    assert np.isinf(cut.time_min[~within]).all()
+    passable = graph.status == STATUS_PASSABLE
+    beyond = ~within & np.isfinite(full.time_min) & passable
+    assert (cut.reason[beyond] == REASON_BEYOND_LIMIT).all()
+    assert (cut.reason[np.isinf(full.time_min) & passable] == REASON_NO_ROUTE).all()
