@@ -67,8 +67,9 @@ def _explicit_graph(g: SearchGraph) -> nx.DiGraph:
             if not graph.has_edge(a, b) or graph[a][b]["weight"] > w:
                 graph.add_edge(a, b, weight=w)
         if g.node_cell[j] >= 0:
-            graph.add_edge(("n", j), ("c", int(g.node_cell[j])), weight=0.0)
-            graph.add_edge(("c", int(g.node_cell[j])), ("n", j), weight=0.0)
+            w = float(g.connector_min[j])
+            graph.add_edge(("n", j), ("c", int(g.node_cell[j])), weight=w)
+            graph.add_edge(("c", int(g.node_cell[j])), ("n", j), weight=w)
     return graph
 
 
@@ -106,6 +107,7 @@ def instances(draw: st.DrawFn) -> tuple[SearchGraph, np.ndarray]:
         rev_src=src.astype(np.int64),
         rev_cost_min=cost,
         node_cell=node_cell.astype(np.int64),
+        connector_min=rng.uniform(0.0, 1.0, n_nodes) * (rng.random(n_nodes) < 0.7),
     )
     seeds = rng.choice(n, size=draw(st.integers(1, 3)), replace=False)
     return graph, seeds

@@ -57,7 +57,8 @@ def _main(
 ) -> None:
     _state["debug"] = debug
     _state["quiet"] = quiet
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("reach").setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
 def _summary(run: object) -> None:

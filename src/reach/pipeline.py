@@ -333,6 +333,7 @@ def run_scenario(
         friction = build_friction(
             grid,
             valid=pop.valid,
+            populated=pop.people > 0,
             default_walk_kph=scn.grid.default_walk_kph,
             landcover=landcover,
             landcover_kph=lc_spec.speeds_kph if lc_spec else None,
@@ -459,6 +460,7 @@ def _write_outputs(run: RunResult, target: Path, *, raster_total: float) -> None
                 "transform": list(grid.transform)[:6],
             },
             "population": {"raster_total": raster_total, "grid_total": run.population.total},
+            "friction": {"populated_water_cells_made_land": run.friction.populated_water_cells},
             "unreachable_reasons": {
                 label: REASON_EXPLANATIONS.get(label, "")
                 for code, label in REASON_LABELS.items()

@@ -8,8 +8,10 @@ the network nodes (``n_cells .. n_cells+n_nodes-1``):
   the rise over run of the move. A move is impossible when either end is impassable
   (``pace = inf``) or, for diagonal and knight moves, when a cell it cuts across is impassable.
 * network node → network node: the edge's travel time (the network model decides it).
-* cell ↔ network node lying in that cell: free, both ways (a traveller joins or leaves the road
-  anywhere along it; the network model places nodes densely enough along every edge).
+* cell ↔ network node lying in that cell, both ways: walking from the cell's centre to the node
+  at the cell's pace (``connector_min``). A traveller joins or leaves the road anywhere along it
+  (the network model places nodes densely along every edge); because joining costs the walk
+  from the centre, hopping between two nodes through their cell is never faster than walking.
 
 The search runs from the facilities on the reversed graph, so the time of a vertex is the time
 *from* it *to* its nearest facility. Pure functions on arrays; no I/O.
@@ -110,6 +112,8 @@ class SearchGraph:
         ``rev_src[rev_indptr[j]:rev_indptr[j+1]]`` with costs ``rev_cost_min[...]``.
     node_cell
         ``int64`` (n_nodes,): the cell each node connects to, ``-1`` for none.
+    connector_min
+        ``float64`` (n_nodes,): minutes between each node and its cell's centre (either way).
     """
 
     rows: int
@@ -124,6 +128,7 @@ class SearchGraph:
     rev_src: np.ndarray
     rev_cost_min: np.ndarray
     node_cell: np.ndarray
+    connector_min: np.ndarray
 
     @property
     def n_cells(self) -> int:
@@ -222,6 +227,7 @@ def _predecessors(
     rev_src: np.ndarray,
     rev_cost: np.ndarray,
     node_cell: np.ndarray,
+    connector: np.ndarray,
     cell_first: np.ndarray,
     nodes_by_cell: np.ndarray,
     cell_of_sorted: np.ndarray,
@@ -250,7 +256,7 @@ def _predecessors(
             i = first
             while i < nodes_by_cell.shape[0] and cell_of_sorted[i] == v:
                 out_u[k] = n_cells + nodes_by_cell[i]
-                out_cost[k] = 0.0
+                out_cost[k] = connector[nodes_by_cell[i]]
                 k += 1
                 i += 1
     else:
@@ -262,7 +268,7 @@ def _predecessors(
         cell = node_cell[j]
         if cell >= 0:
             out_u[k] = cell
-            out_cost[k] = 0.0
+            out_cost[k] = connector[j]
             k += 1
     return k
 
@@ -281,6 +287,7 @@ def _dijkstra(
     rev_src: np.ndarray,
     rev_cost: np.ndarray,
     node_cell: np.ndarray,
+    connector: np.ndarray,
     cell_first: np.ndarray,
     nodes_by_cell: np.ndarray,
     cell_of_sorted: np.ndarray,
@@ -310,7 +317,7 @@ def _dijkstra(
             continue
         k = _predecessors(
             v, rows, cols, pace, elev, use_slope, dx, dy, moves, rev_indptr, rev_src, rev_cost,
-            node_cell, cell_first, nodes_by_cell, cell_of_sorted, out_u, out_cost,
+            node_cell, connector, cell_first, nodes_by_cell, cell_of_sorted, out_u, out_cost,
         )  # fmt: skip
         lab = label[v]
         for i in range(k):
@@ -337,6 +344,7 @@ def _reachable(
     rev_src: np.ndarray,
     rev_cost: np.ndarray,
     node_cell: np.ndarray,
+    connector: np.ndarray,
     cell_first: np.ndarray,
     nodes_by_cell: np.ndarray,
     cell_of_sorted: np.ndarray,
@@ -366,7 +374,7 @@ def _reachable(
         head += 1
         k = _predecessors(
             v, rows, cols, pace, elev, use_slope, dx, dy, moves, rev_indptr, rev_src, rev_cost,
-            node_cell, cell_first, nodes_by_cell, cell_of_sorted, out_u, out_cost,
+            node_cell, connector, cell_first, nodes_by_cell, cell_of_sorted, out_u, out_cost,
         )  # fmt: skip
         for i in range(k):
             u = out_u[i]
@@ -438,7 +446,7 @@ def combined_search(
     args = (
         graph.rows, graph.cols, graph.pace_min_per_m, elev, use_slope, graph.dx_m,
         float(graph.dy_m), graph.moves, graph.rev_indptr, graph.rev_src, graph.rev_cost_min,
-        graph.node_cell, cell_first, nodes_by_cell, cell_of_sorted,
+        graph.node_cell, graph.connector_min, cell_first, nodes_by_cell, cell_of_sorted,
     )  # fmt: skip
     time, label = _dijkstra(*args, seeds, times0, labels, float(max_time_min), buffer_size)
     n = graph.n_cells

@@ -57,7 +57,6 @@ _VECTOR_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-
 def _detail(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:200]
 
@@ -342,7 +341,9 @@ def read_zones(
             fix="make the zone ids unique (or dissolve zones with the same id)",
         )
     names = text_values(frame[name_col]) if name_col is not None else [None] * n
-    names_out = [name if name is not None else str(zid) for name, zid in zip(names, ids, strict=True)]
+    names_out = [
+        name if name is not None else str(zid) for name, zid in zip(names, ids, strict=True)
+    ]
 
     geoms = np.asarray(frame.geometry.to_numpy(), dtype=object)
     for i, geom in enumerate(geoms):
@@ -364,7 +365,7 @@ def read_zones(
         )
     geoms = shapely.force_2d(geoms)
     invalid = np.flatnonzero(~shapely.is_valid(geoms))
-    for i in invalid:
+    for i in invalid.tolist():
         fixed = _polygonal_part(shapely.make_valid(geoms[i]))
         if fixed is None:
             raise InputError(

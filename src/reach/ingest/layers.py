@@ -7,14 +7,13 @@ from pathlib import Path
 import geopandas as gpd
 
 from reach.errors import InputError
+from reach.ingest.boundaries import read_vector_file, require_crs
 
 __all__ = ["read_vector_layer"]
 
-_SUFFIXES = {".gpkg", ".geojson", ".json", ".shp", ".fgb"}
-
 
 def read_vector_layer(path: str | Path, *, what: str, layer: str | None = None) -> gpd.GeoDataFrame:
-    """Read a vector file as a GeoDataFrame, with one-line errors.
+    """Read a vector layer that is burnt into the grid, with one-line errors.
 
     Parameters
     ----------
@@ -31,25 +30,9 @@ def read_vector_layer(path: str | Path, *, what: str, layer: str | None = None) 
         Rows with non-empty geometries, in the file's CRS.
     """
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{what} not found", path=p, fix="check the path in the scenario file")
-    if p.suffix.lower() not in _SUFFIXES:
-        raise InputError(
-            f"{what} has an unsupported extension {p.suffix!r}",
-            path=p,
-            fix="give a .gpkg, .geojson, .shp or .fgb file",
-        )
-    try:
-        gdf = gpd.read_file(p, layer=layer)
-    except Exception as exc:  # pyogrio / GDAL raise many kinds
-        raise InputError(
-            f"cannot read {what}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
-            path=p,
-            fix="check that the file opens in QGIS and the layer name is right",
-        ) from exc
-    if gdf.crs is None:
-        raise InputError(f"{what} has no CRS", path=p, fix="set its CRS (e.g. EPSG:4326) in QGIS")
+    gdf = read_vector_file(p, what=what, layer=layer)
+    require_crs(gdf, path=p, what=what)
     gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
     if gdf.empty:
-        raise InputError(f"{what} has no geometries", path=p, fix="give a layer with features")
+        raise InputError(f"the {what} has no geometries", path=p, fix="give a layer with features")
     return gdf.reset_index(drop=True)

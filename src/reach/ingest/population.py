@@ -210,14 +210,13 @@ def aggregate_population(pop: Population, *, factor: int) -> Population:
     tolerance = 1e-9 * max(abs(pop.total), 1.0)
     if not abs(total - pop.total) <= tolerance:
         raise ConservationError(
-            f"aggregating population by {factor} changed the total from {pop.total!r} "
-            f"to {total!r}",
+            f"aggregating population by {factor} changed the total from {pop.total!r} to {total!r}",
             path=pop.path,
         )
     return Population(
         people=people,
         valid=valid,
-        transform=pop.transform * Affine.scale(factor),
+        transform=pop.transform @ Affine.scale(factor),
         crs=pop.crs,
         path=pop.path,
         total=total,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyproj
 import rasterio
 import rasterio.crs
 import rasterio.errors
@@ -97,8 +98,8 @@ class RasterLayer:
     def bounds(self) -> tuple[float, float, float, float]:
         """``(left, bottom, right, top)`` of the grid in ``crs`` units."""
         rows, cols = self.shape
-        x0, y0 = self.transform * (0, 0)
-        x1, y1 = self.transform * (cols, rows)
+        x0, y0 = self.transform @ (0, 0)
+        x1, y1 = self.transform @ (cols, rows)
         return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
 
 
@@ -132,7 +133,9 @@ def check_local_path(path: str | Path, *, what: str) -> Path:
     p = Path(text).expanduser()
     if not p.exists():
         raise InputError(
-            f"{what} not found", path=p, fix="check the path (relative paths start at the run folder)"
+            f"{what} not found",
+            path=p,
+            fix="check the path (relative paths start at the run folder)",
         )
     if p.is_dir():
         raise InputError(f"the {what} path is a folder, not a file", path=p, fix="give the file")
@@ -294,9 +297,7 @@ def check_geographic_grid(layer: RasterLayer, *, what: str) -> None:
     """
     if not layer.crs.is_geographic:
         return
-    from pyproj import CRS as ProjCRS
-
-    units = {axis.unit_name.lower() for axis in ProjCRS.from_wkt(layer.crs.to_wkt()).axis_info}
+    units = {axis.unit_name.lower() for axis in pyproj.CRS.from_wkt(layer.crs.to_wkt()).axis_info}
     if not units <= {"degree", "degrees"}:
         raise InputError(
             f"the {what} has a geographic CRS in {', '.join(sorted(units))}, not degrees",

@@ -9,7 +9,7 @@ from reach.model.grid import AnalysisGrid, Friction
 from reach.model.network import Network
 from reach.model.snap import snap_to_passable
 
-__all__ = ["search_graph"]
+__all__ = ["connector_minutes", "search_graph"]
 
 
 def search_graph(
@@ -39,11 +39,13 @@ def search_graph(
         rev_src = np.empty(0, dtype=np.int64)
         rev_cost = np.empty(0, dtype=np.float64)
         node_cell = np.empty(0, dtype=np.int64)
+        connector = np.empty(0, dtype=np.float64)
     else:
         rev_indptr = network.rev_indptr
         rev_src = network.src
         rev_cost = network.time_min
         node_cell = snap_to_passable(network.x, network.y, grid, passable)
+        connector = connector_minutes(network.x, network.y, node_cell, grid, friction)
     elevation = np.empty(0) if friction.elevation_m is None else friction.elevation_m.ravel()
     return SearchGraph(
         rows=grid.rows,
@@ -58,5 +60,27 @@ def search_graph(
         rev_src=rev_src,
         rev_cost_min=rev_cost,
         node_cell=node_cell,
+        connector_min=connector,
     )
+
+
+def connector_minutes(
+    x: np.ndarray, y: np.ndarray, cell: np.ndarray, grid: AnalysisGrid, friction: Friction
+) -> np.ndarray:
+    """Minutes to walk between each point and the centre of its cell, at that cell's pace.
+
+    Points without a cell (``-1``) get ``inf``.
+    """
+    out = np.full(len(x), np.inf)
+    ok = cell >= 0
+    if not ok.any():
+        return out
+    c = cell[ok]
+    cx, cy = grid.cell_centres(c)
+    rows = c // grid.cols
+    t = grid.transform
+    dx_m = (x[ok] - cx) / abs(t.a) * grid.dx_m[rows]
+    dy_m = (y[ok] - cy) / abs(t.e) * grid.dy_m
+    out[ok] = np.hypot(dx_m, dy_m) * friction.pace_min_per_m.ravel()[c]
+    return out
 

@@ -83,8 +83,9 @@ class AnalysisGrid:
 
     def cell_of(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Flat cell index of each point (in the grid CRS); ``-1`` outside the grid."""
-        inv = ~self.transform
-        col_f, row_f = inv * (np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+        t = self.transform
+        col_f = (np.asarray(x, dtype=np.float64) - t.c) / t.a
+        row_f = (np.asarray(y, dtype=np.float64) - t.f) / t.e
         col = np.floor(col_f).astype(np.int64)
         row = np.floor(row_f).astype(np.int64)
         inside = (row >= 0) & (row < self.rows) & (col >= 0) & (col < self.cols)
@@ -94,8 +95,8 @@ class AnalysisGrid:
     def cell_centres(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Coordinates of the centres of flat cell indices."""
         rows, cols = np.divmod(np.asarray(cells, dtype=np.int64), self.cols)
-        x, y = self.transform * (cols + 0.5, rows + 0.5)
-        return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        t = self.transform
+        return t.c + (cols + 0.5) * t.a, t.f + (rows + 0.5) * t.e
 
 
 def grid_from_population(pop: Population) -> AnalysisGrid:
@@ -146,11 +147,15 @@ class Friction:
         ``uint8`` (rows, cols): ``STATUS_*`` code (passable, barrier, water, no data).
     elevation_m
         ``float64`` (rows, cols) or ``None``: elevation for Tobler's slope factor.
+    populated_water_cells
+        Cells the land cover calls water but the population raster gives people: they are
+        treated as land (mixed coastline pixels), and counted here.
     """
 
     pace_min_per_m: np.ndarray
     status: np.ndarray
     elevation_m: np.ndarray | None
+    populated_water_cells: int = 0
 
 
 def _warp(layer: RasterLayer, grid: AnalysisGrid, *, resampling: Resampling) -> np.ndarray:
@@ -197,6 +202,7 @@ def build_friction(
     *,
     valid: np.ndarray,
     default_walk_kph: float,
+    populated: np.ndarray | None = None,
     landcover: LandCover | None = None,
     landcover_kph: Mapping[str, float] | None = None,
     water_fraction_classes: Sequence[str] = ("PermanentWater",),
@@ -212,6 +218,9 @@ def build_friction(
         The analysis grid.
     valid
         Cells inside the data (population not nodata); the rest get ``STATUS_NO_DATA``.
+    populated
+        Cells with people: land cover that calls them water is overruled (coastline pixels
+        mixed between land and sea); vector water and barrier layers are not.
     default_walk_kph
         Walking speed where no land cover is given.
     landcover
@@ -233,6 +242,7 @@ def build_friction(
     if default_walk_kph <= 0:
         raise ValueError("default_walk_kph must be positive")
     pace = np.full(grid.shape, 60.0 / (default_walk_kph * 1000.0))
+    populated_water_cells = 0
     status = np.where(valid, STATUS_PASSABLE, STATUS_NO_DATA).astype(np.uint8)
     speeds = dict(landcover_kph or {})
     if landcover is not None:
@@ -281,6 +291,9 @@ def build_friction(
         has = np.isfinite(kph)
         pace[has & (kph > 0)] = 60.0 / (kph[has & (kph > 0)] * 1000.0)
         lc_water = has & (kph <= 0)
+        if populated is not None:
+            populated_water_cells = int((lc_water & populated).sum())
+            lc_water &= ~populated
         pace[lc_water] = np.inf
         status[lc_water & (status == STATUS_PASSABLE)] = STATUS_WATER
         # cells with population but no land-cover value keep the default walking speed
@@ -299,7 +312,12 @@ def build_friction(
             part = _warp(tile, grid, resampling=Resampling.bilinear)
             fill = np.isnan(elevation) & np.isfinite(part)
             elevation[fill] = part[fill]
-    return Friction(pace_min_per_m=pace, status=status, elevation_m=elevation)
+    return Friction(
+        pace_min_per_m=pace,
+        status=status,
+        elevation_m=elevation,
+        populated_water_cells=populated_water_cells,
+    )
 
 
 def rasterize_zones(zones: gpd.GeoDataFrame, grid: AnalysisGrid) -> np.ndarray:

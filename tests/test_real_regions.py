@@ -1,0 +1,98 @@
+"""The real regions end to end: Comoros (OSM PBF, WorldPop) and the AccessMod Malawi demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.spatial import cKDTree
+
+from reach.engine.combined import REASON_REACHED
+from reach.metrics.coverage import ALL_ZONES_ID
+from reach.outputs.write import file_sha256
+from reach.pipeline import RunResult, run_scenario
+from reach.scenario import load_scenario
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.realdata
+
+
+@pytest.fixture(scope="module")
+def comoros_run(comoros: Path, tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    out = tmp_path_factory.mktemp("comoros") / "out"
+    return run_scenario(load_scenario(REPO / "scenarios" / "comoros.toml"), out_dir=out)
+
+
+def _all(run: RunResult, service: str) -> pd.Series:
+    cov = run.coverage
+    return cov[(cov["service"] == service) & (cov["zone_id"] == ALL_ZONES_ID)].iloc[0]
+
+
+def test_comoros_population_is_conserved(comoros_run: RunResult) -> None:
+    for service in ("health", "health_walk"):
+        row = _all(comoros_run, service)
+        assert row["population"] == pytest.approx(869_595.03, abs=1.0)
+        parts = row["within_120min"] + row["reached_beyond_120min"] + row["unreachable_total"]
+        assert parts == pytest.approx(row["population"], rel=1e-12)
+    zones = comoros_run.coverage[comoros_run.coverage["service"] == "health"].set_index("zone_id")
+    assert zones.loc["COM.2_1", "population"] == pytest.approx(441_469, abs=1)
+    assert zones.loc["COM.3_1", "population"] == pytest.approx(339_591, abs=1)
+    assert zones.loc["COM.1_1", "population"] == pytest.approx(64_339, abs=1)
+
+
+def test_comoros_facilities_and_plausible_coverage(comoros_run: RunResult) -> None:
+    health = comoros_run.services["health"].facilities
+    assert len(health) == 45  # hospitals, clinics, doctors, health posts; no pharmacies
+    assert set(health["tier"]) <= {"hospital", "health_centre", "clinic"}
+    walk = _all(comoros_run, "health_walk")
+    ride = _all(comoros_run, "health")
+    # straight line: 67 % of people live within 5 km of such a facility; walking 60 minutes
+    # covers 3-5 km on hilly ground, a motorbike far more
+    assert 30 < walk["pct_within_60min"] < 75
+    assert ride["pct_within_60min"] > walk["pct_within_60min"] + 10
+    assert ride["unreachable_total"] < 0.02 * ride["population"]
+
+
+def test_comoros_times_respect_straight_line_bounds(comoros_run: RunResult) -> None:
+    """No cell may be reached faster than the straight line at the fastest speed allowed."""
+    grid = comoros_run.grid
+    for service, fastest_kph in (("health_walk", 6.0 * 1.2), ("health", 80.0)):
+        res = comoros_run.services[service]
+        reached = np.flatnonzero(res.search.reason == REASON_REACHED)
+        x, y = grid.cell_centres(reached)
+        fac = res.facilities
+        fx, fy = fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()
+        lat0 = np.deg2rad(-11.9)
+        scale = np.array([111_320.0 * np.cos(lat0), 110_574.0])
+        tree = cKDTree(np.c_[fx, fy] * scale)
+        dist_m, _ = tree.query(np.c_[x, y] * scale)
+        lower_min = np.maximum(dist_m - 150.0, 0) / 1000.0 / fastest_kph * 60.0
+        assert (res.search.time_min[reached] >= lower_min - 1e-6).all(), service
+
+
+def test_comoros_outputs_are_deterministic(comoros_run: RunResult, tmp_path: Path) -> None:
+    again = run_scenario(comoros_run.scenario, out_dir=tmp_path / "again")
+    assert comoros_run.out_dir is not None and again.out_dir is not None
+    files = sorted(p.name for p in comoros_run.out_dir.iterdir() if p.name != "manifest.json")
+    assert files == sorted(p.name for p in again.out_dir.iterdir() if p.name != "manifest.json")
+    for name in files:
+        assert file_sha256(comoros_run.out_dir / name) == file_sha256(again.out_dir / name), name
+
+
+def test_malawi_accessmod_demo(malawi: Path, tmp_path: Path) -> None:
+    run = run_scenario(load_scenario(REPO / "scenarios" / "malawi_accessmod.toml"), out_dir=tmp_path / "mw")
+    row = _all(run, "health")
+    assert row["population"] == pytest.approx(4_140_429.43, abs=1.0)
+    assert len(run.services["health"].facilities) == 10
+    for th in (60, 90, 120, 180):
+        assert f"pct_within_{th}min" in run.coverage.columns
+    # a 360-minute limit: people beyond it are counted, not dropped or given a time
+    assert row["unreachable_beyond_time_limit"] > 0
+    assert row["within_60min"] < row["within_180min"] <= row["population"]
+    assert 30 < row["pct_within_120min"] < 90
+    fac = run.facilities
+    assert fac["catchment_population"].sum() == pytest.approx(
+        row["within_180min"] + row["reached_beyond_180min"], rel=1e-9
+    )
