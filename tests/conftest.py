@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reach.settings import DATA_ENV, data_dir
+from reach.settings import DATA_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 

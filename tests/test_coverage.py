@@ -95,5 +95,7 @@ def test_population_is_conserved(seed: int, n_zones: int) -> None:
     )  # fmt: skip
     all_row = t[t["zone_id"] == ALL_ZONES_ID].iloc[0]
     assert all_row["population"] == pytest.approx(people.sum(), rel=1e-12)
-    parts = all_row["within_120min"] + all_row["reached_beyond_120min"] + all_row["unreachable_total"]
+    parts = (
+        all_row["within_120min"] + all_row["reached_beyond_120min"] + all_row["unreachable_total"]
+    )
     assert parts == pytest.approx(people.sum(), rel=1e-12)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import rasterio.crs
 from affine import Affine
 from pyproj import CRS
-from rasterio.crs import CRS as RioCRS
 
 from reach.errors import InputError
 from reach.ingest.roads import TAG_COLUMNS, RoadLines
@@ -19,7 +19,7 @@ from reach.model.speeds import default_profile
 def _grid(cell_m: float = 100.0, n: int = 50) -> AnalysisGrid:
     return AnalysisGrid(
         rows=n, cols=n, transform=Affine(cell_m, 0, 0, 0, -cell_m, n * cell_m),
-        crs=RioCRS.from_epsg(32750), dx_m=np.full(n, cell_m), dy_m=cell_m,
+        crs=rasterio.crs.CRS.from_epsg(32750), dx_m=np.full(n, cell_m), dy_m=cell_m,
     )  # fmt: skip
 
 

@@ -82,7 +82,9 @@ def test_comoros_outputs_are_deterministic(comoros_run: RunResult, tmp_path: Pat
 
 
 def test_malawi_accessmod_demo(malawi: Path, tmp_path: Path) -> None:
-    run = run_scenario(load_scenario(REPO / "scenarios" / "malawi_accessmod.toml"), out_dir=tmp_path / "mw")
+    run = run_scenario(
+        load_scenario(REPO / "scenarios" / "malawi_accessmod.toml"), out_dir=tmp_path / "mw"
+    )
     row = _all(run, "health")
     assert row["population"] == pytest.approx(4_140_429.43, abs=1.0)
     assert len(run.services["health"].facilities) == 10

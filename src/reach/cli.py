@@ -21,7 +21,7 @@ app = typer.Typer(
     help="reach: who can reach a clinic or a school, how long it takes, and what would change.",
 )
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
-_out = Console(highlight=False)
+_out = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 _state = {"debug": False}
 T = TypeVar("T")
 

@@ -12,9 +12,9 @@ from reach.synthetic import DEFAULT_SIZE_CELLS, LANDCOVER_CLASSES, DemoFiles, ge
 __all__ = ["demo_scenario_toml", "run_demo"]
 
 _WALK_KPH = {
-    "built_up": 5.0,
+    "built-up": 5.0,
     "cropland": 4.0,
-    "grass_shrub": 3.5,
+    "grass/shrub": 3.5,
     "forest": 2.5,
     "water": 0.0,
     "sea": 0.0,
@@ -28,9 +28,7 @@ def demo_scenario_toml(files: DemoFiles, *, relative_to: Path) -> str:
         return p.relative_to(relative_to).as_posix()
 
     labels = ", ".join(f'"{k}" = "{v}"' for k, v in sorted(LANDCOVER_CLASSES.items()))
-    speeds = ", ".join(
-        f"{v} = {_WALK_KPH.get(v, 3.0)}" for _, v in sorted(LANDCOVER_CLASSES.items())
-    )
+    speeds = ", ".join(f'"{v}" = {_WALK_KPH[v]}' for _, v in sorted(LANDCOVER_CLASSES.items()))
     return f"""# The built-in demo region: a generated island district (fictitious).
 version = 1
 

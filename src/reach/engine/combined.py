@@ -164,7 +164,7 @@ class SearchResult:
     node_time_min: np.ndarray
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True)
 def _move_cost(
     u: int,
     v: int,
@@ -212,7 +212,7 @@ def _move_cost(
     return cost
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True)
 def _predecessors(
     v: int,
     rows: int,
@@ -273,7 +273,7 @@ def _predecessors(
     return k
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True)
 def _dijkstra(
     rows: int,
     cols: int,
@@ -330,7 +330,7 @@ def _dijkstra(
     return time, label
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True)
 def _reachable(
     rows: int,
     cols: int,

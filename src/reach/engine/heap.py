@@ -12,14 +12,14 @@ from numba import njit
 __all__ = ["heap_new", "heap_pop", "heap_push"]
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True)
 def heap_new(capacity: int) -> tuple[np.ndarray, np.ndarray]:
     """Return empty key and item arrays with room for ``capacity`` entries."""
     cap = max(capacity, 16)
     return np.empty(cap, dtype=np.float64), np.empty(cap, dtype=np.int64)
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True)
 def heap_push(
     keys: np.ndarray, items: np.ndarray, size: int, key: float, item: int
 ) -> tuple[np.ndarray, np.ndarray, int]:
@@ -44,7 +44,7 @@ def heap_push(
     return keys, items, size + 1
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True)
 def heap_pop(keys: np.ndarray, items: np.ndarray, size: int) -> tuple[float, int, int]:
     """Remove the smallest entry. Return ``(key, item, new_size)``; ``size`` must be > 0."""
     top_key = keys[0]

@@ -145,7 +145,7 @@ def coverage_table(
     frame.insert(0, "zone_id", [*zone_ids, OUTSIDE_ZONES_ID])
     frame.insert(0, "service", service)
     # the all row: sums, and the quantiles over everybody reached
-    all_row = {
+    all_row: dict[str, object] = {
         c: frame[c].sum() for c in frame.columns if c in table and not c.endswith("time_min")
     }
     total_reached = float(reached_pop.sum())

@@ -83,4 +83,3 @@ def connector_minutes(
     dy_m = (y[ok] - cy) / abs(t.e) * grid.dy_m
     out[ok] = np.hypot(dx_m, dy_m) * friction.pace_min_per_m.ravel()[c]
     return out
-
