@@ -20,6 +20,7 @@ The search runs from the facilities on the reversed graph, so the time of a vert
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -213,28 +214,15 @@ def _move_cost(
 
 
 @njit(cache=True)
-def _predecessors(
-    v: int,
-    rows: int,
-    cols: int,
-    pace: np.ndarray,
-    elev: np.ndarray,
-    use_slope: bool,
-    dx: np.ndarray,
-    dy: float,
-    moves: np.ndarray,
-    rev_indptr: np.ndarray,
-    rev_src: np.ndarray,
-    rev_cost: np.ndarray,
-    node_cell: np.ndarray,
-    connector: np.ndarray,
-    cell_first: np.ndarray,
-    nodes_by_cell: np.ndarray,
-    cell_of_sorted: np.ndarray,
-    out_u: np.ndarray,
-    out_cost: np.ndarray,
-) -> int:
-    """Write the vertices with an edge into ``v`` and the edge costs; return their count."""
+def _predecessors(v: int, g: tuple[Any, ...], out_u: np.ndarray, out_cost: np.ndarray) -> int:
+    """Write the vertices with an edge into ``v`` and the edge costs; return their count.
+
+    ``g`` is the graph tuple built in :func:`combined_search` (grid, network, connectors).
+    """
+    (
+        rows, cols, pace, elev, use_slope, dx, dy, moves, rev_indptr, rev_src, rev_cost,
+        node_cell, connector, cell_first, nodes_by_cell, cell_of_sorted,
+    ) = g  # fmt: skip
     n_cells = rows * cols
     k = 0
     if v < n_cells:
@@ -275,22 +263,7 @@ def _predecessors(
 
 @njit(cache=True)
 def _dijkstra(
-    rows: int,
-    cols: int,
-    pace: np.ndarray,
-    elev: np.ndarray,
-    use_slope: bool,
-    dx: np.ndarray,
-    dy: float,
-    moves: np.ndarray,
-    rev_indptr: np.ndarray,
-    rev_src: np.ndarray,
-    rev_cost: np.ndarray,
-    node_cell: np.ndarray,
-    connector: np.ndarray,
-    cell_first: np.ndarray,
-    nodes_by_cell: np.ndarray,
-    cell_of_sorted: np.ndarray,
+    g: tuple[Any, ...],
     seeds: np.ndarray,
     seed_time: np.ndarray,
     seed_label: np.ndarray,
@@ -298,7 +271,7 @@ def _dijkstra(
     buffer_size: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Multi-source Dijkstra with labels; vertices beyond ``limit`` stay ``inf``."""
-    n_total = rows * cols + node_cell.shape[0]
+    n_total = g[0] * g[1] + g[11].shape[0]
     time = np.full(n_total, np.inf)
     label = np.full(n_total, -1, dtype=np.int32)
     keys, items = heap_new(seeds.shape[0] * 4 + 1024)
@@ -315,10 +288,7 @@ def _dijkstra(
         t, v, size = heap_pop(keys, items, size)
         if t > time[v]:
             continue
-        k = _predecessors(
-            v, rows, cols, pace, elev, use_slope, dx, dy, moves, rev_indptr, rev_src, rev_cost,
-            node_cell, connector, cell_first, nodes_by_cell, cell_of_sorted, out_u, out_cost,
-        )  # fmt: skip
+        k = _predecessors(v, g, out_u, out_cost)
         lab = label[v]
         for i in range(k):
             u = out_u[i]
@@ -332,28 +302,13 @@ def _dijkstra(
 
 @njit(cache=True)
 def _reachable(
-    rows: int,
-    cols: int,
-    pace: np.ndarray,
-    elev: np.ndarray,
-    use_slope: bool,
-    dx: np.ndarray,
-    dy: float,
-    moves: np.ndarray,
-    rev_indptr: np.ndarray,
-    rev_src: np.ndarray,
-    rev_cost: np.ndarray,
-    node_cell: np.ndarray,
-    connector: np.ndarray,
-    cell_first: np.ndarray,
-    nodes_by_cell: np.ndarray,
-    cell_of_sorted: np.ndarray,
+    g: tuple[Any, ...],
     seeds: np.ndarray,
     start: np.ndarray,
     buffer_size: int,
 ) -> np.ndarray:
     """Mark every vertex with some path to a seed, whatever its length (breadth-first)."""
-    n_total = rows * cols + node_cell.shape[0]
+    n_total = g[0] * g[1] + g[11].shape[0]
     seen = start.copy()
     queue = np.empty(n_total, dtype=np.int64)
     head = 0
@@ -372,10 +327,7 @@ def _reachable(
     while head < tail:
         v = queue[head]
         head += 1
-        k = _predecessors(
-            v, rows, cols, pace, elev, use_slope, dx, dy, moves, rev_indptr, rev_src, rev_cost,
-            node_cell, connector, cell_first, nodes_by_cell, cell_of_sorted, out_u, out_cost,
-        )  # fmt: skip
+        k = _predecessors(v, g, out_u, out_cost)
         for i in range(k):
             u = out_u[i]
             if not seen[u]:
@@ -443,12 +395,12 @@ def combined_search(
     buffer_size = len(graph.moves) + per_cell + (int(in_degree.max()) if len(in_degree) else 0) + 2
     use_slope = graph.elevation_m.size == graph.n_cells
     elev = graph.elevation_m if use_slope else np.empty(0)
-    args = (
+    g = (
         graph.rows, graph.cols, graph.pace_min_per_m, elev, use_slope, graph.dx_m,
         float(graph.dy_m), graph.moves, graph.rev_indptr, graph.rev_src, graph.rev_cost_min,
         graph.node_cell, graph.connector_min, cell_first, nodes_by_cell, cell_of_sorted,
     )  # fmt: skip
-    time, label = _dijkstra(*args, seeds, times0, labels, float(max_time_min), buffer_size)
+    time, label = _dijkstra(g, seeds, times0, labels, float(max_time_min), buffer_size)
     n = graph.n_cells
     cell_time = time[:n]
     reached = np.isfinite(cell_time)
@@ -461,7 +413,7 @@ def combined_search(
     open_unreached = unreached & (status == STATUS_PASSABLE)
     if open_unreached.any():
         if np.isfinite(max_time_min):
-            seen = _reachable(*args, seeds, np.isfinite(time), buffer_size)[:n]
+            seen = _reachable(g, seeds, np.isfinite(time), buffer_size)[:n]
         else:
             seen = np.zeros(n, dtype=np.bool_)
         reason[open_unreached & seen] = REASON_BEYOND_LIMIT
