@@ -11,10 +11,11 @@ import math
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -42,6 +43,22 @@ __all__ = [
 ]
 
 
+_FORBIDDEN = re.compile(r"^(/vsi|[a-z][a-z0-9+.\-]*:/)", re.IGNORECASE)
+
+
+def _local_path(value: object) -> object:
+    """Refuse URLs and GDAL virtual file system paths before they become ``Path`` objects."""
+    if isinstance(value, str) and (_FORBIDDEN.match(value) or "/vsi" in value.lower()):
+        raise ValueError(
+            f"{value!r} is a URL or a GDAL virtual file system path; give a local file"
+        )
+    return value
+
+
+#: A path in a scenario file: local files only.
+LocalPath = Annotated[Path, BeforeValidator(_local_path)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -49,7 +66,7 @@ class _Strict(BaseModel):
 class LayerSpec(_Strict):
     """A vector layer burnt into the grid (barriers, water)."""
 
-    path: Path
+    path: LocalPath
     layer: str | None = None
     all_touched: bool = False
 
@@ -57,7 +74,7 @@ class LayerSpec(_Strict):
 class RoadLinesSpec(_Strict):
     """Non-OSM road lines with a class column (AccessMod style)."""
 
-    path: Path
+    path: LocalPath
     class_column: str
     layer: str | None = None
     ferry_classes: list[str] = Field(default_factory=list)
@@ -66,7 +83,7 @@ class RoadLinesSpec(_Strict):
 class BoundariesSpec(_Strict):
     """Reporting zones."""
 
-    path: Path
+    path: LocalPath
     id_column: str | None = None
     name_column: str | None = None
     layer: str | None = None
@@ -75,9 +92,9 @@ class BoundariesSpec(_Strict):
 class LandCoverSpec(_Strict):
     """Land cover: a class raster with labels, or cover-fraction rasters; walking speeds."""
 
-    path: Path | None = None
+    path: LocalPath | None = None
     labels: dict[str, str] = Field(default_factory=dict)
-    fractions: dict[str, Path] = Field(default_factory=dict)
+    fractions: dict[str, LocalPath] = Field(default_factory=dict)
     speeds_kph: dict[str, float]
     water_classes: list[str] = Field(default_factory=lambda: ["PermanentWater"])
 
@@ -96,12 +113,12 @@ class LandCoverSpec(_Strict):
 class RegionSpec(_Strict):
     """The region's input files."""
 
-    population: Path
-    osm: Path | None = None
+    population: LocalPath
+    osm: LocalPath | None = None
     roads: RoadLinesSpec | None = None
     boundaries: BoundariesSpec | None = None
     landcover: LandCoverSpec | None = None
-    dem: list[Path] = Field(default_factory=list)
+    dem: list[LocalPath] = Field(default_factory=list)
     barriers: list[LayerSpec] = Field(default_factory=list)
     water: list[LayerSpec] = Field(default_factory=list)
 
@@ -125,7 +142,7 @@ class FerrySpec(_Strict):
 class FacilitiesSpec(_Strict):
     """Where a service's facilities come from and how to read them."""
 
-    path: Path | None = None
+    path: LocalPath | None = None
     from_osm: bool = False
     from_osm_tags: bool = False
     layer: str | None = None
@@ -170,7 +187,7 @@ class ServiceSpec(_Strict):
 class OutputsSpec(_Strict):
     """What to write and where."""
 
-    folder: Path = Path("maps/run")
+    folder: LocalPath = Path("maps/run")
     rasters: bool = True
     parquet: bool = True
 
@@ -226,9 +243,6 @@ class Scenario(_Strict):
         return copy
 
 
-_FORBIDDEN = re.compile(r"^(/vsi|[a-z][a-z0-9+.\-]*://)", re.IGNORECASE)
-
-
 def resolve_path(path: Path | str, base_dir: Path) -> Path:
     """Expand ``${REACH_DATA}`` and make ``path`` absolute against ``base_dir``.
 
@@ -238,7 +252,7 @@ def resolve_path(path: Path | str, base_dir: Path) -> Path:
         For URLs and GDAL virtual file system paths.
     """
     text = str(path)
-    if _FORBIDDEN.match(text) or "/vsi" in text.lower():
+    if _FORBIDDEN.match(text) or "/vsi" in text.lower() or "://" in text:
         raise ScenarioError(
             f"path {text!r} is a URL or a GDAL virtual file system path",
             fix="give a local file path",
@@ -288,7 +302,9 @@ def parse_scenario(
     try:
         return Scenario.model_validate(raw).with_base_dir(folder)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        # a misspelt key shows up as unknown + missing: name the unknown one first
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        err = errors[0]
         loc = tuple(err["loc"])
         dotted = ".".join(str(k) for k in loc) or "(top level)"
         line = _line_of(text, loc)
