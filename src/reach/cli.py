@@ -12,8 +12,11 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from reach.errors import EXIT_INTERNAL, ReachError
+from reach.metrics.coverage import ALL_ZONES_ID
+from reach.pipeline import RunResult
 
 app = typer.Typer(
     add_completion=False,
@@ -61,44 +64,71 @@ def _main(
     logging.getLogger("reach").setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
-def _summary(run: object) -> None:
-    from reach.metrics.coverage import ALL_ZONES_ID
-    from reach.pipeline import RunResult
+def _fmt(value: float, spec: str, suffix: str = "") -> str:
+    return "–" if value != value else f"{value:{spec}}{suffix}"
 
-    assert isinstance(run, RunResult)
-    cov = run.coverage
-    for svc, part in cov.groupby("service", sort=False):
-        th = sorted(
-            run.scenario.services[
-                [s.name for s in run.scenario.services].index(str(svc))
-            ].thresholds_min
-        )
-        table = Table(title=f"{svc}: people within reach ({run.scenario.scenario.name})")
-        table.add_column("zone")
-        table.add_column("population", justify="right")
-        for t in th:
-            table.add_column(f"≤{t:g} min", justify="right")
-        table.add_column("median min", justify="right")
-        table.add_column("p90 min", justify="right")
-        table.add_column("unreachable", justify="right")
+
+def _coverage_tables(run: RunResult) -> None:
+    thresholds = {s.name: sorted(s.thresholds_min) for s in run.scenario.services}
+    for svc, part in run.coverage.groupby("service", sort=False):
+        th = thresholds[str(svc)]
+        table = Table(title=f"{svc}: people within reach — {run.scenario.scenario.name}")
+        for col in ("zone", "population", *[f"≤{t:g} min" for t in th]):
+            table.add_column(col, justify="left" if col == "zone" else "right")
+        for col in ("median min", "p90 min", "unreachable"):
+            table.add_column(col, justify="right")
         for _, row in part.iterrows():
-            name = str(row["zone_name"])
+            bold = "bold" if row["zone_id"] == ALL_ZONES_ID else ""
             table.add_row(
-                f"[bold]{name}[/bold]"
-                if row["zone_id"] == ALL_ZONES_ID
-                else name.replace("[", r"\["),
+                Text(str(row["zone_name"]), style=bold),
                 f"{row['population']:,.0f}",
-                *[
-                    f"{row[f'pct_within_{t:g}min']:.1f} %" if row["population"] > 0 else "–"
-                    for t in th
-                ],
-                f"{row['median_time_min']:.0f}"
-                if row["median_time_min"] == row["median_time_min"]
-                else "–",
-                f"{row['p90_time_min']:.0f}" if row["p90_time_min"] == row["p90_time_min"] else "–",
+                *[_fmt(row[f"pct_within_{t:g}min"], ".1f", " %") for t in th],
+                _fmt(row["median_time_min"], ".0f"),
+                _fmt(row["p90_time_min"], ".0f"),
                 f"{row['unreachable_total']:,.0f}",
             )
         _out.print(table)
+
+
+def _comparison_table(run: RunResult) -> None:
+    if run.ranking is None or run.comparison is None:
+        return
+    cmp = run.comparison[run.comparison["zone_id"] == ALL_ZONES_ID]
+    thresholds = {s.name: sorted(s.thresholds_min) for s in run.scenario.services}
+    for svc, part in run.ranking.groupby("service", sort=False):
+        th = thresholds[str(svc)]
+        key = part.iloc[0]["threshold_min"]
+        table = Table(title=f"{svc}: alternatives against the baseline (ranked at ≤{key:g} min)")
+        for col in ("rank", "alternative", *[f"≤{t:g} min" for t in th]):
+            table.add_column(col, justify="left" if col == "alternative" else "right")
+        for col in ("newly covered", "gaining", "losing", "Δ mean min", "cost", "per 1,000 cost"):
+            table.add_column(col, justify="right")
+        base = cmp[cmp["service"] == svc].iloc[0]
+        table.add_row(
+            "", Text("baseline", style="italic"),
+            *[_fmt(base[f"pct_base_within_{t:g}min"], ".1f", " %") for t in th],
+            "", "", "", "", "", "",
+        )  # fmt: skip
+        for _, r in part.iterrows():
+            row = cmp[(cmp["service"] == svc) & (cmp["alternative"] == r["alternative"])].iloc[0]
+            table.add_row(
+                str(r["rank"]),
+                Text(str(r["alternative"])),
+                *[_fmt(row[f"pct_alt_within_{t:g}min"], ".1f", " %") for t in th],
+                f"{r['net_newly_covered']:+,.0f}",
+                f"{r['gaining']:,.0f}",
+                f"{r['losing']:,.0f}",
+                _fmt(r["delta_mean_time_min"], "+.1f"),
+                _fmt(r["cost"], ",.0f"),
+                _fmt(1000 * r["newly_covered_per_cost"], ".2f"),
+            )
+        _out.print(table)
+
+
+def _summary(run: object) -> None:
+    assert isinstance(run, RunResult)
+    _coverage_tables(run)
+    _comparison_table(run)
     if run.out_dir is not None:
         _out.print(f"outputs written to {run.out_dir}", markup=False)
 
@@ -124,6 +154,26 @@ def run(
     """Run a scenario: travel times, coverage tables, rasters and a manifest."""
     result = _guard(lambda: _run_with_progress(scenario, out))
     _summary(result)
+
+
+@app.command()
+def compare(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML) with alternatives.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: the scenario's).")
+    ] = None,
+) -> None:
+    """Run a scenario set and print the alternatives against the baseline, ranked."""
+    result = _guard(lambda: _run_with_progress(scenario, out))
+    assert isinstance(result, RunResult)
+    if not result.alternatives:
+        _err.print(
+            f"error: {scenario}: the scenario has no [[alternatives]] to compare — fix: add some",
+            markup=False,
+        )
+        raise typer.Exit(2)
+    _comparison_table(result)
+    _out.print(f"comparison.csv, ranking.csv and delta rasters written to {result.out_dir}")
 
 
 @app.command()

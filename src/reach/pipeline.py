@@ -1,16 +1,17 @@
-"""One scenario run, stage by stage: ingest → model → engine → metrics → outputs.
+"""Run a scenario set: the baseline and every alternative, compared.
 
-This module only wires the stages together (it sits at the right end of the data flow, beside
-the CLI); it does not configure logging or exit codes.
+Stage by stage (ingest → model → engine → metrics → scenarios → outputs): the region is loaded
+once (:mod:`reach.build`); each evaluation applies its operations to the roads, facilities and
+friction, searches every service, and measures coverage; alternatives are compared with the
+baseline; everything is written atomically. This module wires the stages together; it does not
+configure logging or exit codes.
 """
 
 from __future__ import annotations
 
 import platform
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -21,32 +22,42 @@ import pandas as pd
 import rasterio
 
 from reach import __version__
-from reach.engine.combined import REASON_LABELS, SearchResult, combined_search
-from reach.errors import ConservationError, InputError
-from reach.ingest.boundaries import read_zones
-from reach.ingest.facilities import facilities_from_osm, read_facilities
-from reach.ingest.landcover import LandCover, read_cover_fractions, read_dem, read_landcover_classes
-from reach.ingest.layers import read_vector_layer
-from reach.ingest.lines import read_road_lines
-from reach.ingest.osm import read_osm_facilities, read_osm_roads
-from reach.ingest.population import Population, aggregate_population, read_population
+from reach.build import Clock, Region, load_region, mode_profile
+from reach.engine.combined import REASON_LABELS, REASON_REACHED, SearchResult, combined_search
+from reach.errors import ConservationError
+from reach.ingest.connectivity import read_connectivity
 from reach.ingest.roads import RoadLines
-from reach.metrics.coverage import coverage_table
+from reach.metrics.coverage import ALL_ZONES_ID, coverage_table
+from reach.metrics.virtual import referral_trips_avoided, virtual_coverage_table
 from reach.model.assemble import search_graph
-from reach.model.grid import (
-    AnalysisGrid,
-    Friction,
-    build_friction,
-    grid_from_population,
-    rasterize_zones,
-)
+from reach.model.connectivity import connected_cells
+from reach.model.grid import Friction
 from reach.model.network import Network, build_network
 from reach.model.snap import snap_to_passable
-from reach.model.speeds import default_profile, profile_with_overrides
 from reach.outputs.write import atomic_folder, file_sha256, write_geotiff, write_json, write_table
-from reach.scenario import Scenario, ServiceSpec
+from reach.scenario import (
+    Alternative,
+    DigitalLearning,
+    Scenario,
+    Season,
+    ServiceSpec,
+    Telemedicine,
+    VehicleAvailability,
+)
+from reach.scenarios.compare import CellAccess, compare_access, rank_alternatives
+from reach.scenarios.facilities import apply_facility_operations
+from reach.scenarios.roads import apply_road_operations, apply_season
 
-__all__ = ["REASON_EXPLANATIONS", "RunResult", "ServiceResult", "run_scenario"]
+__all__ = [
+    "REASON_EXPLANATIONS",
+    "Evaluation",
+    "RunResult",
+    "ServiceResult",
+    "compare_evaluations",
+    "evaluate",
+    "key_threshold",
+    "run_scenario",
+]
 
 #: Plain-language meaning of each unreachable reason, written into the manifest.
 REASON_EXPLANATIONS: dict[str, str] = {
@@ -59,28 +70,69 @@ REASON_EXPLANATIONS: dict[str, str] = {
 }
 
 StepCallback = Callable[[str], None]
+BASELINE = "baseline"
 
 
 @dataclass(eq=False)
 class ServiceResult:
-    """One service's results.
+    """One service's results in one evaluation.
 
     Attributes
     ----------
     spec
         The service as configured.
     facilities
-        The facilities used, with their cell (``-1`` when not on the grid) and catchment.
+        The facilities used (lon/lat), with their grid cell (``-1`` when off the grid).
     search
-        Times, catchments and reasons per cell.
+        Times, catchments and reasons per cell, with the service's mode.
     coverage
-        The coverage table of this service.
+        The coverage table (a mix of riding and walking when only a share has the vehicle).
+    facility_table
+        Catchment population, mean time and load per facility.
+    access
+        Per-cell access for comparisons (vehicle share, connectivity).
+    virtual
+        Physical / virtual-only / neither table where telemedicine or online learning is on.
+    referrals
+        Hub-and-spoke referral trips avoided, per primary facility.
+    season
+        The season this result is for (the worst one when seasons are given).
     """
 
     spec: ServiceSpec
     facilities: gpd.GeoDataFrame
     search: SearchResult
     coverage: pd.DataFrame
+    facility_table: pd.DataFrame
+    access: CellAccess
+    virtual: pd.DataFrame | None = None
+    referrals: pd.DataFrame | None = None
+    season: str | None = None
+
+
+@dataclass(eq=False)
+class Evaluation:
+    """The baseline or one alternative, evaluated."""
+
+    name: str
+    alternative: Alternative | None
+    services: dict[str, ServiceResult]
+    seasons: pd.DataFrame | None = None
+
+    @property
+    def coverage(self) -> pd.DataFrame:
+        """Coverage of every service."""
+        return pd.concat([r.coverage for r in self.services.values()], ignore_index=True)
+
+    @property
+    def facilities(self) -> pd.DataFrame:
+        """Facility tables of every service."""
+        return pd.concat([r.facility_table for r in self.services.values()], ignore_index=True)
+
+    def table(self, attr: str) -> pd.DataFrame | None:
+        """Concatenate an optional per-service table (``virtual`` or ``referrals``)."""
+        parts = [getattr(r, attr) for r in self.services.values() if getattr(r, attr) is not None]
+        return pd.concat(parts, ignore_index=True) if parts else None
 
 
 @dataclass(eq=False)
@@ -88,104 +140,55 @@ class RunResult:
     """Everything a run produced."""
 
     scenario: Scenario
-    grid: AnalysisGrid
-    population: Population
-    zone: np.ndarray
-    zones: gpd.GeoDataFrame
-    friction: Friction
-    services: dict[str, ServiceResult]
-    coverage: pd.DataFrame
-    facilities: pd.DataFrame
+    region: Region
+    baseline: Evaluation
+    alternatives: dict[str, Evaluation]
+    comparison: pd.DataFrame | None
+    ranking: pd.DataFrame | None
     timings_s: dict[str, float] = field(default_factory=dict)
     out_dir: Path | None = None
     inputs: dict[str, str] = field(default_factory=dict)
 
+    # the baseline's parts, for convenience
+    @property
+    def grid(self) -> Any:
+        """The analysis grid."""
+        return self.region.grid
 
-class _Clock:
-    """Times named steps and reports them to an optional callback."""
+    @property
+    def population(self) -> Any:
+        """Population on the grid."""
+        return self.region.population
 
-    def __init__(self, on_step: StepCallback | None) -> None:
-        self.on_step = on_step
-        self.timings: dict[str, float] = {}
+    @property
+    def zone(self) -> np.ndarray:
+        """Zone number per cell."""
+        return self.region.zone
 
-    @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        if self.on_step:
-            self.on_step(name)
-        t0 = time.perf_counter()
-        yield
-        self.timings[name] = round(time.perf_counter() - t0, 4)
+    @property
+    def zones(self) -> gpd.GeoDataFrame:
+        """Reporting zones."""
+        return self.region.zones
 
+    @property
+    def friction(self) -> Friction:
+        """Baseline walking friction."""
+        return self.region.friction
 
-def _read_roads(scn: Scenario) -> RoadLines:
-    region = scn.region
-    if region.osm is not None:
-        return read_osm_roads(scn.resolve(region.osm))
-    assert region.roads is not None
-    spec = region.roads
-    return read_road_lines(
-        scn.resolve(spec.path),
-        class_column=spec.class_column,
-        layer=spec.layer,
-        ferry_classes=spec.ferry_classes,
-    )
+    @property
+    def services(self) -> dict[str, ServiceResult]:
+        """Baseline results per service."""
+        return self.baseline.services
 
+    @property
+    def coverage(self) -> pd.DataFrame:
+        """Baseline coverage."""
+        return self.baseline.coverage
 
-def _read_landcover(scn: Scenario) -> LandCover | None:
-    spec = scn.region.landcover
-    if spec is None:
-        return None
-    if spec.path is not None:
-        try:
-            labels = {int(k): v for k, v in spec.labels.items()}
-        except ValueError as exc:
-            raise InputError(
-                "land-cover labels must map integer class values to names",
-                path=scn.resolve(spec.path),
-                fix='write labels as { "1" = "Built_area", ... }',
-            ) from exc
-        return read_landcover_classes(scn.resolve(spec.path), labels=labels)
-    return read_cover_fractions({k: scn.resolve(v) for k, v in spec.fractions.items()})
-
-
-def _read_service_facilities(
-    scn: Scenario, svc: ServiceSpec, osm_cache: dict[str, gpd.GeoDataFrame]
-) -> gpd.GeoDataFrame:
-    spec = svc.facilities
-    if spec.from_osm:
-        assert scn.region.osm is not None
-        osm_path = scn.resolve(scn.region.osm)
-        if "features" not in osm_cache:
-            osm_cache["features"] = read_osm_facilities(osm_path)
-        fac = facilities_from_osm(osm_cache["features"], service=svc.kind, source=osm_path)
-    else:
-        assert spec.path is not None
-        fac = read_facilities(
-            scn.resolve(spec.path),
-            service=svc.kind,
-            id_column=spec.id_column,
-            name_column=spec.name_column,
-            tier_column=spec.tier_column,
-            tier_map=spec.tier_map or None,
-            default_tier=spec.default_tier,
-            capacity_column=spec.capacity_column,
-            lon_column=spec.lon_column,
-            lat_column=spec.lat_column,
-            layer=spec.layer,
-            where=spec.where or None,
-            from_osm_tags=spec.from_osm_tags,
-        )
-    if spec.tiers:
-        fac = fac[fac["tier"].isin(spec.tiers)]
-        if fac.empty:
-            raise InputError(
-                f"service {svc.name!r}: no facility has a tier in {spec.tiers}",
-                path=scn.resolve(spec.path) if spec.path else scn.region.osm,
-                fix="check `tiers` against the tiers the facility file holds",
-            )
-    fac = fac.copy()
-    fac["service"] = svc.name
-    return fac.sort_values("facility_id", kind="stable").reset_index(drop=True)
+    @property
+    def facilities(self) -> pd.DataFrame:
+        """Baseline facility tables."""
+        return self.baseline.facilities
 
 
 def _facility_table(
@@ -202,21 +205,19 @@ def _facility_table(
     tsum = np.bincount(
         lab[reached], weights=(pop * np.where(reached, result.time_min, 0))[reached], minlength=n
     )[:n]
+    capacity = fac["capacity"].to_numpy(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_t = np.where(catch > 0, tsum / catch, np.nan)
-        load = np.where(
-            fac["capacity"].to_numpy(float) > 0, catch / fac["capacity"].to_numpy(float), np.nan
-        )
-    lon_lat = fac.to_crs("EPSG:4326").geometry
+        load = np.where(capacity > 0, catch / capacity, np.nan)
     return pd.DataFrame(
         {
             "service": svc.name,
             "facility_id": fac["facility_id"].astype(str).to_numpy(),
             "name": fac["name"].astype(str).to_numpy(),
             "tier": fac["tier"].astype(str).to_numpy(),
-            "capacity": fac["capacity"].to_numpy(float),
-            "lon": lon_lat.x.to_numpy(),
-            "lat": lon_lat.y.to_numpy(),
+            "capacity": capacity,
+            "lon": fac.geometry.x.to_numpy(),
+            "lat": fac.geometry.y.to_numpy(),
             "on_grid": fac["cell"].to_numpy() >= 0,
             "catchment_population": catch,
             f"catchment_within_{top:g}min": catch_within,
@@ -224,6 +225,304 @@ def _facility_table(
             "load_ratio": load,
         }
     )
+
+
+class _Searcher:
+    """Searches for one road / friction variant, building each mode's network once."""
+
+    def __init__(self, region: Region, roads: RoadLines, friction: Friction) -> None:
+        self.region = region
+        self.roads = roads
+        self.friction = friction
+        self.networks: dict[str, Network] = {}
+        self.passable = np.isfinite(friction.pace_min_per_m)
+
+    def network(self, mode: str) -> Network:
+        if mode not in self.networks:
+            scn = self.region.scenario
+            self.networks[mode] = build_network(
+                self.roads,
+                self.region.grid,
+                profile=mode_profile(scn, mode),
+                ferry_wait_min=scn.ferries.headway_min / 2.0,
+            )
+        return self.networks[mode]
+
+    def snap(self, fac: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        grid = self.region.grid
+        pts = fac.to_crs(grid.crs).geometry
+        out = fac.copy()
+        out["cell"] = snap_to_passable(pts.x.to_numpy(), pts.y.to_numpy(), grid, self.passable)
+        return out
+
+    def search(self, fac: gpd.GeoDataFrame, mode: str) -> SearchResult:
+        scn = self.region.scenario
+        graph = search_graph(
+            self.region.grid, self.friction, self.network(mode), neighbours=scn.grid.neighbours
+        )
+        cells = fac["cell"].to_numpy()
+        on_grid = np.flatnonzero(cells >= 0)
+        return combined_search(
+            graph,
+            cells[on_grid],
+            seed_facility=on_grid,
+            max_time_min=scn.grid.max_travel_time_min,
+        )
+
+
+def _coverage(
+    region: Region,
+    svc: ServiceSpec,
+    result: SearchResult,
+    walk: SearchResult | None,
+    vehicle_share: float,
+) -> pd.DataFrame:
+    """Coverage of one service; with a vehicle share, riders and walkers are counted apart."""
+    people = region.population.people
+    zone = region.zone
+    time_min, reason = result.time_min, result.reason
+    if walk is not None:
+        people = np.concatenate(
+            [people.ravel() * vehicle_share, people.ravel() * (1 - vehicle_share)]
+        )
+        zone = np.concatenate([zone.ravel(), zone.ravel()])
+        time_min = np.concatenate([time_min, walk.time_min])
+        reason = np.concatenate([reason, walk.reason])
+    cov = coverage_table(
+        people, zone, time_min, reason,
+        zone_ids=region.zones["zone_id"].astype(str).tolist(),
+        zone_names=region.zones["name"].astype(str).tolist(),
+        service=svc.name,
+        thresholds_min=svc.thresholds_min,
+        target_share=svc.target_share,
+    )  # fmt: skip
+    expected = region.raster_total * svc.target_share
+    got = float(cov.loc[cov["zone_id"] == ALL_ZONES_ID, "population"].iloc[0])
+    if abs(got - expected) > 1e-6 * max(1.0, expected):
+        raise ConservationError(
+            f"{svc.name}: covered + uncovered {got:.3f} ≠ raster {expected:.3f}"
+        )
+    return cov
+
+
+def _virtual(
+    region: Region,
+    svc: ServiceSpec,
+    result: SearchResult,
+    fac: gpd.GeoDataFrame,
+    op: Telemedicine | DigitalLearning,
+    searcher: _Searcher,
+) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame | None]:
+    scn = region.scenario
+    spec = op.connectivity
+    conn = read_connectivity(
+        scn.resolve(spec.path),
+        kind=spec.kind,
+        layer=spec.layer,
+        range_m=spec.range_m,
+        threshold=spec.threshold,
+    )
+    connected = connected_cells(conn, region.grid)
+    time_grid = result.time_min.reshape(region.grid.shape)
+    table = virtual_coverage_table(
+        region.population.people, region.zone, time_grid, connected,
+        zone_ids=region.zones["zone_id"].astype(str).tolist(),
+        zone_names=region.zones["name"].astype(str).tolist(),
+        service=svc.name, thresholds_min=svc.thresholds_min,
+        remote_share=op.remote_share, target_share=svc.target_share,
+    )  # fmt: skip
+    referrals = None
+    if isinstance(op, Telemedicine) and op.hub_and_spoke:
+        hubs = fac[fac["tier"] == op.referral_tier]
+        primary = fac[fac["tier"] != op.referral_tier]
+        if len(hubs) and len(primary):
+            hub_times = searcher.search(hubs, svc.mode).time_min
+            cells = primary["cell"].to_numpy()
+            ref_time = np.where(cells >= 0, hub_times[np.maximum(cells, 0)], np.nan)
+            ref_time = np.where(np.isfinite(ref_time), ref_time, np.nan)
+            lab = result.facility
+            pop = region.population.people.ravel() * svc.target_share
+            reached = lab >= 0
+            catch_all = np.bincount(lab[reached], weights=pop[reached], minlength=len(fac))
+            idx = np.flatnonzero(fac["tier"].to_numpy() != op.referral_tier)
+            flat_conn = connected.ravel()
+            referrals = referral_trips_avoided(
+                primary.drop(columns="geometry").reset_index(drop=True),
+                catchment_population=catch_all[idx],
+                connected_facility=np.where(cells >= 0, flat_conn[np.maximum(cells, 0)], False),
+                referral_time_min=ref_time,
+                referral_share=op.referral_share,
+                remote_share=op.remote_share,
+            )
+            referrals.insert(0, "service", svc.name)
+    return connected, table, referrals
+
+
+def evaluate(
+    region: Region,
+    *,
+    name: str = BASELINE,
+    alternative: Alternative | None = None,
+    clock: Clock | None = None,
+) -> Evaluation:
+    """Evaluate the baseline (no alternative) or one alternative on a loaded region.
+
+    Parameters
+    ----------
+    region
+        The loaded region.
+    name
+        The evaluation's name.
+    alternative
+        Its operations; ``None`` for the baseline.
+    clock
+        Times the steps.
+
+    Returns
+    -------
+    Evaluation
+        Per-service results, and the per-season table when seasons are given.
+    """
+    clock = clock or Clock()
+    scn = region.scenario
+    ops: Sequence[object] = alternative.operations if alternative else ()
+    with clock.step(f"{name}: apply operations"):
+        # seasons are applied per season variant below, not to the alternative's roads
+        roads = apply_road_operations(region.roads, [o for o in ops if not isinstance(o, Season)])
+        facilities = apply_facility_operations(region.facilities, ops)
+    seasons = [op for op in ops if isinstance(op, Season)]
+    vehicle = {op.service: op.share for op in ops if isinstance(op, VehicleAvailability)}
+    virtual_ops = {op.service: op for op in ops if isinstance(op, Telemedicine | DigitalLearning)}
+    variants: list[tuple[str, float, _Searcher]] = []
+    share_left = 1.0 - sum(s.share_of_year for s in seasons)
+    if share_left < -1e-9:
+        from reach.errors import ScenarioError
+
+        raise ScenarioError(
+            f"alternative {name!r}: the seasons' share_of_year adds up to more than 1",
+            fix="make the shares of the year add up to 1 at most",
+        )
+    if not seasons or share_left > 1e-9:
+        variants.append(
+            (
+                "rest of year" if seasons else "all year",
+                max(share_left, 0.0),
+                _Searcher(region, roads, region.friction),
+            )
+        )
+    for season in seasons:
+        friction = region.friction
+        if season.walk_multiplier != 1.0:
+            friction = replace(
+                friction, pace_min_per_m=friction.pace_min_per_m / season.walk_multiplier
+            )
+        variants.append(
+            (
+                season.name,
+                season.share_of_year,
+                _Searcher(region, apply_season(roads, season), friction),
+            )
+        )
+
+    services: dict[str, ServiceResult] = {}
+    season_rows: list[pd.DataFrame] = []
+    for svc in scn.services:
+        best: ServiceResult | None = None
+        best_key = np.inf
+        for season_name, share, searcher in variants:
+            with clock.step(f"{name}: {svc.name}: travel times"):
+                fac = searcher.snap(facilities[svc.name])
+                result = searcher.search(fac, svc.mode)
+                share_v = vehicle.get(svc.name, 1.0)
+                walk = None
+                if share_v < 1.0 and svc.mode != "walk":
+                    walk = searcher.search(fac, "walk")
+            with clock.step(f"{name}: {svc.name}: coverage"):
+                cov = _coverage(region, svc, result, walk, share_v)
+                access = CellAccess(
+                    time_min=result.time_min,
+                    walk_time_min=None if walk is None else walk.time_min,
+                    vehicle_share=share_v,
+                )
+                virtual = referrals = None
+                op = virtual_ops.get(svc.name)
+                if op is not None:
+                    connected, virtual, referrals = _virtual(region, svc, result, fac, op, searcher)
+                    access = replace(
+                        access, connected=connected.ravel(), remote_share=op.remote_share
+                    )
+                table = _facility_table(fac, result, region.population.people, svc)
+            top = max(svc.thresholds_min)
+            all_row = cov[cov["zone_id"] == ALL_ZONES_ID].iloc[0]
+            if seasons:
+                part = cov.copy()
+                part.insert(0, "share_of_year", share)
+                part.insert(0, "season", season_name)
+                season_rows.append(part)
+            key = float(all_row[f"within_{top:g}min"])
+            if best is None or key < best_key:
+                best_key = key
+                best = ServiceResult(
+                    spec=svc, facilities=fac, search=result, coverage=cov, facility_table=table,
+                    access=access, virtual=virtual, referrals=referrals,
+                    season=season_name if seasons else None,
+                )  # fmt: skip
+        assert best is not None
+        services[svc.name] = best
+    season_table = (
+        _season_summary(pd.concat(season_rows, ignore_index=True)) if season_rows else None
+    )
+    return Evaluation(name=name, alternative=alternative, services=services, seasons=season_table)
+
+
+def _season_summary(rows: pd.DataFrame) -> pd.DataFrame:
+    """Add, per service and zone, the share of the year each threshold is met on average."""
+    within_cols = [c for c in rows.columns if c.startswith("within_") and c.endswith("min")]
+    out = rows.copy()
+    for col in within_cols:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[f"year_share_{col}"] = np.where(
+                out["population"] > 0, out[col] / out["population"] * out["share_of_year"], np.nan
+            )
+    year = (
+        out.groupby(["service", "zone_id"], sort=False)[[f"year_share_{c}" for c in within_cols]]
+        .sum(min_count=1)
+        .reset_index()
+    )
+    year.insert(
+        0,
+        "share_of_year",
+        out.groupby(["service", "zone_id"], sort=False)["share_of_year"].sum().to_numpy(),
+    )
+    year.insert(0, "season", "year (weighted)")
+    cols = ["season", "share_of_year", "service", "zone_id"]
+    return pd.concat([out, year], ignore_index=True)[
+        cols + [c for c in out.columns if c not in cols]
+    ]
+
+
+def compare_evaluations(region: Region, base: Evaluation, alt: Evaluation) -> pd.DataFrame:
+    """Compare one evaluation with the baseline for every service (see ``scenarios.compare``)."""
+    parts = []
+    for svc in region.scenario.services:
+        parts.append(
+            compare_access(
+                region.population.people, region.zone,
+                base.services[svc.name].access, alt.services[svc.name].access,
+                zone_ids=region.zones["zone_id"].astype(str).tolist(),
+                zone_names=region.zones["name"].astype(str).tolist(),
+                service=svc.name, alternative=alt.name, thresholds_min=svc.thresholds_min,
+                target_share=svc.target_share,
+                cost=alt.alternative.cost if alt.alternative else None,
+            )
+        )  # fmt: skip
+    return pd.concat(parts, ignore_index=True)
+
+
+def key_threshold(svc: ServiceSpec) -> float:
+    """The threshold that ranks alternatives: the middle one of the service's thresholds."""
+    th = sorted(svc.thresholds_min)
+    return th[len(th) // 2]
 
 
 def _versions() -> dict[str, str]:
@@ -261,6 +560,12 @@ def _input_files(scn: Scenario) -> list[Path]:
         files += [r.landcover.path] if r.landcover.path else list(r.landcover.fractions.values())
     files += list(r.dem) + [b.path for b in r.barriers] + [w.path for w in r.water]
     files += [s.facilities.path for s in scn.services if s.facilities.path]
+    for alt in scn.alternatives:
+        files += [
+            op.connectivity.path
+            for op in alt.operations
+            if isinstance(op, Telemedicine | DigitalLearning)
+        ]
     return sorted({scn.resolve(f) for f in files})
 
 
@@ -270,8 +575,9 @@ def run_scenario(
     out_dir: Path | None = None,
     write: bool = True,
     on_step: StepCallback | None = None,
+    region: Region | None = None,
 ) -> RunResult:
-    """Run a scenario and (unless ``write`` is False) write its outputs atomically.
+    """Run a scenario set (baseline + alternatives) and write its outputs atomically.
 
     Parameters
     ----------
@@ -283,167 +589,122 @@ def run_scenario(
         Write the files; with False only the in-memory results are returned.
     on_step
         Called with the name of each step as it starts (for a progress display).
+    region
+        An already loaded region of this scenario (skips reading the inputs again).
 
     Returns
     -------
     RunResult
-        Tables, per-service arrays and timings.
+        Baseline, alternatives, comparison and ranking, with timings.
     """
-    clock = _Clock(on_step)
-    with clock.step("read population"):
-        pop = read_population(scn.resolve(scn.region.population))
-        raster_total = pop.total
-        if scn.grid.aggregate_factor > 1:
-            pop = aggregate_population(pop, factor=scn.grid.aggregate_factor)
-        grid = grid_from_population(pop)
-    with clock.step("read zones"):
-        if scn.region.boundaries is not None:
-            b = scn.region.boundaries
-            zones = read_zones(
-                scn.resolve(b.path), id_column=b.id_column, name_column=b.name_column, layer=b.layer
+    clock = Clock(on_step)
+    region = region or load_region(scn, clock=clock)
+    baseline = evaluate(region, clock=clock)
+    alternatives = {
+        alt.name: evaluate(region, name=alt.name, alternative=alt, clock=clock)
+        for alt in scn.alternatives
+    }
+    comparison = ranking = None
+    if alternatives:
+        with clock.step("compare"):
+            comparison = pd.concat(
+                [compare_evaluations(region, baseline, ev) for ev in alternatives.values()],
+                ignore_index=True,
             )
-            zone = rasterize_zones(zones, grid)
-        else:
-            zones = gpd.GeoDataFrame(
-                {"zone_id": ["region"], "name": [scn.scenario.name]}, geometry=[None], crs=grid.crs
+            ranking = rank_alternatives(
+                comparison, key_thresholds={s.name: key_threshold(s) for s in scn.services}
             )
-            zone = np.ones(grid.shape, dtype=np.int32)
-    with clock.step("build friction"):
-        landcover = _read_landcover(scn)
-        dem = (
-            read_dem([scn.resolve(p) for p in scn.region.dem])
-            if scn.region.dem and scn.grid.slope
-            else []
-        )
-        barriers = [
-            (
-                read_vector_layer(scn.resolve(x.path), what="barrier layer", layer=x.layer),
-                x.all_touched,
-            )
-            for x in scn.region.barriers
-        ]
-        water = [
-            (
-                read_vector_layer(scn.resolve(x.path), what="water layer", layer=x.layer),
-                x.all_touched,
-            )
-            for x in scn.region.water
-        ]
-        lc_spec = scn.region.landcover
-        friction = build_friction(
-            grid,
-            valid=pop.valid,
-            populated=pop.people > 0,
-            default_walk_kph=scn.grid.default_walk_kph,
-            landcover=landcover,
-            landcover_kph=lc_spec.speeds_kph if lc_spec else None,
-            water_fraction_classes=lc_spec.water_classes if lc_spec else (),
-            dem=dem,
-            barriers=barriers,
-            water=water,
-        )
-    with clock.step("read roads"):
-        roads = _read_roads(scn)
-    networks: dict[str, Network] = {}
-    with clock.step("build networks"):
-        for mode in sorted({s.mode for s in scn.services}):
-            profile = profile_with_overrides(default_profile(mode), scn.modes.get(mode, {}))
-            networks[mode] = build_network(
-                roads, grid, profile=profile, ferry_wait_min=scn.ferries.headway_min / 2.0
-            )
-    passable = np.isfinite(friction.pace_min_per_m)
-    services: dict[str, ServiceResult] = {}
-    osm_cache: dict[str, gpd.GeoDataFrame] = {}
-    tables = []
-    fac_tables = []
-    for svc in scn.services:
-        with clock.step(f"{svc.name}: facilities"):
-            fac = _read_service_facilities(scn, svc, osm_cache)
-            pts = fac.to_crs(grid.crs).geometry
-            fac["cell"] = snap_to_passable(pts.x.to_numpy(), pts.y.to_numpy(), grid, passable)
-        with clock.step(f"{svc.name}: travel times"):
-            graph = search_graph(grid, friction, networks[svc.mode], neighbours=scn.grid.neighbours)
-            on_grid = np.flatnonzero(fac["cell"].to_numpy() >= 0)
-            result = combined_search(
-                graph,
-                fac["cell"].to_numpy()[on_grid],
-                seed_facility=on_grid,
-                max_time_min=scn.grid.max_travel_time_min,
-            )
-        with clock.step(f"{svc.name}: coverage"):
-            cov = coverage_table(
-                pop.people, zone, result.time_min, result.reason,
-                zone_ids=zones["zone_id"].astype(str).tolist(),
-                zone_names=zones["name"].astype(str).tolist(),
-                service=svc.name,
-                thresholds_min=svc.thresholds_min,
-                target_share=svc.target_share,
-            )  # fmt: skip
-            expected = raster_total * svc.target_share
-            got = float(cov.loc[cov["zone_id"] == "(all)", "population"].iloc[0])
-            if abs(got - expected) > 1e-6 * max(1.0, expected):
-                raise ConservationError(
-                    f"{svc.name}: covered+uncovered {got:.3f} ≠ raster {expected:.3f}"
-                )
-            ftab = _facility_table(fac, result, pop.people, svc)
-        services[svc.name] = ServiceResult(spec=svc, facilities=fac, search=result, coverage=cov)
-        tables.append(cov)
-        fac_tables.append(ftab)
-    coverage = pd.concat(tables, ignore_index=True)
-    facilities = pd.concat(fac_tables, ignore_index=True)
     run = RunResult(
-        scenario=scn, grid=grid, population=pop, zone=zone, zones=zones, friction=friction,
-        services=services, coverage=coverage, facilities=facilities, timings_s=clock.timings,
+        scenario=scn, region=region, baseline=baseline, alternatives=alternatives,
+        comparison=comparison, ranking=ranking, timings_s=clock.timings,
     )  # fmt: skip
     if write:
         target = out_dir if out_dir is not None else scn.resolve(scn.outputs.folder)
         with clock.step("write outputs"):
-            _write_outputs(run, target, raster_total=raster_total)
+            _write_outputs(run, target)
         run.out_dir = target
     return run
 
 
-def _write_outputs(run: RunResult, target: Path, *, raster_total: float) -> None:
+def _write_rasters(ev: Evaluation, folder: Path, region: Region) -> None:
+    grid = region.grid
+    kw: dict[str, Any] = {"transform": grid.transform, "crs": grid.crs}
+    for name, res in ev.services.items():
+        t = res.search.time_min.reshape(grid.shape)
+        t32 = np.where(np.isfinite(t), t, np.nan).astype(np.float32)
+        write_geotiff(
+            folder / f"travel_time_{name}.tif", t32,
+            nodata=float("nan"), description=f"minutes to the nearest {name} facility", **kw,
+        )  # fmt: skip
+        catchment = res.search.facility.reshape(grid.shape).astype(np.int32)
+        write_geotiff(
+            folder / f"catchment_{name}.tif", catchment,
+            nodata=-1, description="row of facilities.csv for this service (0-based)", **kw,
+        )  # fmt: skip
+        write_geotiff(
+            folder / f"reason_{name}.tif", res.search.reason.reshape(grid.shape), nodata=None,
+            description="; ".join(f"{k}={v}" for k, v in REASON_LABELS.items()), **kw,
+        )  # fmt: skip
+
+
+def _write_delta_rasters(base: Evaluation, alt: Evaluation, folder: Path, region: Region) -> None:
+    grid = region.grid
+    kw: dict[str, Any] = {"transform": grid.transform, "crs": grid.crs}
+    for name, res in alt.services.items():
+        tb = base.services[name].search.time_min
+        ta = res.search.time_min
+        both = np.isfinite(tb) & np.isfinite(ta)
+        saved = np.where(both, tb - ta, np.nan).reshape(grid.shape).astype(np.float32)
+        write_geotiff(
+            folder / f"minutes_saved_{name}.tif", saved, nodata=float("nan"),
+            description="baseline minus alternative travel time (positive = faster)", **kw,
+        )  # fmt: skip
+        rb = base.services[name].search.reason == REASON_REACHED
+        ra = res.search.reason == REASON_REACHED
+        change = np.zeros(grid.n_cells, dtype=np.uint8)
+        change[~rb & ra] = 1
+        change[rb & ~ra] = 2
+        write_geotiff(
+            folder / f"access_change_{name}.tif", change.reshape(grid.shape), nodata=None,
+            description="0 unchanged; 1 newly reached within the limit; 2 no longer reached", **kw,
+        )  # fmt: skip
+
+
+def _write_evaluation(ev: Evaluation, folder: Path, region: Region) -> None:
+    parquet = region.scenario.outputs.parquet
+    write_table(ev.coverage, folder / "coverage", parquet=parquet)
+    write_table(ev.facilities, folder / "facilities", parquet=parquet)
+    for attr in ("virtual", "referrals"):
+        table = ev.table(attr)
+        if table is not None:
+            write_table(table, folder / attr, parquet=parquet)
+    if ev.seasons is not None:
+        write_table(ev.seasons, folder / "seasons", parquet=parquet)
+    if region.scenario.outputs.rasters:
+        _write_rasters(ev, folder, region)
+
+
+def _write_outputs(run: RunResult, target: Path) -> None:
     scn = run.scenario
-    grid = run.grid
+    region = run.region
+    grid = region.grid
     with atomic_folder(target) as tmp:
-        write_table(run.coverage, tmp / "coverage", parquet=scn.outputs.parquet)
-        write_table(run.facilities, tmp / "facilities", parquet=scn.outputs.parquet)
+        _write_evaluation(run.baseline, tmp, region)
         if scn.outputs.rasters:
             write_geotiff(
-                tmp / "population.tif",
-                run.population.people.astype(np.float32),
-                transform=grid.transform,
-                crs=grid.crs,
-                nodata=None,
+                tmp / "population.tif", region.population.people.astype(np.float32),
+                transform=grid.transform, crs=grid.crs, nodata=None,
                 description="people per cell (0 where nodata)",
-            )
-            for name, res in run.services.items():
-                t = res.search.time_min.reshape(grid.shape)
-                write_geotiff(
-                    tmp / f"travel_time_{name}.tif",
-                    np.where(np.isfinite(t), t, np.nan).astype(np.float32),
-                    transform=grid.transform,
-                    crs=grid.crs,
-                    nodata=float("nan"),
-                    description=f"minutes to the nearest {name} facility",
-                )
-                write_geotiff(
-                    tmp / f"catchment_{name}.tif",
-                    res.search.facility.reshape(grid.shape).astype(np.int32),
-                    transform=grid.transform,
-                    crs=grid.crs,
-                    nodata=-1,
-                    description="row of facilities.csv for this service (0-based)",
-                )
-                write_geotiff(
-                    tmp / f"reason_{name}.tif",
-                    res.search.reason.reshape(grid.shape),
-                    transform=grid.transform,
-                    crs=grid.crs,
-                    nodata=None,
-                    description="; ".join(f"{k}={v}" for k, v in REASON_LABELS.items()),
-                )
+            )  # fmt: skip
+        for name, ev in run.alternatives.items():
+            folder = tmp / "alternatives" / name
+            folder.mkdir(parents=True)
+            _write_evaluation(ev, folder, region)
+            if scn.outputs.rasters:
+                _write_delta_rasters(run.baseline, ev, folder, region)
+        if run.comparison is not None and run.ranking is not None:
+            write_table(run.comparison, tmp / "comparison", parquet=scn.outputs.parquet)
+            write_table(run.ranking, tmp / "ranking", parquet=scn.outputs.parquet)
         inputs = {str(p): file_sha256(p) for p in _input_files(scn) if p.is_file()}
         run.inputs = inputs
         manifest: dict[str, Any] = {
@@ -459,13 +720,17 @@ def _write_outputs(run: RunResult, target: Path, *, raster_total: float) -> None
                 "crs": grid.crs.to_string(),
                 "transform": list(grid.transform)[:6],
             },
-            "population": {"raster_total": raster_total, "grid_total": run.population.total},
-            "friction": {"populated_water_cells_made_land": run.friction.populated_water_cells},
+            "population": {
+                "raster_total": region.raster_total,
+                "grid_total": region.population.total,
+            },
+            "friction": {"populated_water_cells_made_land": region.friction.populated_water_cells},
             "unreachable_reasons": {
                 label: REASON_EXPLANATIONS.get(label, "")
                 for code, label in REASON_LABELS.items()
                 if code
             },
-            "outputs": sorted(p.name for p in tmp.iterdir()),
+            "alternatives": sorted(run.alternatives),
+            "outputs": sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file()),
         }
         write_json(tmp / "manifest.json", manifest)

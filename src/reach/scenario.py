@@ -199,6 +199,239 @@ class ScenarioMeta(_Strict):
     description: str = ""
 
 
+# --- operations: what an alternative changes ---------------------------------------------------
+
+LonLat = tuple[float, float]
+
+
+def _check_lon_lat(point: LonLat) -> LonLat:
+    lon, lat = point
+    if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+        raise ValueError(f"({lon}, {lat}) is not a longitude, latitude pair")
+    return point
+
+
+class AddFacility(_Strict):
+    """Open a new facility."""
+
+    op: Literal["add_facility"]
+    service: str
+    facility_id: str = Field(min_length=1, max_length=64)
+    name: str = ""
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    tier: str
+    capacity: float | None = Field(default=None, ge=0)
+
+
+class CloseFacility(_Strict):
+    """Close an existing facility."""
+
+    op: Literal["close_facility"]
+    service: str
+    facility_id: str
+
+
+class UpgradeFacility(_Strict):
+    """Change a facility's tier and/or capacity."""
+
+    op: Literal["upgrade_facility"]
+    service: str
+    facility_id: str
+    tier: str | None = None
+    capacity: float | None = Field(default=None, ge=0)
+
+
+class UpgradeRoad(_Strict):
+    """Improve roads chosen by OSM way id, or by class inside a polygon (lon/lat ring)."""
+
+    op: Literal["upgrade_road"]
+    way_ids: list[int] = Field(default_factory=list)
+    polygon: list[LonLat] = Field(default_factory=list)
+    highway_classes: list[str] = Field(default_factory=list)
+    set_highway: str | None = None
+    set_surface: str | None = None
+    set_tracktype: str | None = None
+    set_smoothness: str | None = None
+
+    @model_validator(mode="after")
+    def _target(self) -> UpgradeRoad:
+        if not self.way_ids and len(self.polygon) < 3:
+            raise ValueError("choose roads with `way_ids` or a `polygon` of 3 or more points")
+        for point in self.polygon:
+            _check_lon_lat(point)
+        if not any((self.set_highway, self.set_surface, self.set_tracktype, self.set_smoothness)):
+            raise ValueError(
+                "say what changes: set_highway, set_surface, set_tracktype or set_smoothness"
+            )
+        return self
+
+
+class AddRoad(_Strict):
+    """Build a new road segment between two points (lon/lat)."""
+
+    op: Literal["add_road"]
+    start: LonLat
+    end: LonLat
+    highway: str = "tertiary"
+    surface: str = "asphalt"
+    name: str = ""
+
+    @model_validator(mode="after")
+    def _points(self) -> AddRoad:
+        _check_lon_lat(self.start)
+        _check_lon_lat(self.end)
+        return self
+
+
+class CloseRoad(_Strict):
+    """Close roads or bridges (by OSM way id)."""
+
+    op: Literal["close_road"]
+    way_ids: list[int] = Field(min_length=1)
+
+
+class AddFerry(_Strict):
+    """Start a ferry route between two points (lon/lat)."""
+
+    op: Literal["add_ferry"]
+    start: LonLat
+    end: LonLat
+    headway_min: float = Field(gt=0)
+    speed_kph: float | None = Field(default=None, gt=0, le=100)
+    duration_min: float | None = Field(default=None, gt=0)
+    name: str = ""
+
+    @model_validator(mode="after")
+    def _points(self) -> AddFerry:
+        _check_lon_lat(self.start)
+        _check_lon_lat(self.end)
+        return self
+
+
+class ChangeFerry(_Strict):
+    """Change the headway or speed of ferries (by way id, or all of them)."""
+
+    op: Literal["change_ferry"]
+    way_ids: list[int] = Field(default_factory=list)
+    all: bool = False
+    headway_min: float | None = Field(default=None, gt=0)
+    speed_kph: float | None = Field(default=None, gt=0, le=100)
+
+    @model_validator(mode="after")
+    def _target(self) -> ChangeFerry:
+        if not self.way_ids and not self.all:
+            raise ValueError("choose ferries with `way_ids` or `all = true`")
+        if self.headway_min is None and self.speed_kph is None:
+            raise ValueError("say what changes: headway_min or speed_kph")
+        return self
+
+
+class SuspendFerry(_Strict):
+    """Suspend ferries (by way id, or all of them)."""
+
+    op: Literal["suspend_ferry"]
+    way_ids: list[int] = Field(default_factory=list)
+    all: bool = False
+
+    @model_validator(mode="after")
+    def _target(self) -> SuspendFerry:
+        if not self.way_ids and not self.all:
+            raise ValueError("choose ferries with `way_ids` or `all = true`")
+        return self
+
+
+class Season(_Strict):
+    """A season: speed multipliers on unpaved roads, closed fords, a share of the year."""
+
+    op: Literal["season"]
+    name: str = Field(min_length=1, max_length=64)
+    share_of_year: float = Field(gt=0, le=1)
+    surface_multipliers: dict[str, float] = Field(default_factory=dict)
+    tracktype_multipliers: dict[str, float] = Field(default_factory=dict)
+    walk_multiplier: float = Field(default=1.0, gt=0, le=1)
+    close_fords: bool = False
+
+    @model_validator(mode="after")
+    def _factors(self) -> Season:
+        for key, value in {**self.surface_multipliers, **self.tracktype_multipliers}.items():
+            if not (math.isfinite(value) and 0 <= value <= 1):
+                raise ValueError(f"multiplier of {key!r} must be between 0 and 1")
+        return self
+
+
+class VehicleAvailability(_Strict):
+    """Only a share of people has the service's vehicle; the rest walk."""
+
+    op: Literal["vehicle_availability"]
+    service: str
+    share: float = Field(ge=0, le=1)
+
+
+class ConnectivitySpec(_Strict):
+    """Where mobile data works: polygons, a raster (cells > threshold), or towers with a range."""
+
+    kind: Literal["polygons", "raster", "towers"]
+    path: LocalPath
+    layer: str | None = None
+    range_m: float | None = Field(default=None, gt=0, le=100_000)
+    threshold: float = 0.0
+
+    @model_validator(mode="after")
+    def _range(self) -> ConnectivitySpec:
+        if self.kind == "towers" and self.range_m is None:
+            raise ValueError("tower points need `range_m`")
+        return self
+
+
+class Telemedicine(_Strict):
+    """Remote consultations for a health service where there is connectivity."""
+
+    op: Literal["telemedicine"]
+    service: str
+    remote_share: float = Field(gt=0, le=1)
+    connectivity: ConnectivitySpec
+    hub_and_spoke: bool = False
+    referral_tier: str = "hospital"
+    referral_share: float = Field(default=0.1, ge=0, le=1)
+
+
+class DigitalLearning(_Strict):
+    """Online learning for a school service where there is connectivity."""
+
+    op: Literal["digital_learning"]
+    service: str
+    remote_share: float = Field(gt=0, le=1)
+    connectivity: ConnectivitySpec
+
+
+Operation = Annotated[
+    AddFacility
+    | CloseFacility
+    | UpgradeFacility
+    | UpgradeRoad
+    | AddRoad
+    | CloseRoad
+    | AddFerry
+    | ChangeFerry
+    | SuspendFerry
+    | Season
+    | VehicleAvailability
+    | Telemedicine
+    | DigitalLearning,
+    Field(discriminator="op"),
+]
+
+
+class Alternative(_Strict):
+    """A named alternative: the baseline plus operations."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,63}$")
+    description: str = ""
+    cost: float | None = Field(default=None, ge=0)
+    operations: list[Operation] = Field(default_factory=list)
+
+
 class Scenario(_Strict):
     """A whole scenario file, version 1."""
 
@@ -210,6 +443,7 @@ class Scenario(_Strict):
     modes: dict[Literal["walk", "motorbike", "car"], dict[str, Any]] = Field(default_factory=dict)
     services: list[ServiceSpec]
     outputs: OutputsSpec = OutputsSpec()
+    alternatives: list[Alternative] = Field(default_factory=list)
     #: Folder that relative paths are resolved against (the scenario file's folder).
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
@@ -225,6 +459,17 @@ class Scenario(_Strict):
         for svc in self.services:
             if svc.facilities.from_osm and self.region.osm is None:
                 raise ValueError(f"service {svc.name!r} reads facilities from OSM but no `osm`")
+        alt_names = [a.name for a in self.alternatives]
+        if "baseline" in alt_names or len(set(alt_names)) != len(alt_names):
+            raise ValueError(f"alternative names must be unique and not 'baseline': {alt_names}")
+        for alt in self.alternatives:
+            for op in alt.operations:
+                svc_name = getattr(op, "service", None)
+                if svc_name is not None and svc_name not in names:
+                    raise ValueError(
+                        f"alternative {alt.name!r}: {op.op} names service {svc_name!r}, "
+                        f"which is not one of {names}"
+                    )
         return self
 
     def resolve(self, path: Path) -> Path:

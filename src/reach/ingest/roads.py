@@ -28,6 +28,8 @@ TAG_COLUMNS: tuple[str, ...] = (
     "duration",
     "name",
     "road_class",
+    "ford",
+    "bridge",
 )
 
 
@@ -54,6 +56,16 @@ class RoadLines:
         Coordinate reference system of ``x`` / ``y``.
     source
         The file it was read from.
+    speed_factor
+        ``float64`` (n_ways,) or ``None``: a multiplier on every mode's speed (seasons, works).
+    closed
+        ``bool`` (n_ways,) or ``None``: ways closed to all traffic.
+    headway_min
+        ``float64`` (n_ways,) or ``None``: ferry headway overriding the scenario's (NaN = keep).
+    ferry_kph
+        ``float64`` (n_ways,) or ``None``: ferry crossing speed overriding the mode's (NaN = keep).
+
+    Readers leave the last four ``None``; scenario operations set them (``scenarios.apply``).
     """
 
     way_id: np.ndarray
@@ -64,6 +76,10 @@ class RoadLines:
     tags: pd.DataFrame
     crs: CRS
     source: Path | None = field(default=None)
+    speed_factor: np.ndarray | None = field(default=None)
+    closed: np.ndarray | None = field(default=None)
+    headway_min: np.ndarray | None = field(default=None)
+    ferry_kph: np.ndarray | None = field(default=None)
 
     @property
     def n_ways(self) -> int:

@@ -110,7 +110,8 @@ def build_network(
     profile
         The travel mode's speeds and rules.
     ferry_wait_min
-        Boarding wait added to every ferry crossing (half the headway).
+        Boarding wait added to every ferry crossing (half the headway), unless the lines carry
+        a per-ferry headway.
     max_node_spacing_m
         Road segments longer than this are cut; default half the smallest cell side.
 
@@ -138,6 +139,21 @@ def build_network(
     oneway = way_oneway(lines.tags, profile)
     fixed_min = way_fixed_time_min(lines.tags)
     ferry = lines.is_ferry()
+    n_ways = lines.n_ways
+    if lines.speed_factor is not None:
+        speed_kph = speed_kph * lines.speed_factor
+    if lines.ferry_kph is not None:
+        override = np.isfinite(lines.ferry_kph) & ferry
+        speed_kph = np.where(override, lines.ferry_kph, speed_kph)
+        fixed_min = np.where(override, np.nan, fixed_min)
+    if lines.closed is not None:
+        speed_kph = np.where(lines.closed, np.nan, speed_kph)
+        fixed_min = np.where(lines.closed, np.nan, fixed_min)
+    way_wait_min = np.full(n_ways, float(ferry_wait_min))
+    if lines.headway_min is not None:
+        way_wait_min = np.where(
+            np.isfinite(lines.headway_min), lines.headway_min / 2.0, way_wait_min
+        )
     counts = np.diff(lines.offsets)
     way_of_point = np.repeat(np.arange(lines.n_ways), counts)
     # segments between consecutive points of the same way
@@ -162,7 +178,7 @@ def build_network(
         np.isfinite(fixed_min[ferry_ways]), fixed_min[ferry_ways], f_len / 1000.0 / f_speed * 60.0
     )
     f_ok = np.isfinite(crossing) & (f_src != f_dst)
-    f_time = crossing[f_ok] + ferry_wait_min
+    f_time = crossing[f_ok] + way_wait_min[ferry_ways][f_ok]
     ferry_src = np.concatenate([f_src[f_ok], f_dst[f_ok]])
     ferry_dst = np.concatenate([f_dst[f_ok], f_src[f_ok]])
     ferry_time = np.concatenate([f_time, f_time])
@@ -191,7 +207,7 @@ def build_network(
     piece_node[~interior] = point_node[s_idx]
     piece_node[interior] = new_ids
     # piece p runs from piece_node[p] to the next piece's node, or the segment's end point
-    last = np.r_[piece_seg[1:] != piece_seg[:-1], True]
+    last = np.r_[piece_seg[1:] != piece_seg[:-1], True][: len(piece_seg)]
     piece_end = np.empty_like(piece_node)
     piece_end[~last] = piece_node[1:][~last[:-1]]
     piece_end[last] = point_node[s_idx + 1]

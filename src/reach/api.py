@@ -1,0 +1,167 @@
+"""The Python API for scenario scripts: load a region once, try many alternatives.
+
+>>> import reach
+>>> base = reach.Scenario.load("scenarios/comoros.toml")          # doctest: +SKIP
+>>> alt = base.add_facility("health", lon=43.7, lat=-12.3, tier="health_centre")  # doctest: +SKIP
+>>> alt.compare(base)                                             # doctest: +SKIP
+
+Each method returns a new :class:`Scenario` that shares the loaded region, so a loop over
+hundreds of candidate sites reads the inputs once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from reach import scenario as spec
+from reach.build import Region, load_region
+from reach.pipeline import (
+    Evaluation,
+    RunResult,
+    compare_evaluations,
+    evaluate,
+    key_threshold,
+    run_scenario,
+)
+from reach.scenarios.compare import rank_alternatives
+
+__all__ = ["Scenario"]
+
+
+class Scenario:
+    """A baseline region plus operations, evaluated on demand.
+
+    Parameters
+    ----------
+    config
+        The validated scenario file.
+    region
+        The loaded region (loaded from ``config`` when omitted).
+    operations
+        Operations on top of the baseline.
+    name
+        Name of this alternative (``"baseline"`` without operations).
+    cost
+        Cost of the operations, for gain-per-cost figures.
+    """
+
+    def __init__(
+        self,
+        config: spec.Scenario,
+        *,
+        region: Region | None = None,
+        operations: Sequence[Any] = (),
+        name: str = "baseline",
+        cost: float | None = None,
+    ) -> None:
+        self.config = config
+        self.region = region or load_region(config)
+        self.operations = tuple(operations)
+        self.name = name
+        self.cost = cost
+        self._evaluation: Evaluation | None = None
+
+    @classmethod
+    def load(cls, path: str | Path) -> Scenario:
+        """Load a scenario file and its region (its alternatives are available separately)."""
+        return cls(spec.load_scenario(path))
+
+    def alternative(self, name: str) -> Scenario:
+        """The named ``[[alternatives]]`` entry of the scenario file, on this region."""
+        for alt in self.config.alternatives:
+            if alt.name == name:
+                return self._with(list(alt.operations), name=alt.name, cost=alt.cost)
+        raise KeyError(
+            f"no alternative {name!r}; have {[a.name for a in self.config.alternatives]}"
+        )
+
+    def _with(
+        self, ops: Sequence[Any], *, name: str | None = None, cost: float | None = None
+    ) -> Scenario:
+        return Scenario(
+            self.config,
+            region=self.region,
+            operations=[*self.operations, *ops],
+            name=name or (self.name if self.operations else "alternative"),
+            cost=cost if cost is not None else self.cost,
+        )
+
+    def named(self, name: str, *, cost: float | None = None) -> Scenario:
+        """A copy with another name (and cost)."""
+        return Scenario(
+            self.config,
+            region=self.region,
+            operations=self.operations,
+            name=name,
+            cost=cost if cost is not None else self.cost,
+        )
+
+    def add_facility(
+        self,
+        service: str,
+        *,
+        lon: float,
+        lat: float,
+        tier: str,
+        facility_id: str | None = None,
+        name: str = "",
+        capacity: float | None = None,
+    ) -> Scenario:
+        """Open a facility of ``service`` at (lon, lat)."""
+        fid = facility_id or f"new-{len(self.operations) + 1}"
+        op = spec.AddFacility(
+            op="add_facility", service=service, facility_id=fid, name=name, lon=lon, lat=lat,
+            tier=tier, capacity=capacity,
+        )  # fmt: skip
+        return self._with([op])
+
+    def close_facility(self, service: str, facility_id: str) -> Scenario:
+        """Close a facility."""
+        return self._with(
+            [spec.CloseFacility(op="close_facility", service=service, facility_id=facility_id)]
+        )
+
+    def with_operations(self, *operations: dict[str, Any]) -> Scenario:
+        """Add operations written as in the scenario file (``{"op": "add_road", ...}``)."""
+        alt = spec.Alternative.model_validate({"name": "x", "operations": list(operations)})
+        return self._with(list(alt.operations))
+
+    def evaluation(self) -> Evaluation:
+        """Evaluate (once) and return per-service results."""
+        if self._evaluation is None:
+            alt = (
+                spec.Alternative(name="x", cost=self.cost, operations=list(self.operations))
+                if self.operations
+                else None
+            )
+            self._evaluation = evaluate(self.region, name=self.name, alternative=alt)
+        return self._evaluation
+
+    def run(self) -> pd.DataFrame:
+        """The coverage table of this scenario (every service, every zone)."""
+        return self.evaluation().coverage
+
+    def compare(self, baseline: Scenario) -> pd.DataFrame:
+        """Per zone and service: covered before and after, gains, losses, cost."""
+        return compare_evaluations(self.region, baseline.evaluation(), self.evaluation())
+
+    def rank(self, *alternatives: Scenario) -> pd.DataFrame:
+        """Rank alternatives against this (baseline) scenario."""
+        rows = pd.concat(
+            [
+                compare_evaluations(self.region, self.evaluation(), a.evaluation())
+                for a in alternatives
+            ],
+            ignore_index=True,
+        )
+        return rank_alternatives(
+            rows, key_thresholds={s.name: key_threshold(s) for s in self.config.services}
+        )
+
+    def run_file(self, *, out_dir: Path | None = None) -> RunResult:
+        """Run the scenario file itself (baseline and all its alternatives) and write outputs."""
+        return run_scenario(self.config, out_dir=out_dir, region=self.region)

@@ -1,0 +1,265 @@
+"""Load a scenario's region once: ingest every input and build the baseline model.
+
+Everything here sits left of the engine in the data flow (ingest → model). The pipeline, the
+Python API and the benchmarks all load a region through :func:`load_region`, so an alternative
+scenario re-uses the baseline's grid, friction, roads and facilities and only rebuilds what its
+operations change.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+
+from reach.errors import InputError
+from reach.ingest.boundaries import read_zones
+from reach.ingest.facilities import facilities_from_osm, read_facilities
+from reach.ingest.landcover import LandCover, read_cover_fractions, read_dem, read_landcover_classes
+from reach.ingest.layers import read_vector_layer
+from reach.ingest.lines import read_road_lines
+from reach.ingest.osm import read_osm_facilities, read_osm_roads
+from reach.ingest.population import Population, aggregate_population, read_population
+from reach.ingest.roads import RoadLines
+from reach.model.grid import (
+    AnalysisGrid,
+    Friction,
+    build_friction,
+    grid_from_population,
+    rasterize_zones,
+)
+from reach.model.speeds import ModeProfile, default_profile, profile_with_overrides
+from reach.scenario import Scenario, ServiceSpec
+
+__all__ = [
+    "Clock",
+    "Region",
+    "load_region",
+    "mode_profile",
+    "read_landcover",
+    "read_roads",
+    "read_service_facilities",
+    "read_zone_layer",
+    "region_friction",
+]
+
+StepCallback = Callable[[str], None]
+
+
+class Clock:
+    """Times named steps and reports each to an optional callback as it starts."""
+
+    def __init__(self, on_step: StepCallback | None = None) -> None:
+        self.on_step = on_step
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """Time the block under ``name`` (accumulating when a name repeats)."""
+        if self.on_step:
+            self.on_step(name)
+        t0 = time.perf_counter()
+        yield
+        self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - t0, 4)
+
+
+def read_roads(scn: Scenario) -> RoadLines:
+    """The region's roads and ferries, from OSM or a road-line layer."""
+    region = scn.region
+    if region.osm is not None:
+        return read_osm_roads(scn.resolve(region.osm))
+    assert region.roads is not None
+    spec = region.roads
+    return read_road_lines(
+        scn.resolve(spec.path),
+        class_column=spec.class_column,
+        layer=spec.layer,
+        ferry_classes=spec.ferry_classes,
+    )
+
+
+def read_landcover(scn: Scenario) -> LandCover | None:
+    """The region's land cover (class raster or cover fractions), if any."""
+    spec = scn.region.landcover
+    if spec is None:
+        return None
+    if spec.path is not None:
+        try:
+            labels = {int(k): v for k, v in spec.labels.items()}
+        except ValueError as exc:
+            raise InputError(
+                "land-cover labels must map integer class values to names",
+                path=scn.resolve(spec.path),
+                fix='write labels as { "1" = "Built_area", ... }',
+            ) from exc
+        return read_landcover_classes(scn.resolve(spec.path), labels=labels)
+    return read_cover_fractions({k: scn.resolve(v) for k, v in spec.fractions.items()})
+
+
+def read_service_facilities(
+    scn: Scenario, svc: ServiceSpec, osm_cache: dict[str, gpd.GeoDataFrame]
+) -> gpd.GeoDataFrame:
+    """A service's facilities, filtered to its tiers, sorted by id (``service`` = its name)."""
+    spec = svc.facilities
+    if spec.from_osm:
+        assert scn.region.osm is not None
+        osm_path = scn.resolve(scn.region.osm)
+        if "features" not in osm_cache:
+            osm_cache["features"] = read_osm_facilities(osm_path)
+        fac = facilities_from_osm(osm_cache["features"], service=svc.kind, source=osm_path)
+    else:
+        assert spec.path is not None
+        fac = read_facilities(
+            scn.resolve(spec.path),
+            service=svc.kind,
+            id_column=spec.id_column,
+            name_column=spec.name_column,
+            tier_column=spec.tier_column,
+            tier_map=spec.tier_map or None,
+            default_tier=spec.default_tier,
+            capacity_column=spec.capacity_column,
+            lon_column=spec.lon_column,
+            lat_column=spec.lat_column,
+            layer=spec.layer,
+            where=spec.where or None,
+            from_osm_tags=spec.from_osm_tags,
+        )
+    if spec.tiers:
+        fac = fac[fac["tier"].isin(spec.tiers)]
+        if fac.empty:
+            raise InputError(
+                f"service {svc.name!r}: no facility has a tier in {spec.tiers}",
+                path=scn.resolve(spec.path) if spec.path else scn.region.osm,
+                fix="check `tiers` against the tiers the facility file holds",
+            )
+    fac = fac.to_crs("EPSG:4326").copy()
+    fac["service"] = svc.name
+    return fac.sort_values("facility_id", kind="stable").reset_index(drop=True)
+
+
+def read_zone_layer(scn: Scenario, grid: AnalysisGrid) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """Reporting zones and their zone number per cell (one zone for the whole grid if none)."""
+    if scn.region.boundaries is None:
+        zones = gpd.GeoDataFrame(
+            {"zone_id": ["region"], "name": [scn.scenario.name]}, geometry=[None], crs=grid.crs
+        )
+        return zones, np.ones(grid.shape, dtype=np.int32)
+    b = scn.region.boundaries
+    zones = read_zones(
+        scn.resolve(b.path), id_column=b.id_column, name_column=b.name_column, layer=b.layer
+    )
+    return zones, rasterize_zones(zones, grid)
+
+
+def region_friction(scn: Scenario, *, grid: AnalysisGrid, pop: Population) -> Friction:
+    """Read land cover, elevation, barriers and water, and build the walking friction."""
+    region = scn.region
+    dem = read_dem([scn.resolve(p) for p in region.dem]) if region.dem and scn.grid.slope else []
+    barriers = [
+        (read_vector_layer(scn.resolve(x.path), what="barrier layer", layer=x.layer), x.all_touched)
+        for x in region.barriers
+    ]
+    water = [
+        (read_vector_layer(scn.resolve(x.path), what="water layer", layer=x.layer), x.all_touched)
+        for x in region.water
+    ]
+    lc = region.landcover
+    return build_friction(
+        grid,
+        valid=pop.valid,
+        populated=pop.people > 0,
+        default_walk_kph=scn.grid.default_walk_kph,
+        landcover=read_landcover(scn),
+        landcover_kph=lc.speeds_kph if lc else None,
+        water_fraction_classes=lc.water_classes if lc else (),
+        dem=dem,
+        barriers=barriers,
+        water=water,
+    )
+
+
+def mode_profile(scn: Scenario, mode: str) -> ModeProfile:
+    """The travel mode's profile with the scenario's overrides."""
+    return profile_with_overrides(default_profile(mode), scn.modes.get(mode, {}))  # type: ignore[call-overload]
+
+
+@dataclass(eq=False)
+class Region:
+    """A scenario's region, loaded once: the baseline inputs and model.
+
+    Attributes
+    ----------
+    scenario
+        The scenario it was loaded from.
+    population
+        Population on the analysis grid.
+    raster_total
+        The population raster's total before any grid change.
+    grid, zones, zone, friction, roads
+        The analysis grid, reporting zones (+ zone number per cell), walking friction, and the
+        road / ferry lines.
+    facilities
+        The baseline facilities of each service (lon/lat), by service name.
+    timings_s
+        Seconds spent per loading step.
+    """
+
+    scenario: Scenario
+    population: Population
+    raster_total: float
+    grid: AnalysisGrid
+    zones: gpd.GeoDataFrame
+    zone: np.ndarray
+    friction: Friction
+    roads: RoadLines
+    facilities: dict[str, gpd.GeoDataFrame]
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+def load_region(scn: Scenario, *, clock: Clock | None = None) -> Region:
+    """Read every input of a scenario and build the baseline model.
+
+    Parameters
+    ----------
+    scn
+        The validated scenario.
+    clock
+        Times the steps (and reports progress); a new one by default.
+
+    Returns
+    -------
+    Region
+        Everything the pipeline needs to evaluate the baseline and its alternatives.
+    """
+    clock = clock or Clock()
+    with clock.step("read population"):
+        pop = read_population(scn.resolve(scn.region.population))
+        raster_total = pop.total
+        if scn.grid.aggregate_factor > 1:
+            pop = aggregate_population(pop, factor=scn.grid.aggregate_factor)
+        grid = grid_from_population(pop)
+    with clock.step("read zones"):
+        zones, zone = read_zone_layer(scn, grid)
+    with clock.step("build friction"):
+        friction = region_friction(scn, grid=grid, pop=pop)
+    with clock.step("read roads"):
+        roads = read_roads(scn)
+    with clock.step("read facilities"):
+        osm_cache: dict[str, gpd.GeoDataFrame] = {}
+        facilities = {s.name: read_service_facilities(scn, s, osm_cache) for s in scn.services}
+    return Region(
+        scenario=scn,
+        population=pop,
+        raster_total=raster_total,
+        grid=grid,
+        zones=zones,
+        zone=zone,
+        friction=friction,
+        roads=roads,
+        facilities=facilities,
+        timings_s=clock.timings,
+    )
