@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
-from rasterio.features import rasterize
 from rasterio.warp import Resampling, reproject
 
 from reach.ingest.connectivity import Connectivity
 from reach.ingest.rasters import RasterLayer
-from reach.model.grid import EARTH_RADIUS_M, AnalysisGrid
+from reach.model.grid import EARTH_RADIUS_M, AnalysisGrid, burn_mask
 
 __all__ = ["connected_cells", "tower_cells"]
 
@@ -62,21 +61,7 @@ def connected_cells(conn: Connectivity, grid: AnalysisGrid) -> np.ndarray:
 
 def _polygon_cells(conn: Connectivity, grid: AnalysisGrid) -> np.ndarray:
     assert conn.polygons is not None
-    shapes = [
-        g for g in conn.polygons.to_crs(grid.crs).geometry if g is not None and not g.is_empty
-    ]
-    if not shapes:
-        return np.zeros(grid.shape, dtype=bool)
-    burnt = rasterize(
-        shapes,
-        out_shape=grid.shape,
-        transform=grid.transform,
-        fill=0,
-        default_value=1,
-        all_touched=False,
-        dtype="uint8",
-    )
-    return np.asarray(burnt, dtype=bool)
+    return burn_mask([(conn.polygons, False)], grid)
 
 
 def _raster_cells(layer: RasterLayer, threshold: float, grid: AnalysisGrid) -> np.ndarray:

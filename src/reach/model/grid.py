@@ -28,6 +28,7 @@ __all__ = [
     "AnalysisGrid",
     "Friction",
     "build_friction",
+    "burn_mask",
     "grid_from_population",
     "rasterize_zones",
 ]
@@ -177,7 +178,7 @@ def _warp(layer: RasterLayer, grid: AnalysisGrid, *, resampling: Resampling) -> 
     return dst
 
 
-def _burn(layers: Sequence[tuple[gpd.GeoDataFrame, bool]], grid: AnalysisGrid) -> np.ndarray:
+def burn_mask(layers: Sequence[tuple[gpd.GeoDataFrame, bool]], grid: AnalysisGrid) -> np.ndarray:
     """Burn geometry layers (with their ``all_touched`` flag) into a boolean mask."""
     mask = np.zeros(grid.shape, dtype=bool)
     for gdf, all_touched in layers:
@@ -298,10 +299,10 @@ def build_friction(
         status[lc_water & (status == STATUS_PASSABLE)] = STATUS_WATER
         # cells with population but no land-cover value keep the default walking speed
         del nodata
-    water_mask = _burn(water, grid)
+    water_mask = burn_mask(water, grid)
     pace[water_mask] = np.inf
     status[water_mask & (status == STATUS_PASSABLE)] = STATUS_WATER
-    barrier_mask = _burn(barriers, grid)
+    barrier_mask = burn_mask(barriers, grid)
     pace[barrier_mask] = np.inf
     status[barrier_mask & (status != STATUS_NO_DATA)] = STATUS_BARRIER
     pace[status == STATUS_NO_DATA] = np.inf
