@@ -154,3 +154,28 @@ def test_time_limit_splits_beyond_limit_from_no_route(
     beyond = ~within & np.isfinite(full.time_min) & passable
     assert (cut.reason[beyond] == REASON_BEYOND_LIMIT).all()
     assert (cut.reason[np.isinf(full.time_min) & passable] == REASON_NO_ROUTE).all()
+
+
+@settings(max_examples=150, deadline=None)
+@given(instances(), st.floats(0.5, 30.0) | st.just(math.inf), st.integers(1, 3))
+def test_adding_seeds_to_a_search_equals_searching_from_all(
+    case: tuple[SearchGraph, np.ndarray], limit: float, n_new: int
+) -> None:
+    graph, seeds = case
+    rng = np.random.default_rng(len(seeds) + graph.n_cells)
+    new = rng.choice(graph.n_cells, size=min(n_new, graph.n_cells), replace=False)
+    old_ids = np.arange(len(seeds))
+    new_ids = np.arange(len(seeds), len(seeds) + len(new))
+    both = combined_search(
+        graph, np.r_[seeds, new], seed_facility=np.r_[old_ids, new_ids], max_time_min=limit
+    )
+    before = combined_search(graph, seeds, max_time_min=limit)
+    after = combined_search(graph, new, seed_facility=new_ids, max_time_min=limit, start=before)
+    np.testing.assert_array_equal(after.time_min, both.time_min)
+    np.testing.assert_array_equal(after.node_time_min, both.node_time_min)
+    np.testing.assert_array_equal(after.reason, both.reason)
+    # the catchment differs only on exact ties, and then at the same time
+    differs = after.facility != both.facility
+    assert (np.isfinite(after.time_min[differs])).all()
+    # adding never makes anything slower
+    assert (after.time_min <= before.time_min).all()

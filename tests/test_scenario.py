@@ -73,3 +73,86 @@ def test_bad_scenarios_name_the_problem(
 def test_urls_and_gdal_virtual_paths_are_refused(tmp_path: Path, path: str) -> None:
     with pytest.raises(ScenarioError, match=r"s\.toml:5: .*URL or a GDAL virtual"):
         parse_scenario(BASE.replace('"pop.tif"', f'"{path}"'), path=tmp_path / "s.toml")
+
+
+BASE_TOML = """version = 1
+[scenario]
+name = "Base"
+[region]
+population = "pop.tif"
+osm = "roads.osm"
+[grid]
+max_travel_time_min = 300
+[[services]]
+name = "health"
+kind = "health"
+mode = "walk"
+facilities = { path = "clinics.csv" }
+"""
+
+
+def test_extends_lays_tables_over_the_base_file(tmp_path: Path) -> None:
+    from reach.scenario import load_scenario
+
+    (tmp_path / "base.toml").write_text(BASE_TOML)
+    child = tmp_path / "options.toml"
+    child.write_text(
+        'extends = "base.toml"\n[scenario]\nname = "Options"\n[grid]\nneighbours = 16\n'
+        '[[alternatives]]\nname = "a"\n'
+        'operations = [{ op = "close_facility", service = "health", facility_id = "C1" }]\n'
+    )
+    scn = load_scenario(child)
+    assert scn.scenario.name == "Options"
+    assert scn.grid.neighbours == 16 and scn.grid.max_travel_time_min == 300  # merged
+    assert [a.name for a in scn.alternatives] == ["a"]
+    assert scn.resolve(scn.region.population) == tmp_path / "pop.tif"
+
+
+@pytest.mark.parametrize(
+    ("extends", "needle"),
+    [
+        ('"../base.toml"', "same folder"),
+        ('"missing.toml"', "not found"),
+        ('"options.toml"', "loops back"),
+    ],
+)
+def test_extends_problems_name_the_file(tmp_path: Path, extends: str, needle: str) -> None:
+    from reach.scenario import load_scenario
+
+    (tmp_path / "base.toml").write_text(BASE_TOML)
+    child = tmp_path / "options.toml"
+    child.write_text(f"extends = {extends}\n")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(child)
+    assert needle in str(info.value)
+
+
+def test_errors_in_the_base_file_point_into_it(tmp_path: Path) -> None:
+    from reach.scenario import load_scenario
+
+    (tmp_path / "base.toml").write_text(BASE_TOML.replace("neighbours", "x").replace(
+        "max_travel_time_min = 300", "max_travel_time_minutes = 300"))  # fmt: skip
+    child = tmp_path / "options.toml"
+    child.write_text('extends = "base.toml"\n[scenario]\nname = "Options"\n')
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(child)
+    assert "max_travel_time_minutes" in str(info.value)
+    assert "base.toml:" in str(info.value)
+
+
+def test_zone_rename_and_unknown_ids(tmp_path: Path) -> None:
+    from reach.build import load_region
+    from reach.scenario import load_scenario
+    from tests.tiny_region import write_tiny_region
+
+    scenario = write_tiny_region(tmp_path)
+    text = scenario.read_text().replace(
+        'name_column = "name"', 'name_column = "name"\nrename = { E = "Timur <east>" }'
+    )
+    scenario.write_text(text)
+    region = load_region(load_scenario(scenario))
+    assert region.zones["name"].tolist() == ["West", "Timur <east>"]
+    scenario.write_text(text.replace("{ E =", "{ Q ="))
+    with pytest.raises(ScenarioError) as info:
+        load_region(load_scenario(scenario))
+    assert "'Q'" in str(info.value) and "zones.geojson" in str(info.value)

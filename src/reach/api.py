@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from reach import scenario as spec
@@ -27,6 +28,7 @@ from reach.pipeline import (
     key_threshold,
     run_scenario,
 )
+from reach.scenarios.candidates import underserved_sites
 from reach.scenarios.compare import rank_alternatives
 
 __all__ = ["Scenario"]
@@ -57,6 +59,7 @@ class Scenario:
         operations: Sequence[Any] = (),
         name: str = "baseline",
         cost: float | None = None,
+        root: Scenario | None = None,
     ) -> None:
         self.config = config
         self.region = region or load_region(config)
@@ -64,6 +67,9 @@ class Scenario:
         self.name = name
         self.cost = cost
         self._evaluation: Evaluation | None = None
+        # the baseline every alternative derives from: evaluated once, and alternatives that
+        # only add facilities are searched from it onward
+        self._root: Scenario = root if root is not None else self
 
     @classmethod
     def load(cls, path: str | Path) -> Scenario:
@@ -88,6 +94,7 @@ class Scenario:
             operations=[*self.operations, *ops],
             name=name or (self.name if self.operations else "alternative"),
             cost=cost if cost is not None else self.cost,
+            root=self._root,
         )
 
     def named(self, name: str, *, cost: float | None = None) -> Scenario:
@@ -98,6 +105,7 @@ class Scenario:
             operations=self.operations,
             name=name,
             cost=cost if cost is not None else self.cost,
+            root=self._root,
         )
 
     def add_facility(
@@ -138,7 +146,8 @@ class Scenario:
                 if self.operations
                 else None
             )
-            self._evaluation = evaluate(self.region, name=self.name, alternative=alt)
+            base = self._root.evaluation() if alt is not None and self._root is not self else None
+            self._evaluation = evaluate(self.region, name=self.name, alternative=alt, baseline=base)
         return self._evaluation
 
     def run(self) -> pd.DataFrame:
@@ -161,6 +170,51 @@ class Scenario:
         return rank_alternatives(
             rows, key_thresholds={s.name: key_threshold(s) for s in self.config.services}
         )
+
+    def underserved_sites(
+        self,
+        service: str,
+        *,
+        beyond_min: float,
+        n_sites: int = 10,
+        radius_m: float = 2500.0,
+        zone: str | None = None,
+    ) -> pd.DataFrame:
+        """Candidate sites where most people beyond ``beyond_min`` live (see ``candidates``).
+
+        Parameters
+        ----------
+        service
+            The service whose travel times count.
+        beyond_min
+            Threshold in minutes.
+        n_sites
+            How many sites at most.
+        radius_m
+            Radius each site is scored on; sites are twice that apart.
+        zone
+            Keep to one reporting zone (its id or its name).
+        """
+        ev = self.evaluation()
+        if service not in ev.services:
+            raise KeyError(f"no service {service!r}; have {sorted(ev.services)}")
+        region = self.region
+        res = ev.services[service]
+        allowed = np.isfinite(region.friction.pace_min_per_m).reshape(region.grid.shape)
+        if zone is not None:
+            ids = region.zones["zone_id"].astype(str).tolist()
+            names = region.zones["name"].astype(str).tolist()
+            if zone in ids:
+                k = ids.index(zone)
+            elif zone in names:
+                k = names.index(zone)
+            else:
+                raise KeyError(f"no zone {zone!r}; have {names}")
+            allowed &= region.zone == k + 1
+        return underserved_sites(
+            region.population.people, res.search.time_min, region.grid,
+            beyond_min=beyond_min, n_sites=n_sites, radius_m=radius_m, allowed=allowed,
+        )  # fmt: skip
 
     def run_file(self, *, out_dir: Path | None = None) -> RunResult:
         """Run the scenario file itself (baseline and all its alternatives) and write outputs."""

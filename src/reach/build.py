@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import numpy as np
 
-from reach.errors import InputError
+from reach.errors import InputError, ScenarioError
 from reach.ingest.boundaries import read_zones
 from reach.ingest.facilities import facilities_from_osm, read_facilities
 from reach.ingest.landcover import LandCover, read_cover_fractions, read_dem, read_landcover_classes
@@ -152,6 +152,18 @@ def read_zone_layer(scn: Scenario, grid: AnalysisGrid) -> tuple[gpd.GeoDataFrame
     zones = read_zones(
         scn.resolve(b.path), id_column=b.id_column, name_column=b.name_column, layer=b.layer
     )
+    unknown = sorted(set(b.rename) - set(zones["zone_id"].astype(str)))
+    if unknown:
+        raise ScenarioError(
+            f"[region.boundaries] rename: no zone with id {', '.join(map(repr, unknown))}",
+            path=scn.resolve(b.path),
+            fix=f"use ids from the id column: {', '.join(zones['zone_id'].astype(str)[:10])}",
+        )
+    if b.rename:
+        zones = zones.copy()
+        zones["name"] = [
+            b.rename.get(str(i), n) for i, n in zip(zones["zone_id"], zones["name"], strict=True)
+        ]
     return zones, rasterize_zones(zones, grid)
 
 

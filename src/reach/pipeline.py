@@ -36,12 +36,14 @@ from reach.model.network import Network, build_network
 from reach.model.snap import snap_to_passable
 from reach.outputs.write import atomic_folder, file_sha256, write_geotiff, write_json, write_table
 from reach.scenario import (
+    AddFacility,
     Alternative,
     DigitalLearning,
     Scenario,
     Season,
     ServiceSpec,
     Telemedicine,
+    UpgradeFacility,
     VehicleAvailability,
 )
 from reach.scenarios.compare import CellAccess, compare_access, rank_alternatives
@@ -255,19 +257,44 @@ class _Searcher:
         out["cell"] = snap_to_passable(pts.x.to_numpy(), pts.y.to_numpy(), grid, self.passable)
         return out
 
-    def search(self, fac: gpd.GeoDataFrame, mode: str) -> SearchResult:
+    def search(
+        self, fac: gpd.GeoDataFrame, mode: str, *, start: ServiceResult | None = None
+    ) -> SearchResult:
+        """Search from the facilities; from ``start`` onward when only facilities were added."""
         scn = self.region.scenario
         graph = search_graph(
             self.region.grid, self.friction, self.network(mode), neighbours=scn.grid.neighbours
         )
         cells = fac["cell"].to_numpy()
         on_grid = np.flatnonzero(cells >= 0)
+        warm = None
+        if start is not None:
+            warm, new = _renumbered(start, fac)
+            on_grid = on_grid[np.isin(on_grid, new)]
         return combined_search(
             graph,
             cells[on_grid],
             seed_facility=on_grid,
             max_time_min=scn.grid.max_travel_time_min,
+            start=warm,
         )
+
+
+def _renumbered(start: ServiceResult, fac: gpd.GeoDataFrame) -> tuple[SearchResult, np.ndarray]:
+    """The earlier search with catchments renumbered to ``fac``'s rows, and the new rows."""
+    old_ids = start.facilities["facility_id"].astype(str).to_numpy()
+    new_ids = fac["facility_id"].astype(str).to_numpy()
+    row_of = {fid: i for i, fid in enumerate(new_ids)}
+    old_to_new = np.array([row_of[fid] for fid in old_ids], dtype=np.int32)
+    lab = start.search.facility
+    renumbered = np.where(lab >= 0, old_to_new[np.maximum(lab, 0)], -1).astype(np.int32)
+    new_rows = np.flatnonzero(~np.isin(new_ids, old_ids))
+    return replace(start.search, facility=renumbered), new_rows
+
+
+#: Operations that leave every existing facility open and every route as it was: an alternative
+#: made only of these is searched from the baseline onward (only what the new facilities serve).
+_ADDITIVE_OPS = (AddFacility, UpgradeFacility, VehicleAvailability, Telemedicine, DigitalLearning)
 
 
 def _coverage(
@@ -353,6 +380,7 @@ def _virtual(
                 referral_time_min=ref_time,
                 referral_share=op.referral_share,
                 remote_share=op.remote_share,
+                visits_per_person_year=op.visits_per_person_year,
             )
             referrals.insert(0, "service", svc.name)
     return connected, table, referrals
@@ -364,6 +392,8 @@ def evaluate(
     name: str = BASELINE,
     alternative: Alternative | None = None,
     clock: Clock | None = None,
+    baseline: Evaluation | None = None,
+    incremental: bool = True,
 ) -> Evaluation:
     """Evaluate the baseline (no alternative) or one alternative on a loaded region.
 
@@ -377,6 +407,13 @@ def evaluate(
         Its operations; ``None`` for the baseline.
     clock
         Times the steps.
+    baseline
+        The baseline's evaluation. With it, an alternative that only adds or upgrades
+        facilities (and changes nothing on the roads) is searched from the baseline onward:
+        only the cells a new facility serves sooner are visited. The times are the same as a
+        full search.
+    incremental
+        Set False to search every alternative in full.
 
     Returns
     -------
@@ -424,15 +461,30 @@ def evaluate(
             )
         )
 
+    additive = (
+        incremental
+        and baseline is not None
+        and alternative is not None
+        and all(isinstance(op, _ADDITIVE_OPS) for op in ops)
+    )
     services: dict[str, ServiceResult] = {}
     season_rows: list[pd.DataFrame] = []
     for svc in scn.services:
+        if (
+            additive
+            and baseline is not None
+            and not any(getattr(op, "service", None) == svc.name for op in ops)
+        ):
+            # nothing of this service changes: the baseline's result stands as it is
+            services[svc.name] = baseline.services[svc.name]
+            continue
         best: ServiceResult | None = None
         best_key = np.inf
         for season_name, share, searcher in variants:
             with clock.step(f"{name}: {svc.name}: travel times"):
                 fac = searcher.snap(facilities[svc.name])
-                result = searcher.search(fac, svc.mode)
+                start = baseline.services[svc.name] if additive and baseline else None
+                result = searcher.search(fac, svc.mode, start=start)
                 share_v = vehicle.get(svc.name, 1.0)
                 walk = None
                 if share_v < 1.0 and svc.mode != "walk":
@@ -601,7 +653,7 @@ def run_scenario(
     region = region or load_region(scn, clock=clock)
     baseline = evaluate(region, clock=clock)
     alternatives = {
-        alt.name: evaluate(region, name=alt.name, alternative=alt, clock=clock)
+        alt.name: evaluate(region, name=alt.name, alternative=alt, clock=clock, baseline=baseline)
         for alt in scn.alternatives
     }
     comparison = ranking = None
@@ -654,9 +706,11 @@ def _write_delta_rasters(base: Evaluation, alt: Evaluation, folder: Path, region
         tb = base.services[name].search.time_min
         ta = res.search.time_min
         both = np.isfinite(tb) & np.isfinite(ta)
-        saved = np.where(both, tb - ta, np.nan).reshape(grid.shape).astype(np.float32)
+        saved = np.full(grid.n_cells, np.nan)
+        saved[both] = tb[both] - ta[both]
         write_geotiff(
-            folder / f"minutes_saved_{name}.tif", saved, nodata=float("nan"),
+            folder / f"minutes_saved_{name}.tif", saved.reshape(grid.shape).astype(np.float32),
+            nodata=float("nan"),
             description="baseline minus alternative travel time (positive = faster)", **kw,
         )  # fmt: skip
         rb = base.services[name].search.reason == REASON_REACHED

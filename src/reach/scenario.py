@@ -87,6 +87,8 @@ class BoundariesSpec(_Strict):
     id_column: str | None = None
     name_column: str | None = None
     layer: str | None = None
+    #: Names to use instead of the file's, by zone id (e.g. to correct a mislabelled polygon).
+    rename: dict[str, str] = Field(default_factory=dict)
 
 
 class LandCoverSpec(_Strict):
@@ -394,6 +396,8 @@ class Telemedicine(_Strict):
     hub_and_spoke: bool = False
     referral_tier: str = "hospital"
     referral_share: float = Field(default=0.1, ge=0, le=1)
+    #: Visits a person makes to primary care a year (for the referral counts).
+    visits_per_person_year: float = Field(default=1.0, gt=0, le=50)
 
 
 class DigitalLearning(_Strict):
@@ -528,10 +532,69 @@ def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
     return None
 
 
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` laid on ``base``: tables merge key by key, anything else is replaced."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
+    if not path.is_file():
+        raise ScenarioError("scenario file not found", path=path, fix="check the path")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"cannot read: {exc}", path=path, fix="save it as UTF-8 text") from exc
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"not valid TOML: {exc}", path=path, fix="correct the syntax") from exc
+
+
+def _with_extends(
+    raw: dict[str, Any], path: Path | None, texts: list[tuple[str, str]], seen: tuple[Path, ...]
+) -> dict[str, Any]:
+    """Resolve ``extends = "other.toml"``: the other file's tables, overridden by this one's.
+
+    The other file must sit in the same folder, so relative paths mean the same in both.
+    """
+    name = raw.pop("extends", None)
+    if name is None:
+        return raw
+    where = str(path) if path else "<scenario>"
+    if not isinstance(name, str) or Path(name).name != name or not name.endswith(".toml"):
+        raise ScenarioError(
+            f"extends = {name!r} must name a .toml file in the same folder",
+            path=where,
+            fix='write e.g. extends = "comoros.toml" and keep both files side by side',
+        )
+    if path is None:
+        raise ScenarioError(
+            "`extends` needs the scenario to be read from a file", path=where, fix="load a file"
+        )
+    base_path = (path.parent / name).resolve()
+    if base_path in seen:
+        raise ScenarioError(
+            f"extends {name!r} loops back to itself", path=where, fix="break the cycle"
+        )
+    text, base_raw = _read_toml(base_path)
+    texts.append((str(base_path), text))
+    base_raw = _with_extends(base_raw, base_path, texts, (*seen, base_path))
+    return _merged(base_raw, raw)
+
+
 def parse_scenario(
     text: str, *, path: Path | None = None, base_dir: Path | None = None
 ) -> Scenario:
     """Parse and validate scenario TOML text.
+
+    A file may start from another with ``extends = "other.toml"`` (same folder): its tables are
+    laid over the other file's, key by key; arrays such as ``[[alternatives]]`` replace them.
 
     Raises
     ------
@@ -543,6 +606,9 @@ def parse_scenario(
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"not valid TOML: {exc}", path=where, fix="correct the syntax") from exc
+    texts = [(where, text)]
+    resolved = path.resolve() if path else None
+    raw = _with_extends(raw, resolved, texts, (resolved,) if resolved else ())
     folder = base_dir if base_dir is not None else (path.parent if path else Path.cwd())
     try:
         return Scenario.model_validate(raw).with_base_dir(folder)
@@ -552,8 +618,12 @@ def parse_scenario(
         err = errors[0]
         loc = tuple(err["loc"])
         dotted = ".".join(str(k) for k in loc) or "(top level)"
-        line = _line_of(text, loc)
-        place = f"{where}:{line}" if line else where
+        place = where
+        for file, file_text in texts:
+            line = _line_of(file_text, loc)
+            if line:
+                place = f"{file}:{line}"
+                break
         if err["type"] == "extra_forbidden":
             raise ScenarioError(
                 f"unknown key {dotted!r}", path=place, fix="remove it or correct its spelling"
@@ -568,12 +638,7 @@ def parse_scenario(
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file."""
+    """Read and validate a scenario file (and the file it ``extends``, if any)."""
     p = Path(path)
-    if not p.is_file():
-        raise ScenarioError("scenario file not found", path=p, fix="check the path")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"cannot read: {exc}", path=p, fix="save it as UTF-8 text") from exc
+    text, _ = _read_toml(p)
     return parse_scenario(text, path=p)

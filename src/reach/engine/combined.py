@@ -269,11 +269,15 @@ def _dijkstra(
     seed_label: np.ndarray,
     limit: float,
     buffer_size: int,
+    time: np.ndarray,
+    label: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Multi-source Dijkstra with labels; vertices beyond ``limit`` stay ``inf``."""
-    n_total = g[0] * g[1] + g[11].shape[0]
-    time = np.full(n_total, np.inf)
-    label = np.full(n_total, -1, dtype=np.int32)
+    """Multi-source Dijkstra with labels; vertices beyond ``limit`` stay ``inf``.
+
+    ``time`` and ``label`` are updated in place: all ``inf`` / ``-1`` for a fresh search, or the
+    times of an earlier search to add seeds to it (only vertices the new seeds reach sooner are
+    visited, so the result is the minimum over old and new seeds).
+    """
     keys, items = heap_new(seeds.shape[0] * 4 + 1024)
     size = 0
     for i in range(seeds.shape[0]):
@@ -356,6 +360,7 @@ def combined_search(
     seed_facility: np.ndarray | None = None,
     seed_time_min: np.ndarray | None = None,
     max_time_min: float = np.inf,
+    start: SearchResult | None = None,
 ) -> SearchResult:
     """Time from every cell to its nearest seed, over the combined walk + network graph.
 
@@ -372,6 +377,11 @@ def combined_search(
     max_time_min
         Stop the search at this time; cells beyond it are given ``REASON_BEYOND_LIMIT`` when some
         longer path exists, ``REASON_NO_ROUTE`` when none does.
+    start
+        An earlier search on the same graph and limit whose facilities are all still open (its
+        catchment ids already numbered as in ``seed_facility``). The seeds are added to it: only
+        the vertices they reach sooner are searched, and the result equals a search from the old
+        and new seeds together (on a tie the old catchment is kept).
 
     Returns
     -------
@@ -400,8 +410,22 @@ def combined_search(
         float(graph.dy_m), graph.moves, graph.rev_indptr, graph.rev_src, graph.rev_cost_min,
         graph.node_cell, graph.connector_min, cell_first, nodes_by_cell, cell_of_sorted,
     )  # fmt: skip
-    time, label = _dijkstra(g, seeds, times0, labels, float(max_time_min), buffer_size)
     n = graph.n_cells
+    n_total = n + graph.n_nodes
+    if start is None:
+        time0 = np.full(n_total, np.inf)
+        label0 = np.full(n_total, -1, dtype=np.int32)
+    else:
+        if start.time_min.shape != (n,) or start.node_time_min.shape != (graph.n_nodes,):
+            raise ValueError("the start search is of another graph")
+        time0 = np.concatenate([start.time_min, start.node_time_min])
+        # node catchments are never read: a vertex spreads its label only once it improves
+        label0 = np.concatenate(
+            [start.facility.astype(np.int32), np.full(graph.n_nodes, -1, dtype=np.int32)]
+        )
+    time, label = _dijkstra(
+        g, seeds, times0, labels, float(max_time_min), buffer_size, time0, label0
+    )
     cell_time = time[:n]
     reached = np.isfinite(cell_time)
     reason = np.full(n, REASON_REACHED, dtype=np.uint8)
@@ -411,9 +435,16 @@ def combined_search(
     reason[unreached & (status == STATUS_WATER)] = REASON_WATER
     reason[unreached & (status == STATUS_NO_DATA)] = REASON_NO_DATA
     open_unreached = unreached & (status == STATUS_PASSABLE)
+    if start is not None:
+        # still unreached: beyond the limit stays so (the old route is still there); cells with
+        # no route may now have a long one to a new seed
+        old = start.reason
+        reason[open_unreached & (old == REASON_BEYOND_LIMIT)] = REASON_BEYOND_LIMIT
+        open_unreached &= old != REASON_BEYOND_LIMIT
     if open_unreached.any():
         if np.isfinite(max_time_min):
-            seen = _reachable(g, seeds, np.isfinite(time), buffer_size)[:n]
+            begin = np.isfinite(time) if start is None else np.zeros(n_total, dtype=np.bool_)
+            seen = _reachable(g, seeds, begin, buffer_size)[:n]
         else:
             seen = np.zeros(n, dtype=np.bool_)
         reason[open_unreached & seen] = REASON_BEYOND_LIMIT

@@ -236,7 +236,8 @@ def build_network(
     # keep the fastest of parallel edges; sort by (dst, src) for the reversed CSR
     order = np.lexsort((time, src, dst))
     src, dst, time, length, is_ferry = (a[order] for a in (src, dst, time, length, is_ferry))
-    first_of_pair = np.r_[True, (src[1:] != src[:-1]) | (dst[1:] != dst[:-1])]
+    first_of_pair = np.ones(len(src), dtype=bool)  # empty when every road is closed
+    first_of_pair[1:] = (src[1:] != src[:-1]) | (dst[1:] != dst[:-1])
     src, dst, time, length, is_ferry = (
         a[first_of_pair] for a in (src, dst, time, length, is_ferry)
     )

@@ -54,6 +54,16 @@ class CellAccess:
             within = within + (1.0 - within) * self.remote_share * self.connected
         return within
 
+    def take(self, cells: np.ndarray) -> CellAccess:
+        """The same access for a subset of cells."""
+        return CellAccess(
+            time_min=self.time_min[cells],
+            walk_time_min=None if self.walk_time_min is None else self.walk_time_min[cells],
+            vehicle_share=self.vehicle_share,
+            connected=None if self.connected is None else self.connected[cells],
+            remote_share=self.remote_share,
+        )
+
     def mean_time_weights(self) -> tuple[np.ndarray, np.ndarray]:
         """Per cell: (share of people reaching at all, their mean time) for the mean time."""
         t = self.time_min
@@ -93,7 +103,11 @@ def compare_access(
         ``newly_covered_per_cost_<T>min`` (net gain / cost, where a cost is given).
     """
     pop = np.asarray(people, dtype=np.float64).ravel() * target_share
-    z = np.asarray(zone).ravel().astype(np.int64)
+    # only cells with people count: the sums below skip the empty ones (most of a region)
+    keep = np.flatnonzero(pop != 0)
+    pop = pop[keep]
+    base, alt = base.take(keep), alt.take(keep)
+    z = np.asarray(zone).ravel()[keep].astype(np.int64)
     n_zones = len(zone_ids)
     group = np.where(z > 0, z - 1, n_zones)
 

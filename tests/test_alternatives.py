@@ -1,0 +1,299 @@
+"""Scenario sets end to end: alternatives, their comparison, ranking and delta rasters; and the
+properties every alternative must keep (adding never slows anyone, closing never speeds anyone,
+virtual access never takes coverage away)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from reach.build import Region, load_region
+from reach.cli import app
+from reach.engine.combined import REASON_REACHED
+from reach.pipeline import Evaluation, evaluate, run_scenario
+from reach.scenario import Alternative, Scenario, load_scenario
+from tests.tiny_region import CELL_DEG, NORTH, SIZE, WEST, tiny_people, write_tiny_region
+
+TOWERS = """{"type": "FeatureCollection",
+"crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}},
+"features": [{"type": "Feature", "properties": {"site": "Desa Tengah"},
+ "geometry": {"type": "Point", "coordinates": [120.012, -9.032]}}]}
+"""
+
+ALTERNATIVES = """
+[[alternatives]]
+name = "new_post"
+description = "A health post in the south-west village"
+cost = 1000
+operations = [{ op = "add_facility", service = "health", facility_id = "P1", name = "Pustu Baru", lon = 120.0085, lat = -9.0305, tier = "health_post", capacity = 500 }]
+
+[[alternatives]]
+name = "close_east"
+operations = [{ op = "close_facility", service = "health", facility_id = "C2" }]
+
+[[alternatives]]
+name = "pave"
+cost = 5000
+operations = [{ op = "upgrade_road", way_ids = [10], set_highway = "primary", set_surface = "asphalt" }]
+
+[[alternatives]]
+name = "south_road"
+cost = 8000
+operations = [{ op = "add_road", start = [120.003, -9.035], end = [120.036, -9.0305], highway = "secondary" }]
+
+[[alternatives]]
+name = "wet"
+operations = [{ op = "season", name = "wet", share_of_year = 0.4, surface_multipliers = { unpaved = 0.5 }, walk_multiplier = 0.5 }]
+
+[[alternatives]]
+name = "few_bikes"
+operations = [{ op = "vehicle_availability", service = "health", share = 0.3 }]
+
+[[alternatives]]
+name = "tele"
+cost = 200
+operations = [{ op = "telemedicine", service = "health", remote_share = 0.4, hub_and_spoke = false, connectivity = { kind = "towers", path = "towers.geojson", range_m = 800 } }]
+"""
+
+NAMES = ["new_post", "close_east", "pave", "south_road", "wet", "few_bikes", "tele"]
+
+
+def _write_set(folder: Path) -> Path:
+    scenario = write_tiny_region(folder)
+    (folder / "towers.geojson").write_text(TOWERS)
+    scenario.write_text(scenario.read_text() + ALTERNATIVES)
+    return scenario
+
+
+@pytest.fixture(scope="module")
+def tiny_set(tmp_path_factory: pytest.TempPathFactory) -> tuple[Scenario, Region, Evaluation]:
+    scn = load_scenario(_write_set(tmp_path_factory.mktemp("set")))
+    region = load_region(scn)
+    return scn, region, evaluate(region)
+
+
+def _alt(scn: Scenario, name: str) -> Alternative:
+    return next(a for a in scn.alternatives if a.name == name)
+
+
+def _time(ev: Evaluation) -> np.ndarray:
+    return ev.services["health"].search.time_min
+
+
+def test_scenario_set_writes_every_alternative_and_the_comparison(tmp_path: Path) -> None:
+    scn = load_scenario(_write_set(tmp_path))
+    run = run_scenario(scn)
+    out = tmp_path / "out"
+    people = tiny_people()
+    total = float(people[people >= 0].sum())
+    for name in NAMES:
+        folder = out / "alternatives" / name
+        for file in ("coverage.csv", "facilities.csv", "travel_time_health.tif",
+                     "minutes_saved_health.tif", "access_change_health.tif"):  # fmt: skip
+            assert (folder / file).is_file(), (name, file)
+        cov = pd.read_csv(folder / "coverage.csv")
+        assert cov.loc[cov["zone_id"] == "(all)", "population"].iloc[0] == pytest.approx(total)
+    assert (out / "alternatives" / "tele" / "virtual.csv").is_file()
+    assert (out / "alternatives" / "wet" / "seasons.csv").is_file()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["alternatives"] == sorted(NAMES)
+
+    ranking = pd.read_csv(out / "ranking.csv").set_index("alternative")
+    assert set(ranking.index) == set(NAMES)
+    assert ranking.loc["new_post", "gaining"] > 0 and ranking.loc["new_post", "losing"] == 0
+    assert ranking.loc["close_east", "losing"] > 0 and ranking.loc["close_east", "gaining"] == 0
+    assert ranking.loc["few_bikes", "losing"] > 0
+    assert ranking.loc["wet", "losing"] > 0
+    assert ranking.loc["tele", "losing"] == 0
+    # per cost is net gain over cost, only where a cost is given
+    assert ranking.loc["new_post", "newly_covered_per_cost"] == pytest.approx(
+        ranking.loc["new_post", "net_newly_covered"] / 1000
+    )
+    assert np.isnan(ranking.loc["wet", "newly_covered_per_cost"])
+    assert ranking["rank"].min() == 1
+
+    comparison = pd.read_csv(out / "comparison.csv")
+    everyone = comparison[comparison["zone_id"] == "(all)"].set_index("alternative")
+    zones = comparison[~comparison["zone_id"].str.startswith("(")]
+    # the zone rows plus the outside row add up to the all row
+    for th in (5, 15, 30):
+        col = f"delta_within_{th}min"
+        by_zone = comparison[comparison["zone_id"] != "(all)"].groupby("alternative")[col].sum()
+        np.testing.assert_allclose(by_zone.loc[everyone.index], everyone[col], atol=1e-6)
+        net = everyone[f"gaining_{th}min"] - everyone[f"losing_{th}min"]
+        np.testing.assert_allclose(net, everyone[col], atol=1e-6)
+    assert set(zones["zone_name"]) == {"West", "East"}
+
+    # the delta rasters: a new post only saves minutes, a closure only costs them
+    with rasterio.open(out / "alternatives" / "new_post" / "minutes_saved_health.tif") as src:
+        saved = src.read(1)
+    assert np.nanmin(saved) >= 0 and np.nanmax(saved) > 0
+    with rasterio.open(out / "alternatives" / "close_east" / "minutes_saved_health.tif") as src:
+        lost = src.read(1)
+    assert np.nanmax(lost) <= 0 and np.nanmin(lost) < 0
+    base_t = run.baseline.services["health"].search.time_min
+    alt_t = run.alternatives["new_post"].services["health"].search.time_min
+    both = np.isfinite(base_t) & np.isfinite(alt_t)
+    np.testing.assert_allclose(
+        saved.ravel()[both], (base_t[both] - alt_t[both]).astype(np.float32), rtol=1e-6
+    )
+    assert np.isnan(saved.ravel()[~both]).all()
+
+
+def test_compare_command_prints_the_ranked_alternatives(tmp_path: Path) -> None:
+    scenario = _write_set(tmp_path)
+    result = CliRunner().invoke(app, ["compare", str(scenario)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.stderr
+    for name in NAMES:
+        assert name in result.stdout
+    assert (tmp_path / "out" / "comparison.csv").is_file()
+
+
+def test_only_added_facilities_search_incrementally_with_identical_times(
+    tiny_set: tuple[Scenario, Region, Evaluation],
+) -> None:
+    scn, region, base = tiny_set
+    alt = _alt(scn, "new_post")
+    fast = evaluate(region, name="a", alternative=alt, baseline=base)
+    full = evaluate(region, name="a", alternative=alt, baseline=base, incremental=False)
+    for svc in fast.services:
+        a, b = fast.services[svc], full.services[svc]
+        np.testing.assert_array_equal(a.search.time_min, b.search.time_min)
+        np.testing.assert_array_equal(a.search.reason, b.search.reason)
+        pd.testing.assert_frame_equal(a.coverage, b.coverage)
+    assert fast.services["health"].search.time_min is not base.services["health"].search.time_min
+
+
+def _ops(ops: list[dict[str, Any]]) -> Alternative:
+    return Alternative.model_validate({"name": "x", "operations": ops})
+
+
+def _lon_lat(col: float, row: float) -> tuple[float, float]:
+    return WEST + (col + 0.5) * CELL_DEG, NORTH - (row + 0.5) * CELL_DEG
+
+
+cells = st.tuples(st.integers(0, SIZE - 3), st.integers(0, SIZE - 1))
+SETTINGS: dict[str, Any] = {
+    "max_examples": 25,
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.function_scoped_fixture],
+}
+
+
+@settings(**SETTINGS)
+@given(cell=cells, incremental=st.booleans())
+def test_adding_a_facility_never_increases_any_time(
+    tiny_set: tuple[Scenario, Region, Evaluation], cell: tuple[int, int], incremental: bool
+) -> None:
+    _, region, base = tiny_set
+    lon, lat = _lon_lat(cell[0], cell[1])
+    alt = Alternative.model_validate(
+        {
+            "name": "x",
+            "operations": [
+                {
+                    "op": "add_facility",
+                    "service": "health",
+                    "facility_id": "X",
+                    "lon": lon,
+                    "lat": lat,
+                    "tier": "post",
+                }
+            ],
+        }
+    )
+    ev = evaluate(region, name="x", alternative=alt, baseline=base, incremental=incremental)
+    t0, t1 = _time(base), _time(ev)
+    assert (t1 <= t0).all()
+    reached0 = base.services["health"].search.reason == REASON_REACHED
+    assert (ev.services["health"].search.reason[reached0] == REASON_REACHED).all()
+
+
+@settings(**SETTINGS)
+@given(
+    highway=st.sampled_from(["secondary", "primary", "trunk"]),
+    start=cells,
+    end=cells,
+)
+def test_upgrading_or_adding_a_road_never_increases_any_time(
+    tiny_set: tuple[Scenario, Region, Evaluation],
+    highway: str,
+    start: tuple[int, int],
+    end: tuple[int, int],
+) -> None:
+    _, region, base = tiny_set
+    ops: list[dict[str, Any]] = [
+        {"op": "upgrade_road", "way_ids": [10], "set_highway": highway, "set_surface": "asphalt"}
+    ]
+    if start != end:
+        ops.append(
+            {
+                "op": "add_road",
+                "start": _lon_lat(*start),
+                "end": _lon_lat(*end),
+                "highway": "tertiary",
+            }
+        )
+    ev = evaluate(region, name="x", alternative=_ops(ops))
+    assert (_time(ev) <= _time(base) + 1e-9).all()
+
+
+@settings(**SETTINGS)
+@given(which=st.sampled_from(["C1", "C2"]), close_road=st.booleans())
+def test_closing_a_facility_or_road_never_decreases_any_time(
+    tiny_set: tuple[Scenario, Region, Evaluation], which: str, close_road: bool
+) -> None:
+    _, region, base = tiny_set
+    ops: list[dict[str, Any]] = [
+        {"op": "close_facility", "service": "health", "facility_id": which}
+    ]
+    if close_road:
+        ops.append({"op": "close_road", "way_ids": [10]})
+    ev = evaluate(region, name="x", alternative=_ops(ops))
+    assert (_time(ev) >= _time(base) - 1e-9).all()
+    assert (np.isinf(_time(ev)) | np.isfinite(_time(base))).all()
+
+
+@settings(**SETTINGS)
+@given(
+    cell=cells,
+    range_m=st.floats(100, 3000),
+    share=st.floats(0.01, 1.0),
+    base_share=st.sampled_from([1.0, 0.5]),
+)
+def test_virtual_access_never_reduces_coverage(
+    tiny_set: tuple[Scenario, Region, Evaluation],
+    tmp_path_factory: pytest.TempPathFactory,
+    cell: tuple[int, int],
+    range_m: float,
+    share: float,
+    base_share: float,
+) -> None:
+    _, region, _base = tiny_set
+    lon, lat = _lon_lat(*cell)
+    towers = tmp_path_factory.mktemp("towers") / "t.geojson"
+    towers.write_text(TOWERS.replace("[120.012, -9.032]", f"[{lon}, {lat}]"))
+    ops: list[dict[str, Any]] = [
+        {"op": "vehicle_availability", "service": "health", "share": base_share},
+        {"op": "telemedicine", "service": "health", "remote_share": share,
+         "connectivity": {"kind": "towers", "path": str(towers), "range_m": range_m}},
+    ]  # fmt: skip
+    physical = Alternative.model_validate({"name": "p", "operations": ops[:1]})
+    virtual = Alternative.model_validate({"name": "v", "operations": ops})
+    p = evaluate(region, name="p", alternative=physical).services["health"]
+    v = evaluate(region, name="v", alternative=virtual).services["health"]
+    for th in (5, 15, 30):
+        fp, fv = p.access.covered_fraction(th), v.access.covered_fraction(th)
+        assert (fv >= fp - 1e-12).all()
+        assert v.virtual is not None
+        everyone = v.virtual[v.virtual["zone_id"] == "(all)"].iloc[0]
+        assert everyone[f"effective_covered_{th}min"] >= everyone[f"physical_{th}min"] - 1e-9
