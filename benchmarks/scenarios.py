@@ -46,7 +46,7 @@ def _alternatives(service: str, sites: list[tuple[float, float]]) -> list[Altern
                     }
                 ],
             }
-        )  # fmt: skip
+        )
         for i, (lon, lat) in enumerate(sites)
     ]
 
@@ -106,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         for s in a.services
     )
     n = len(alts)
-    print(f"scenario: {scn.scenario.name} · {region.grid.rows} × {region.grid.cols} cells · "
-          f"{len(scn.services)} services · {n} alternatives (one added {args.service} centre each)")  # fmt: skip
+    shape = f"{region.grid.rows} × {region.grid.cols} cells"
+    what = f"{n} alternatives (one added {args.service} centre each)"
+    print(f"scenario: {scn.scenario.name} · {shape} · {len(scn.services)} services · {what}")
     print(
         f"region load {t_load:.2f} s · baseline evaluation {t_base:.2f} s · repeats {args.repeat}"
     )
