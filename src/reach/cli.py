@@ -99,8 +99,10 @@ def _comparison_table(run: RunResult) -> None:
         th = thresholds[str(svc)]
         key = part.iloc[0]["threshold_min"]
         table = Table(title=f"{svc}: alternatives against the baseline (ranked at ≤{key:g} min)")
-        for col in ("rank", "alternative", *[f"≤{t:g} min" for t in th]):
-            table.add_column(col, justify="left" if col == "alternative" else "right")
+        table.add_column("rank", justify="right")
+        table.add_column("alternative", justify="left", no_wrap=True)
+        for col in (f"≤{t:g} min" for t in th):
+            table.add_column(col, justify="right")
         for col in ("newly covered", "gaining", "losing", "Δ mean min", "cost", "per 1,000 cost"):
             table.add_column(col, justify="right")
         base = cmp[cmp["service"] == svc].iloc[0]
