@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,43 @@ def comoros(real_data: Path) -> Path:
 def malawi(real_data: Path) -> Path:
     """The southern Malawi AccessMod folder of the real data."""
     return real_data / "malawi_south_accessmod"
+
+
+class Canary:
+    """A web server on localhost that records every request it gets; none is allowed."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        hits: list[str] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                hits.append(self.path)
+                self.send_response(404)
+                self.end_headers()
+
+            do_HEAD = do_POST = do_GET  # noqa: N815
+
+            def log_message(self, *args: object) -> None:
+                del args
+
+        self.hits = hits
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def canary() -> Iterator[Canary]:
+    """A localhost server hostile inputs point at; the session fails if it is ever asked."""
+    server = Canary()
+    yield server
+    server.close()
+    assert server.hits == [], f"reach made network requests: {server.hits}"

@@ -272,15 +272,14 @@ def test_closing_a_facility_or_road_never_decreases_any_time(
 )
 def test_virtual_access_never_reduces_coverage(
     tiny_set: tuple[Scenario, Region, Evaluation],
-    tmp_path_factory: pytest.TempPathFactory,
     cell: tuple[int, int],
     range_m: float,
     share: float,
     base_share: float,
 ) -> None:
-    _, region, _base = tiny_set
+    scn, region, _base = tiny_set
     lon, lat = _lon_lat(*cell)
-    towers = tmp_path_factory.mktemp("towers") / "t.geojson"
+    towers = scn.base_dir / "drawn_towers.geojson"  # inside the project folder
     towers.write_text(TOWERS.replace("[120.012, -9.032]", f"[{lon}, {lat}]"))
     ops: list[dict[str, Any]] = [
         {"op": "vehicle_availability", "service": "health", "share": base_share},

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import numpy as np
 
-from reach.errors import InputError, ScenarioError
+from reach.errors import InputError, ResourceLimitError, ScenarioError
 from reach.ingest.boundaries import read_zones
 from reach.ingest.facilities import facilities_from_osm, read_facilities
 from reach.ingest.landcover import LandCover, read_cover_fractions, read_dem, read_landcover_classes
@@ -34,6 +34,7 @@ from reach.model.grid import (
 )
 from reach.model.speeds import ModeProfile, default_profile, profile_with_overrides
 from reach.scenario import Scenario, ServiceSpec
+from reach.settings import MEMORY_ENV, available_memory_bytes
 
 __all__ = [
     "Clock",
@@ -139,6 +140,64 @@ def read_service_facilities(
     fac = fac.to_crs("EPSG:4326").copy()
     fac["service"] = svc.name
     return fac.sort_values("facility_id", kind="stable").reset_index(drop=True)
+
+
+#: Bytes per analysis cell a run holds at its peak (grid, friction, search, tables), measured
+#: on the demo region (2.4 GB at 16 million cells with three services) and rounded up.
+BYTES_PER_CELL = 160
+#: Bytes per cell each evaluated service keeps (times, catchment, reason).
+BYTES_PER_CELL_PER_RESULT = 16
+#: Bytes per raw raster cell while the population is read and aggregated.
+BYTES_PER_RAW_CELL = 24
+
+
+def memory_estimate_bytes(scn: Scenario, rows: int, cols: int) -> int:
+    """Peak memory a run of ``scn`` on a ``rows`` × ``cols`` population raster needs, roughly."""
+    raw = rows * cols
+    factor = scn.grid.aggregate_factor
+    cells = -(-rows // factor) * -(-cols // factor)
+    results = len(scn.services) * (1 + len(scn.alternatives))
+    return raw * BYTES_PER_RAW_CELL + cells * (BYTES_PER_CELL + BYTES_PER_CELL_PER_RESULT * results)
+
+
+def check_memory(scn: Scenario, rows: int, cols: int) -> None:
+    """Refuse, before reading it, a raster whose run would not fit in memory.
+
+    Raises
+    ------
+    ResourceLimitError
+        With the estimate and what is available (``$REACH_MEMORY_GB`` caps the latter).
+    """
+    need = memory_estimate_bytes(scn, rows, cols)
+    have = available_memory_bytes()
+    if need > have:
+        gib = 2**30
+        raise ResourceLimitError(
+            f"a run on this {rows:,} × {cols:,}-cell population raster needs about "
+            f"{need / gib:,.1f} GiB of memory; {have / gib:,.1f} GiB is available",
+            path=scn.resolve(scn.region.population),
+            fix="clip the raster to the study area, set [grid] aggregate_factor, or run on a "
+            f"larger machine ({MEMORY_ENV} sets the budget)",
+        )
+
+
+def _require_on_grid(
+    scn: Scenario, svc: ServiceSpec, fac: gpd.GeoDataFrame, grid: AnalysisGrid
+) -> None:
+    """Refuse a service none of whose facilities lies on the population grid."""
+    pts = fac.to_crs(grid.crs).geometry
+    inside = grid.cell_of(pts.x.to_numpy(), pts.y.to_numpy()) >= 0
+    if inside.any():
+        return
+    west, south, east, north = fac.total_bounds
+    where = scn.resolve(svc.facilities.path) if svc.facilities.path else scn.region.osm
+    raise InputError(
+        f"service {svc.name!r}: none of its {len(fac)} facilities lies inside the population "
+        f"raster (facilities span lon {west:.4f}…{east:.4f}, lat {south:.4f}…{north:.4f})",
+        path=where,
+        fix="check the facilities' coordinates and CRS, or use a population raster that "
+        "covers them",
+    )
 
 
 def read_zone_layer(scn: Scenario, grid: AnalysisGrid) -> tuple[gpd.GeoDataFrame, np.ndarray]:
@@ -249,7 +308,9 @@ def load_region(scn: Scenario, *, clock: Clock | None = None) -> Region:
     """
     clock = clock or Clock()
     with clock.step("read population"):
-        pop = read_population(scn.resolve(scn.region.population))
+        pop = read_population(
+            scn.resolve(scn.region.population), max_cells=lambda r, c: check_memory(scn, r, c)
+        )
         raster_total = pop.total
         if scn.grid.aggregate_factor > 1:
             pop = aggregate_population(pop, factor=scn.grid.aggregate_factor)
@@ -263,6 +324,8 @@ def load_region(scn: Scenario, *, clock: Clock | None = None) -> Region:
     with clock.step("read facilities"):
         osm_cache: dict[str, gpd.GeoDataFrame] = {}
         facilities = {s.name: read_service_facilities(scn, s, osm_cache) for s in scn.services}
+        for svc in scn.services:
+            _require_on_grid(scn, svc, facilities[svc.name], grid)
     return Region(
         scenario=scn,
         population=pop,

@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from reach.errors import ScenarioError
-from reach.settings import DATA_ENV, data_dir
+from reach.settings import ALLOW_ENV, DATA_ENV, allowed_roots, data_dir
 
 __all__ = [
     "BoundariesSpec",
@@ -450,6 +450,8 @@ class Scenario(_Strict):
     alternatives: list[Alternative] = Field(default_factory=list)
     #: Folder that relative paths are resolved against (the scenario file's folder).
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    #: The file it was read from, for messages.
+    _source: Path | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _checks(self) -> Scenario:
@@ -477,8 +479,23 @@ class Scenario(_Strict):
         return self
 
     def resolve(self, path: Path) -> Path:
-        """Resolve a path of this file against its folder (``${REACH_DATA}`` expanded)."""
-        return resolve_path(path, self._base_dir)
+        """Resolve a path of this file against its folder (``${REACH_DATA}`` expanded).
+
+        Raises
+        ------
+        ScenarioError
+            When the path leaves the project folder (see :func:`reach.settings.allowed_roots`).
+        """
+        resolved = resolve_path(path, self._base_dir)
+        roots = allowed_roots(self._base_dir)
+        if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
+            raise ScenarioError(
+                f"path {str(path)!r} points outside the project folder {roots[0]}",
+                path=self._source or self._base_dir,
+                fix=f"keep inputs and outputs inside the project folder or ${{{DATA_ENV}}}, "
+                f"or list the folder in {ALLOW_ENV}",
+            )
+        return resolved
 
     @property
     def base_dir(self) -> Path:
@@ -611,7 +628,9 @@ def parse_scenario(
     raw = _with_extends(raw, resolved, texts, (resolved,) if resolved else ())
     folder = base_dir if base_dir is not None else (path.parent if path else Path.cwd())
     try:
-        return Scenario.model_validate(raw).with_base_dir(folder)
+        scn = Scenario.model_validate(raw).with_base_dir(folder)
+        scn._source = path
+        return scn
     except ValidationError as exc:
         # a misspelt key shows up as unknown + missing: name the unknown one first
         errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")

@@ -5,7 +5,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["DATA_ENV", "data_dir"]
+__all__ = [
+    "ALLOW_ENV",
+    "DATA_ENV",
+    "MEMORY_ENV",
+    "PROJECT_MARKERS",
+    "allowed_roots",
+    "available_memory_bytes",
+    "data_dir",
+    "project_root",
+]
 
 #: Environment variable naming the folder of real data (default ``../shared/data``).
 DATA_ENV = "REACH_DATA"
@@ -14,3 +23,52 @@ DATA_ENV = "REACH_DATA"
 def data_dir() -> Path:
     """Return the real-data folder: ``$REACH_DATA`` or ``../shared/data`` from the working dir."""
     return Path(os.environ.get(DATA_ENV, "../shared/data")).expanduser().resolve()
+
+
+#: Environment variable listing more folders (``os.pathsep``-separated) scenario paths may use.
+ALLOW_ENV = "REACH_ALLOW_PATHS"
+
+#: Files or folders that mark a project's root folder.
+PROJECT_MARKERS = (".git", "pyproject.toml", ".reach-project")
+
+
+def project_root(folder: Path) -> Path:
+    """The project a scenario folder belongs to: the nearest ancestor with a project marker.
+
+    Without any marker up the tree, the folder itself.
+    """
+    folder = folder.resolve()
+    for candidate in (folder, *folder.parents):
+        if any((candidate / marker).exists() for marker in PROJECT_MARKERS):
+            return candidate
+    return folder
+
+
+def allowed_roots(folder: Path) -> list[Path]:
+    """Folders a scenario in ``folder`` may read from and write to.
+
+    Its project folder, the real-data folder, and any folder listed in ``$REACH_ALLOW_PATHS``.
+    """
+    roots = [project_root(folder), data_dir()]
+    extra = os.environ.get(ALLOW_ENV, "")
+    roots += [Path(p).expanduser().resolve() for p in extra.split(os.pathsep) if p.strip()]
+    return roots
+
+
+#: Environment variable capping the memory a run may plan for, in GiB (default: what is free).
+MEMORY_ENV = "REACH_MEMORY_GB"
+
+
+def available_memory_bytes() -> int:
+    """Memory a run may use: ``$REACH_MEMORY_GB`` if set, else the system's available memory."""
+    if os.environ.get(MEMORY_ENV):
+        return int(float(os.environ[MEMORY_ENV]) * 2**30)
+    try:
+        with Path("/proc/meminfo").open(encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    pages = os.sysconf("SC_AVPHYS_PAGES") if hasattr(os, "sysconf") else 0
+    return int(pages * os.sysconf("SC_PAGE_SIZE")) if pages else 8 * 2**30

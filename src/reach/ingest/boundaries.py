@@ -54,6 +54,7 @@ _VECTOR_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     ValueError,
     UnicodeDecodeError,
+    shapely.errors.GEOSException,  # e.g. a ring that does not close
 )
 
 

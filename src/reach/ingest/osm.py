@@ -164,7 +164,8 @@ def _iterate(p: Path, processor: osmium.FileProcessor) -> Iterator[object]:
     """Iterate ``processor``, turning libosmium's read errors into :class:`InputError`."""
     try:
         yield from processor
-    except (RuntimeError, OSError, ValueError) as exc:  # libosmium io/pbf/xml/bzip2 errors
+    # libosmium io/pbf/xml/bzip2 errors, and coordinates it cannot parse
+    except (RuntimeError, OSError, ValueError, osmium.InvalidLocationError) as exc:
         raise _unreadable(p, exc) from exc
 
 

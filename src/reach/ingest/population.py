@@ -7,6 +7,7 @@ is conserved (DESIGN.md, "Analysis grid").
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,13 +64,17 @@ class Population:
         return int(rows), int(cols)
 
 
-def read_population(path: str | Path) -> Population:
+def read_population(
+    path: str | Path, *, max_cells: Callable[[int, int], None] | None = None
+) -> Population:
     """Read and validate a people-per-cell GeoTIFF (e.g. WorldPop).
 
     Parameters
     ----------
     path
         A local GeoTIFF with people per cell in band 1.
+    max_cells
+        A check of the raster's size, called before it is read (see ``open_geotiff``).
 
     Returns
     -------
@@ -88,7 +93,7 @@ def read_population(path: str | Path) -> Population:
     :data:`INFERRED_NODATA_BELOW` (e.g. -99999) are taken as nodata and ``nodata_inferred`` is set.
     NaN cells are always nodata.
     """
-    layer = open_geotiff(path, what=_WHAT)
+    layer = open_geotiff(path, what=_WHAT, max_cells=max_cells)
     check_geographic_grid(layer, what=_WHAT)
     p = layer.path
     if layer.values.dtype.kind not in "iuf":

@@ -13,7 +13,7 @@ rules live in one place:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +27,7 @@ from affine import Affine
 from rasterio._err import CPLE_BaseError
 from rasterio.enums import MaskFlags
 
-from reach.errors import InputError
+from reach.errors import InputError, ReachError
 
 __all__ = [
     "RasterLayer",
@@ -159,7 +159,9 @@ def gdal_sandbox() -> Iterator[None]:
         yield
 
 
-def open_geotiff(path: str | Path, *, what: str) -> RasterLayer:
+def open_geotiff(
+    path: str | Path, *, what: str, max_cells: Callable[[int, int], None] | None = None
+) -> RasterLayer:
     """Read band 1 of a local GeoTIFF.
 
     Parameters
@@ -168,6 +170,9 @@ def open_geotiff(path: str | Path, *, what: str) -> RasterLayer:
         Path to a ``.tif`` / ``.tiff`` file on this machine.
     what
         What the raster is, used in messages (e.g. ``"population raster"``).
+    max_cells
+        Called with ``(rows, cols)`` from the header before any cell is read; it raises to
+        refuse a raster too large for the run (see :func:`reach.build.check_memory`).
 
     Returns
     -------
@@ -187,10 +192,17 @@ def open_geotiff(path: str | Path, *, what: str) -> RasterLayer:
             path=p,
             fix=f"convert it to a GeoTIFF first (gdal_translate {p.name} out.tif)",
         )
-    return read_raster_band(str(p), path=p, what=what, driver="GTiff")
+    return read_raster_band(str(p), path=p, what=what, driver="GTiff", preflight=max_cells)
 
 
-def read_raster_band(gdal_path: str, *, path: Path, what: str, driver: str) -> RasterLayer:
+def read_raster_band(
+    gdal_path: str,
+    *,
+    path: Path,
+    what: str,
+    driver: str,
+    preflight: Callable[[int, int], None] | None = None,
+) -> RasterLayer:
     """Open ``gdal_path`` with the GDAL ``driver`` only and read band 1 (internal helper).
 
     Parameters
@@ -203,6 +215,8 @@ def read_raster_band(gdal_path: str, *, path: Path, what: str, driver: str) -> R
         What the raster is, for messages.
     driver
         The GDAL driver short name allowed to open it (``"GTiff"`` or ``"SRTMHGT"``).
+    preflight
+        Called with ``(rows, cols)`` before band 1 is read (it may raise to refuse the file).
 
     Returns
     -------
@@ -228,12 +242,14 @@ def read_raster_band(gdal_path: str, *, path: Path, what: str, driver: str) -> R
             crs = ds.crs
             transform = ds.transform
             nodata = ds.nodata
+            if preflight is not None:
+                preflight(ds.height, ds.width)
             values = ds.read(1)
             flags = ds.mask_flag_enums[0]
             file_mask = None
             if MaskFlags.per_dataset in flags or MaskFlags.alpha in flags:
                 file_mask = ds.read_masks(1) == 0
-    except InputError:
+    except ReachError:  # InputError, or a refusal from the preflight
         raise
     except _RASTER_ERRORS as exc:
         detail = " ".join(str(exc).split())[:200]
@@ -280,6 +296,11 @@ def read_raster_band(gdal_path: str, *, path: Path, what: str, driver: str) -> R
     )
 
 
+#: Plausible cell sizes of a population or friction grid, in metres.
+MIN_CELL_M = 1.0
+MAX_CELL_M = 100_000.0
+
+
 def check_geographic_grid(layer: RasterLayer, *, what: str) -> None:
     """For a geographic CRS, check the axes are degrees and the grid lies on the globe.
 
@@ -293,9 +314,20 @@ def check_geographic_grid(layer: RasterLayer, *, what: str) -> None:
     Raises
     ------
     InputError
-        If the CRS is geographic but not in degrees, or the bounds are outside lon/lat range.
+        If the CRS is geographic but not in degrees, or the bounds are outside lon/lat range;
+        or, for a projected CRS, if the cells are not 1 m to 100 km wide.
     """
     if not layer.crs.is_geographic:
+        factor = pyproj.CRS.from_wkt(layer.crs.to_wkt()).axis_info[0].unit_conversion_factor
+        size_m = min(abs(layer.transform.a), abs(layer.transform.e)) * (factor or 1.0)
+        if not MIN_CELL_M <= size_m <= MAX_CELL_M:
+            raise InputError(
+                f"the {what}'s cells are {size_m:g} m wide in its projected CRS "
+                f"({layer.crs.to_string()}); cells of a population grid are 10 m to 100 km",
+                path=layer.path,
+                fix="check the CRS: degree-sized cells mean the file is in lon/lat "
+                "(gdal_edit.py -a_srs EPSG:4326)",
+            )
         return
     units = {axis.unit_name.lower() for axis in pyproj.CRS.from_wkt(layer.crs.to_wkt()).axis_info}
     if not units <= {"degree", "degrees"}:
