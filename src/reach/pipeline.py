@@ -34,7 +34,14 @@ from reach.model.connectivity import connected_cells
 from reach.model.grid import Friction
 from reach.model.network import Network, build_network
 from reach.model.snap import snap_to_passable
-from reach.outputs.write import atomic_folder, file_sha256, write_geotiff, write_json, write_table
+from reach.outputs.write import (
+    atomic_folder,
+    file_sha256,
+    write_geotiff,
+    write_gpkg,
+    write_json,
+    write_table,
+)
 from reach.scenario import (
     AddFacility,
     Alternative,
@@ -724,6 +731,31 @@ def _write_delta_rasters(base: Evaluation, alt: Evaluation, folder: Path, region
         )  # fmt: skip
 
 
+def _write_vectors(ev: Evaluation, folder: Path, region: Region) -> None:
+    """``facilities.gpkg`` (a layer per service) and ``zones.gpkg`` (coverage per service)."""
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    for name, res in ev.services.items():
+        table = res.facility_table
+        layers[name] = gpd.GeoDataFrame(
+            table.drop(columns=["lon", "lat"]),
+            geometry=gpd.points_from_xy(table["lon"], table["lat"]),
+            crs="EPSG:4326",
+        )
+    write_gpkg(layers, folder / "facilities.gpkg")
+    zones = region.zones
+    if zones.geometry.isna().all():
+        return
+    outline = zones[["zone_id", "geometry"]].to_crs("EPSG:4326")
+    outline = outline.assign(zone_id=outline["zone_id"].astype(str))
+    coverage: dict[str, gpd.GeoDataFrame] = {}
+    for name, res in ev.services.items():
+        cov = res.coverage.drop(columns=["service"])
+        coverage[name] = gpd.GeoDataFrame(
+            outline.merge(cov, on="zone_id", how="left"), geometry="geometry", crs="EPSG:4326"
+        )
+    write_gpkg(coverage, folder / "zones.gpkg")
+
+
 def _write_evaluation(ev: Evaluation, folder: Path, region: Region) -> None:
     parquet = region.scenario.outputs.parquet
     write_table(ev.coverage, folder / "coverage", parquet=parquet)
@@ -734,6 +766,7 @@ def _write_evaluation(ev: Evaluation, folder: Path, region: Region) -> None:
             write_table(table, folder / attr, parquet=parquet)
     if ev.seasons is not None:
         write_table(ev.seasons, folder / "seasons", parquet=parquet)
+    _write_vectors(ev, folder, region)
     if region.scenario.outputs.rasters:
         _write_rasters(ev, folder, region)
 

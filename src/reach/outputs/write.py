@@ -16,8 +16,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 import rasterio
 from affine import Affine
 from rasterio.crs import CRS
@@ -29,6 +31,7 @@ __all__ = [
     "atomic_folder",
     "file_sha256",
     "write_geotiff",
+    "write_gpkg",
     "write_json",
     "write_table",
 ]
@@ -144,6 +147,28 @@ def write_table(frame: pd.DataFrame, stem: Path, *, parquet: bool = True) -> lis
         frame.reset_index(drop=True).to_parquet(pq, index=False, compression="zstd")
         written.append(pq)
     return written
+
+
+#: The date written into GeoPackage metadata, so the same data gives the same bytes.
+GPKG_FIXED_DATE = "2000-01-01T00:00:00.000Z"
+
+
+def write_gpkg(frames: Mapping[str, gpd.GeoDataFrame], path: Path) -> Path:
+    """Write one GeoPackage with a layer per entry of ``frames``, byte for byte reproducibly.
+
+    GDAL stamps the write time into the file's metadata; it is pinned to
+    :data:`GPKG_FIXED_DATE` while writing.
+    """
+    previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": GPKG_FIXED_DATE})
+    try:
+        for i, (layer, frame) in enumerate(frames.items()):
+            frame.to_file(
+                path, layer=layer, driver="GPKG", engine="pyogrio", mode="w" if i == 0 else "a"
+            )
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
+    return path
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
