@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -123,3 +124,25 @@ def test_console_script_exit_code(tmp_path: Path) -> None:
     assert proc.returncode == EXIT_BAD_INPUT
     assert proc.stderr.strip().count("\n") == 0
     assert "missing.toml" in proc.stderr and "not found" in proc.stderr
+
+
+def test_run_writes_maps_unless_told_not_to(tmp_path: Path) -> None:
+    scenario = write_tiny_region(tmp_path)
+    assert _run("run", str(scenario))[0] == 0
+    page = (tmp_path / "out" / "map_health.html").read_text()
+    assert "Pustu Barat" in page
+    # offline: no script or stylesheet to fetch
+    assert not re.search(r"<script[^>]+src=|<link[^>]+href=.https?:", page)
+    assert _run("run", "--no-maps", str(scenario))[0] == 0
+    assert not (tmp_path / "out" / "map_health.html").exists()
+
+
+def test_map_command_writes_only_maps(tmp_path: Path) -> None:
+    scenario = write_tiny_region(tmp_path)
+    code, out, err = _run("map", str(scenario), "--out", str(tmp_path / "pages"))
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "pages").iterdir()) == ["map_health.html"]
+    assert "map_health.html" in out
+    assert not (tmp_path / "out").exists()
+    code, _, err = _run("map", str(scenario), "--basemap", "http://tiles.invalid/{z}/{x}/{y}")
+    assert code == EXIT_BAD_INPUT and "https" in err

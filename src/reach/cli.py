@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from reach.errors import EXIT_INTERNAL, ReachError
+from reach.errors import EXIT_INTERNAL, ReachError, ScenarioError
 from reach.metrics.coverage import ALL_ZONES_ID
 from reach.pipeline import RunResult
 
@@ -135,15 +135,22 @@ def _summary(run: object) -> None:
         _out.print(f"outputs written to {run.out_dir}", markup=False)
 
 
-def _run_with_progress(scenario_path: Path, out: Path | None) -> object:
+def _run_with_progress(
+    scenario_path: Path, out: Path | None, *, maps: bool = True, write: bool = True
+) -> object:
     from reach.pipeline import run_scenario
     from reach.scenario import load_scenario
 
     scn = load_scenario(scenario_path)
     if _state.get("quiet"):
-        return run_scenario(scn, out_dir=out)
+        return run_scenario(scn, out_dir=out, maps=maps, write=write)
     with _err.status("starting", spinner="dots") as status:
-        return run_scenario(scn, out_dir=out, on_step=lambda name: status.update(name))
+        return run_scenario(
+            scn, out_dir=out, maps=maps, write=write, on_step=lambda name: status.update(name)
+        )
+
+
+NoMaps = Annotated[bool, typer.Option("--no-maps", help="Do not write the HTML maps.")]
 
 
 @app.command()
@@ -152,9 +159,10 @@ def run(
     out: Annotated[
         Path | None, typer.Option("--out", help="Output folder (default: the scenario's).")
     ] = None,
+    no_maps: NoMaps = False,
 ) -> None:
-    """Run a scenario: travel times, coverage tables, rasters and a manifest."""
-    result = _guard(lambda: _run_with_progress(scenario, out))
+    """Run a scenario: travel times, coverage tables, rasters, maps and a manifest."""
+    result = _guard(lambda: _run_with_progress(scenario, out, maps=not no_maps))
     _summary(result)
 
 
@@ -164,9 +172,10 @@ def compare(
     out: Annotated[
         Path | None, typer.Option("--out", help="Output folder (default: the scenario's).")
     ] = None,
+    no_maps: NoMaps = False,
 ) -> None:
     """Run a scenario set and print the alternatives against the baseline, ranked."""
-    result = _guard(lambda: _run_with_progress(scenario, out))
+    result = _guard(lambda: _run_with_progress(scenario, out, maps=not no_maps))
     assert isinstance(result, RunResult)
     if not result.alternatives:
         _err.print(
@@ -176,6 +185,46 @@ def compare(
         raise typer.Exit(2)
     _comparison_table(result)
     _out.print(f"comparison.csv, ranking.csv and delta rasters written to {result.out_dir}")
+
+
+@app.command("map")
+def map_(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for the maps (default: the scenario's output folder)."),
+    ] = None,
+    online: Annotated[
+        bool, typer.Option("--online", help="Link Leaflet from the web and add a basemap.")
+    ] = False,
+    basemap: Annotated[
+        str | None, typer.Option("--basemap", help="Tile URL template for a basemap (https).")
+    ] = None,
+) -> None:
+    """Run a scenario in memory and write only its HTML maps, one per service."""
+    from reach.outputs.maps import write_maps
+
+    def go() -> list[Path]:
+        result = _run_with_progress(scenario, None, write=False)
+        assert isinstance(result, RunResult)
+        scn = result.scenario
+        folder = out if out is not None else scn.resolve(scn.outputs.folder)
+        if basemap is not None and not basemap.startswith("https://"):
+            raise ScenarioError(
+                f"--basemap {basemap!r} is not an https tile URL", fix="give https://…/{z}/{x}/{y}"
+            )
+        folder.mkdir(parents=True, exist_ok=True)
+        return write_maps(
+            result,
+            folder,
+            offline=not online and scn.outputs.maps_offline,
+            basemap_url=basemap or scn.outputs.basemap_url,
+        )
+
+    written = _guard(go)
+    assert isinstance(written, list)
+    for path in written:
+        _out.print(f"{path}  ({path.stat().st_size / 1e6:.1f} MB)", markup=False)
 
 
 @app.command()

@@ -34,6 +34,7 @@ from reach.model.connectivity import connected_cells
 from reach.model.grid import Friction
 from reach.model.network import Network, build_network
 from reach.model.snap import snap_to_passable
+from reach.outputs.maps import write_maps
 from reach.outputs.write import (
     atomic_folder,
     file_sha256,
@@ -635,6 +636,7 @@ def run_scenario(
     write: bool = True,
     on_step: StepCallback | None = None,
     region: Region | None = None,
+    maps: bool = True,
 ) -> RunResult:
     """Run a scenario set (baseline + alternatives) and write its outputs atomically.
 
@@ -650,6 +652,8 @@ def run_scenario(
         Called with the name of each step as it starts (for a progress display).
     region
         An already loaded region of this scenario (skips reading the inputs again).
+    maps
+        Write the HTML maps (when the scenario's ``outputs.maps`` is on too).
 
     Returns
     -------
@@ -680,7 +684,7 @@ def run_scenario(
     if write:
         target = out_dir if out_dir is not None else scn.resolve(scn.outputs.folder)
         with clock.step("write outputs"):
-            _write_outputs(run, target)
+            _write_outputs(run, target, maps=maps)
         run.out_dir = target
     return run
 
@@ -771,7 +775,7 @@ def _write_evaluation(ev: Evaluation, folder: Path, region: Region) -> None:
         _write_rasters(ev, folder, region)
 
 
-def _write_outputs(run: RunResult, target: Path) -> None:
+def _write_outputs(run: RunResult, target: Path, *, maps: bool = True) -> None:
     scn = run.scenario
     region = run.region
     grid = region.grid
@@ -792,6 +796,10 @@ def _write_outputs(run: RunResult, target: Path) -> None:
         if run.comparison is not None and run.ranking is not None:
             write_table(run.comparison, tmp / "comparison", parquet=scn.outputs.parquet)
             write_table(run.ranking, tmp / "ranking", parquet=scn.outputs.parquet)
+        if scn.outputs.maps and maps:
+            write_maps(
+                run, tmp, offline=scn.outputs.maps_offline, basemap_url=scn.outputs.basemap_url
+            )
         inputs = {str(p): file_sha256(p) for p in _input_files(scn) if p.is_file()}
         run.inputs = inputs
         manifest: dict[str, Any] = {

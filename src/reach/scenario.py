@@ -192,6 +192,12 @@ class OutputsSpec(_Strict):
     folder: LocalPath = Path("maps/run")
     rasters: bool = True
     parquet: bool = True
+    #: Interactive HTML maps, one per service.
+    maps: bool = True
+    #: Maps that open with no internet (Leaflet embedded, no basemap unless ``basemap_url``).
+    maps_offline: bool = True
+    #: A tile URL template for a basemap (e.g. an OpenStreetMap tile server), used online.
+    basemap_url: str | None = Field(default=None, pattern=r"^https://[^\s'\"<>]+$")
 
 
 class ScenarioMeta(_Strict):
