@@ -183,7 +183,7 @@ def _lon_lat(col: float, row: float) -> tuple[float, float]:
 
 cells = st.tuples(st.integers(0, SIZE - 3), st.integers(0, SIZE - 1))
 SETTINGS: dict[str, Any] = {
-    "max_examples": 25,
+    "max_examples": 200,
     "deadline": None,
     "suppress_health_check": [HealthCheck.function_scoped_fixture],
 }
@@ -296,3 +296,42 @@ def test_virtual_access_never_reduces_coverage(
         assert v.virtual is not None
         everyone = v.virtual[v.virtual["zone_id"] == "(all)"].iloc[0]
         assert everyone[f"effective_covered_{th}min"] >= everyone[f"physical_{th}min"] - 1e-9
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_row_order_of_inputs_does_not_change_outputs(rnd: Any) -> None:
+    import tempfile
+
+    from tests.tiny_region import FACILITIES_CSV
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        _write_set(folder)
+        # two more roads so the ways have an order to shuffle
+        extra = (
+            '  <node id="4" lat="-9.0300" lon="120.0050"/>\n'
+            '  <node id="5" lat="-9.0350" lon="120.0300"/>\n'
+            '  <way id="11"><nd ref="4"/><nd ref="5"/><tag k="highway" v="track"/></way>\n'
+            '  <way id="12"><nd ref="2"/><nd ref="4"/><tag k="highway" v="path"/></way>\n'
+        )
+        osm = (folder / "roads.osm").read_text().replace("</osm>", extra + "</osm>")
+        (folder / "roads.osm").write_text(osm)
+        first = evaluate(load_region(load_scenario(folder / "tiny.toml")))
+        lines = osm.splitlines()
+        body = [ln for ln in lines if ln.strip().startswith(("<node", "<way"))]
+        head = [ln for ln in lines if ln not in body and "</osm>" not in ln]
+        nodes = [ln for ln in body if "<node" in ln]
+        ways = [ln for ln in body if "<way" in ln]
+        rnd.shuffle(ways)
+        (folder / "roads.osm").write_text("\n".join([*head, *nodes, *ways, "</osm>"]) + "\n")
+        rows = FACILITIES_CSV.strip().splitlines()
+        body_rows = rows[1:]
+        rnd.shuffle(body_rows)
+        (folder / "clinics.csv").write_text("\n".join([rows[0], *body_rows]) + "\n")
+        second = evaluate(load_region(load_scenario(folder / "tiny.toml")))
+    a, b = first.services["health"], second.services["health"]
+    np.testing.assert_array_equal(a.search.time_min, b.search.time_min)
+    np.testing.assert_array_equal(a.search.facility, b.search.facility)
+    pd.testing.assert_frame_equal(a.coverage, b.coverage)
+    pd.testing.assert_frame_equal(a.facility_table, b.facility_table)

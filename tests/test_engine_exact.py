@@ -139,7 +139,7 @@ def test_combined_search_equals_networkx_dijkstra(case: tuple[SearchGraph, np.nd
         assert (math.isinf(want) and math.isinf(got)) or abs(got - want) <= 1e-9 * max(1, want)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(instances(), st.floats(0.0, 30.0))
 def test_time_limit_splits_beyond_limit_from_no_route(
     case: tuple[SearchGraph, np.ndarray], limit: float
@@ -156,7 +156,7 @@ def test_time_limit_splits_beyond_limit_from_no_route(
     assert (cut.reason[np.isinf(full.time_min) & passable] == REASON_NO_ROUTE).all()
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(instances(), st.floats(0.5, 30.0) | st.just(math.inf), st.integers(1, 3))
 def test_adding_seeds_to_a_search_equals_searching_from_all(
     case: tuple[SearchGraph, np.ndarray], limit: float, n_new: int

@@ -577,7 +577,7 @@ def _base_node_times(lines: RoadLines, target: int, mode: str) -> np.ndarray:
     return _times_to(net, _node_index(lines, target))[:n_base]
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=_road_grid(), mode=st.sampled_from(["motorbike", "car", "walk"]))
 def test_better_surface_never_slows_and_closing_never_speeds(
     case: tuple[RoadLines, list[int], int], mode: str
