@@ -139,6 +139,9 @@ def read_service_facilities(
             )
     fac = fac.to_crs("EPSG:4326").copy()
     fac["service"] = svc.name
+    if spec.capacity_by_tier:
+        by_tier = fac["tier"].map(spec.capacity_by_tier).astype(float)
+        fac["capacity"] = fac["capacity"].astype(float).fillna(by_tier)
     return fac.sort_values("facility_id", kind="stable").reset_index(drop=True)
 
 

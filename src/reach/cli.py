@@ -7,8 +7,10 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
+import numpy as np
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -225,6 +227,245 @@ def map_(
     assert isinstance(written, list)
     for path in written:
         _out.print(f"{path}  ({path.stat().st_size / 1e6:.1f} MB)", markup=False)
+
+
+def _frame_table(frame: pd.DataFrame, title: str, columns: dict[str, str]) -> None:
+    """Print chosen columns of a table (``{column: header}``); numbers get separators."""
+    table = Table(title=title)
+    for header in columns.values():
+        table.add_column(header, justify="right")
+    for _, row in frame.iterrows():
+        cells = []
+        for col in columns:
+            value = row[col]
+            if isinstance(value, float | np.floating):
+                number = float(value)
+                spec = ".2f" if abs(number) < 10 else ",.1f" if abs(number) < 1000 else ",.0f"
+                spec = ".5f" if col in ("lon", "lat") else spec
+                cells.append(_fmt(number, spec))
+            else:
+                cells.append("" if pd.isna(value) else str(value))
+        table.add_row(*cells)
+    _out.print(table)
+
+
+def _study_setup(scenario: Path) -> tuple[Any, Any]:
+    from reach.build import load_region
+    from reach.pipeline import evaluate
+    from reach.scenario import load_scenario
+
+    scn = load_scenario(scenario)
+    if _state.get("quiet"):
+        region = load_region(scn)
+        return region, evaluate(region)
+    with _err.status("loading the region", spinner="dots") as status:
+        region = load_region(scn, clock=None)
+        status.update("baseline travel times")
+        return region, evaluate(region)
+
+
+def _study_out(region: Any, out: Path | None, name: str) -> Path:
+    scn = region.scenario
+    if out is not None:
+        return out
+    base = scn.resolve(scn.outputs.folder)
+    return base.parent / f"{base.name}_{name}"
+
+
+def _write_study(folder: Path, tables: dict[str, pd.DataFrame]) -> None:
+    from reach.outputs.write import atomic_folder, write_table
+
+    with atomic_folder(folder) as tmp:
+        for stem, frame in tables.items():
+            write_table(frame, tmp / stem)
+    _out.print(f"written to {folder}", markup=False)
+
+
+ServiceOpt = Annotated[str, typer.Option("--service", help="Service name (default: the first).")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="Output folder.")]
+ThresholdOpt = Annotated[
+    float | None, typer.Option("--threshold", help="Minutes (default: the middle threshold).")
+]
+
+
+def _svc(region: Any, service: str) -> str:
+    names = [s.name for s in region.scenario.services]
+    if not service:
+        return names[0]
+    if service not in names:
+        raise ScenarioError(f"no service {service!r}", fix=f"use one of {', '.join(names)}")
+    return service
+
+
+@app.command()
+def capacity(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
+    service: ServiceOpt = "",
+    threshold: ThresholdOpt = None,
+    out: OutOpt = None,
+) -> None:
+    """Capacity-limited coverage: served, within reach but over capacity, beyond reach."""
+    from reach.studies import capacity_study
+
+    def go() -> None:
+        region, base = _study_setup(scenario)
+        name = _svc(region, service)
+        result = capacity_study(region, base, name, threshold_min=threshold)
+        _frame_table(
+            result.zones,
+            f"{name}: capacity-limited coverage within {result.threshold_min:g} min",
+            {"zone_name": "zone", "population": "population", "pct_served": "% served",
+             "pct_in_reach_over_capacity": "% in reach, over capacity",
+             "pct_beyond_reach": "% beyond reach"},
+        )  # fmt: skip
+        _write_study(
+            _study_out(region, out, f"capacity_{name}"),
+            {"capacity_zones": result.zones, "capacity_facilities": result.facilities},
+        )
+
+    _guard(go)
+
+
+@app.command()
+def equity(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
+    out: OutOpt = None,
+) -> None:
+    """Equity of travel times per zone: beyond the threshold, mean, p90, Gini, Palma."""
+    from reach.pipeline import key_threshold
+    from reach.studies import equity_study
+
+    def go() -> None:
+        region, base = _study_setup(scenario)
+        table = equity_study(region, base)
+        for name, part in table.groupby("service", sort=False):
+            spec = next(s for s in region.scenario.services if s.name == name)
+            mid = f"pct_beyond_{key_threshold(spec):g}min"
+            _frame_table(
+                part,
+                f"{name}: equity of travel time, worst zones first",
+                {"rank_worst_first": "rank", "zone_name": "zone", "population": "population",
+                 mid: f"% beyond {key_threshold(spec):g} min",
+                 "mean_time_min_reached": "mean min", "p90_time_min_reached": "p90 min",
+                 "gini_reached": "Gini", "palma_reached": "Palma",
+                 "pct_unreachable": "% unreachable"},
+            )  # fmt: skip
+        _write_study(_study_out(region, out, "equity"), {"equity": table})
+
+    _guard(go)
+
+
+@app.command("access")
+def access_scores(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
+    service: ServiceOpt = "",
+    out: OutOpt = None,
+) -> None:
+    """Accessibility scores (enhanced two-step floating catchment): supply per 1,000 people."""
+    from reach.studies import accessibility_study
+
+    def go() -> None:
+        region, base = _study_setup(scenario)
+        name = _svc(region, service)
+        result = accessibility_study(region, base, name)
+        _frame_table(
+            result.zones,
+            f"{name}: {result.method} supply per 1,000 people",
+            {"zone_name": "zone", "population": "population",
+             "mean_supply_per_1000_people": "mean per 1,000",
+             "median_supply_per_1000_people": "median per 1,000",
+             "pct_with_access": "% with access"},
+        )  # fmt: skip
+        _write_study(
+            _study_out(region, out, f"access_{name}"),
+            {"access_zones": result.zones, "access_facilities": result.facilities},
+        )
+
+    _guard(go)
+
+
+@app.command()
+def referral(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
+    service: ServiceOpt = "",
+    tier: Annotated[str, typer.Option("--tier", help="Referral tier.")] = "hospital",
+    out: OutOpt = None,
+) -> None:
+    """Referral: each facility's time to the nearest hospital, and end-to-end coverage."""
+    from reach.studies import referral_study
+
+    def go() -> None:
+        region, base = _study_setup(scenario)
+        name = _svc(region, service)
+        result = referral_study(region, base, name, referral_tier=tier)
+        spec = next(s for s in region.scenario.services if s.name == name)
+        cols = {"zone_name": "zone", "population": "population"}
+        cols |= {f"pct_end_to_end_within_{t:g}min": f"% ≤{t:g} min" for t in spec.thresholds_min}
+        cols |= {"mean_end_to_end_min": "mean min", "pct_primary_unreachable": "% unreachable"}
+        _frame_table(result.zones, f"{name}: end to end, facility then {tier}", cols)
+        _write_study(
+            _study_out(region, out, f"referral_{name}"),
+            {"referral_zones": result.zones, "referral_facilities": result.facilities},
+        )
+
+    _guard(go)
+
+
+@app.command()
+def optimize(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
+    service: ServiceOpt = "",
+    sites: Annotated[int, typer.Option("--sites", help="How many new sites.")] = 5,
+    threshold: ThresholdOpt = None,
+    candidates: Annotated[
+        int, typer.Option("--candidates", help="Underserved candidate cells to choose from.")
+    ] = 200,
+    grid_step: Annotated[
+        int, typer.Option("--grid-step", help="Use every N-th passable cell as a candidate.")
+    ] = 0,
+    budget: Annotated[float | None, typer.Option("--budget", help="Total budget.")] = None,
+    cost: Annotated[float | None, typer.Option("--cost", help="Cost per site.")] = None,
+    tier: Annotated[str, typer.Option("--tier", help="Tier of the new sites.")] = "health_centre",
+    out: OutOpt = None,
+) -> None:
+    """Choose new sites that bring most people within the threshold (greedy and exact)."""
+    from reach.studies import siting_study
+
+    def go() -> None:
+        if budget is not None and cost is None:
+            raise ScenarioError("--budget needs --cost (the cost of a site)", fix="add --cost")
+        region, base = _study_setup(scenario)
+        name = _svc(region, service)
+        study = siting_study(
+            region, base, name, n_sites=sites, threshold_min=threshold,
+            n_candidates=candidates, grid_step_cells=grid_step or None, budget=budget,
+            cost_per_site=cost,
+        )  # fmt: skip
+        cmp = study.comparison
+        for sol in (cmp.greedy, cmp.exact):
+            optimal = " (proven optimal)" if sol.proven_optimal else ""
+            _frame_table(
+                sol.sites,
+                f"{name}: {sol.solver} — {sol.covered_people:,.0f} people newly within "
+                f"{study.threshold_min:g} min{optimal}",
+                {"order": "#", "candidate_id": "candidate", "lon": "lon", "lat": "lat",
+                 "marginal_gain_people": "gain", "cumulative_gain_people": "cumulative"},
+            )  # fmt: skip
+        _out.print(
+            f"gap greedy vs exact: {cmp.gap_people:,.0f} people ({cmp.gap_pct:.2f} %) "
+            f"from {len(study.candidates)} candidates",
+            markup=False,
+        )
+        folder = _study_out(region, out, f"optimize_{name}")
+        _write_study(
+            folder,
+            {"sites_greedy": cmp.greedy.sites, "sites_exact": cmp.exact.sites,
+             "candidates": study.candidates},
+        )  # fmt: skip
+        toml = cmp.exact.alternative_toml(name=f"optimal_{name}_sites", service=name, tier=tier)
+        (folder / "alternative.toml").write_text(toml, "utf-8")
+
+    _guard(go)
 
 
 @app.command()

@@ -23,7 +23,13 @@ import rasterio
 
 from reach import __version__
 from reach.build import Clock, Region, load_region, mode_profile
-from reach.engine.combined import REASON_LABELS, REASON_REACHED, SearchResult, combined_search
+from reach.engine.combined import (
+    REASON_LABELS,
+    REASON_REACHED,
+    SearchGraph,
+    SearchResult,
+    combined_search,
+)
 from reach.errors import ConservationError
 from reach.ingest.connectivity import read_connectivity
 from reach.ingest.roads import RoadLines
@@ -67,6 +73,7 @@ __all__ = [
     "evaluate",
     "key_threshold",
     "run_scenario",
+    "service_graph",
 ]
 
 #: Plain-language meaning of each unreachable reason, written into the manifest.
@@ -286,6 +293,17 @@ class _Searcher:
             max_time_min=scn.grid.max_travel_time_min,
             start=warm,
         )
+
+
+def service_graph(region: Region, mode: str) -> SearchGraph:
+    """The baseline search graph (walking grid + the mode's network) of a loaded region."""
+    searcher = _Searcher(region, region.roads, region.friction)
+    return search_graph(
+        region.grid,
+        region.friction,
+        searcher.network(mode),
+        neighbours=region.scenario.grid.neighbours,
+    )
 
 
 def _renumbered(start: ServiceResult, fac: gpd.GeoDataFrame) -> tuple[SearchResult, np.ndarray]:

@@ -158,6 +158,10 @@ class FacilitiesSpec(_Strict):
     lat_column: str = "lat"
     where: dict[str, list[str]] = Field(default_factory=dict)
     tiers: list[str] = Field(default_factory=list)
+    #: Capacity (people served) by tier, for facilities whose file gives none.
+    capacity_by_tier: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(
+        default_factory=dict
+    )
 
     @model_validator(mode="after")
     def _source(self) -> FacilitiesSpec:
