@@ -83,6 +83,7 @@ facilities = {{ path = "{rel(files.facilities_geojson)}", id_column = "facility_
 
 [outputs]
 folder = "../results"
+reports = ["en", "id"]
 """
 
 

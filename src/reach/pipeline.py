@@ -9,6 +9,7 @@ configure logging or exit codes.
 
 from __future__ import annotations
 
+import logging
 import platform
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -87,6 +88,7 @@ REASON_EXPLANATIONS: dict[str, str] = {
 }
 
 StepCallback = Callable[[str], None]
+_log = logging.getLogger("reach.pipeline")
 BASELINE = "baseline"
 
 
@@ -820,6 +822,19 @@ def _write_outputs(run: RunResult, target: Path, *, maps: bool = True) -> None:
             )
         inputs = {str(p): file_sha256(p) for p in _input_files(scn) if p.is_file()}
         run.inputs = inputs
+        warnings: list[str] = []
+        if scn.outputs.reports and maps:
+            # matplotlib and WeasyPrint are imported only when reports are asked for
+            from reach.outputs.report import pdf_unavailable, write_report
+
+            pdf = scn.outputs.report_pdf
+            why = pdf_unavailable() if pdf else None
+            if why is not None:
+                pdf = False
+                warnings.append(f"PDF reports skipped, HTML written: {why}")
+                _log.warning(warnings[-1])
+            for lang in scn.outputs.reports:
+                write_report(run, tmp, lang=lang, pdf=pdf)
         manifest: dict[str, Any] = {
             "reach_version": __version__,
             "scenario": scn.model_dump(mode="json"),
@@ -844,6 +859,7 @@ def _write_outputs(run: RunResult, target: Path, *, maps: bool = True) -> None:
                 if code
             },
             "alternatives": sorted(run.alternatives),
+            "warnings": warnings,
             "outputs": sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file()),
         }
         write_json(tmp / "manifest.json", manifest)

@@ -202,6 +202,10 @@ class OutputsSpec(_Strict):
     maps_offline: bool = True
     #: A tile URL template for a basemap (e.g. an OpenStreetMap tile server), used online.
     basemap_url: str | None = Field(default=None, pattern=r"^https://[^\s'\"<>]+$")
+    #: Regional reports (HTML and PDF) to write, by language: ``["en", "id"]``.
+    reports: list[Literal["en", "id"]] = Field(default_factory=list)
+    #: Also write each report as a PDF.
+    report_pdf: bool = True
 
 
 class ScenarioMeta(_Strict):

@@ -271,18 +271,23 @@ def _dijkstra(
     buffer_size: int,
     time: np.ndarray,
     label: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, bool]:
     """Multi-source Dijkstra with labels; vertices beyond ``limit`` stay ``inf``.
 
     ``time`` and ``label`` are updated in place: all ``inf`` / ``-1`` for a fresh search, or the
     times of an earlier search to add seeds to it (only vertices the new seeds reach sooner are
     visited, so the result is the minimum over old and new seeds).
+    The flag returned is True when the limit cut off some path (a vertex left unreached might
+    have a route longer than the limit); False means every unreached vertex has no route at all.
     """
     keys, items = heap_new(seeds.shape[0] * 4 + 1024)
     size = 0
+    limited = False
     for i in range(seeds.shape[0]):
         s = seeds[i]
-        if seed_time[i] < time[s] and seed_time[i] <= limit:
+        if seed_time[i] > limit:
+            limited = True
+        elif seed_time[i] < time[s]:
             time[s] = seed_time[i]
             label[s] = seed_label[i]
             keys, items, size = heap_push(keys, items, size, seed_time[i], s)
@@ -297,11 +302,14 @@ def _dijkstra(
         for i in range(k):
             u = out_u[i]
             nt = t + out_cost[i]
-            if nt < time[u] and nt <= limit:
-                time[u] = nt
-                label[u] = lab
-                keys, items, size = heap_push(keys, items, size, nt, u)
-    return time, label
+            if nt < time[u]:
+                if nt <= limit:
+                    time[u] = nt
+                    label[u] = lab
+                    keys, items, size = heap_push(keys, items, size, nt, u)
+                else:
+                    limited = True
+    return time, label, limited
 
 
 @njit(cache=True)
@@ -423,7 +431,7 @@ def combined_search(
         label0 = np.concatenate(
             [start.facility.astype(np.int32), np.full(graph.n_nodes, -1, dtype=np.int32)]
         )
-    time, label = _dijkstra(
+    time, label, limited = _dijkstra(
         g, seeds, times0, labels, float(max_time_min), buffer_size, time0, label0
     )
     cell_time = time[:n]
@@ -442,7 +450,7 @@ def combined_search(
         reason[open_unreached & (old == REASON_BEYOND_LIMIT)] = REASON_BEYOND_LIMIT
         open_unreached &= old != REASON_BEYOND_LIMIT
     if open_unreached.any():
-        if np.isfinite(max_time_min):
+        if limited:
             begin = np.isfinite(time) if start is None else np.zeros(n_total, dtype=np.bool_)
             seen = _reachable(g, seeds, begin, buffer_size)[:n]
         else:

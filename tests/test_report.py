@@ -1,0 +1,418 @@
+"""Regional reports: headline numbers traced to the coverage table, both languages, escaping of
+names from the inputs, a PDF that fetches nothing from outside, and byte-identical HTML."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reach.errors import InputError
+from reach.metrics.coverage import ALL_ZONES_ID
+from reach.outputs import report as report_mod
+from reach.outputs.i18n import MESSAGES, get_locale
+from reach.outputs.report import (
+    RefusedURLError,
+    fetch_report_resource,
+    licence_key,
+    render_report_html,
+    report_url_fetcher,
+    write_report,
+    write_report_pdf,
+)
+from reach.pipeline import REASON_EXPLANATIONS, RunResult, run_scenario
+from reach.scenario import load_scenario
+
+DATE = "2025-05-12"
+SCRIPT_NAME = "<script>alert(1)</script> <b>x</b>"
+IMG_NAME = '<img src="http://example.invalid/x.png"> <img src="file:///etc/passwd">'
+
+
+def _weasyprint_or_skip() -> None:
+    """Skip (with the reason) only when WeasyPrint cannot load its system libraries."""
+    try:
+        import weasyprint  # noqa: F401
+    except OSError as exc:  # Pango / HarfBuzz missing
+        pytest.skip(f"WeasyPrint cannot load its system libraries (install Pango): {exc}")
+
+
+def _pdf_text(path: Path) -> str:
+    from pypdf import PdfReader
+
+    text = "\n".join(page.extract_text() for page in PdfReader(path).pages)
+    return text.replace("\u00a0", " ")
+
+
+def _worst_cell_lon_lat(run: RunResult, service: str) -> tuple[float, float]:
+    """Longitude / latitude of the populated cell farthest from the service (or cut off)."""
+    people = run.population.people.ravel()
+    t = run.services[service].search.time_min
+    score = np.where(np.isfinite(t), t, 1e9)
+    score = np.where(people > 0, score, -1.0)
+    cell = int(np.argmax(score))
+    x, y = run.grid.cell_centres(np.array([cell]))
+    return float(x[0]), float(y[0])
+
+
+@pytest.fixture(scope="module")
+def scenario_set(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    """The demo region with hostile zone names and three options, run and written."""
+    from reach.demo import demo_scenario_toml
+    from reach.synthetic import generate_demo
+
+    root = tmp_path_factory.mktemp("report")
+    files = generate_demo(root / "inputs", size_cells=40_000, seed=3)
+    zones = json.loads(files.boundaries_geojson.read_text("utf-8"))
+    zones["features"][0]["properties"]["name"] = SCRIPT_NAME
+    zones["features"][1]["properties"]["name"] = IMG_NAME
+    files.boundaries_geojson.write_text(json.dumps(zones), "utf-8")
+    toml = demo_scenario_toml(files, relative_to=root / "inputs")
+    path = root / "inputs" / "demo.toml"
+    path.write_text(toml, "utf-8")
+    lon, lat = _worst_cell_lon_lat(run_scenario(load_scenario(path), write=False), "health")
+    new_post = (
+        '{ op = "add_facility", service = "health", facility_id = "NEW1", '
+        f'name = "Puskesmas Baru", lon = {lon}, lat = {lat}, tier = "health_centre", '
+        "capacity = 20000 }"
+    )
+    path.write_text(
+        toml
+        + f"""
+[[alternatives]]
+name = "new_puskesmas"
+description = "A puskesmas where access is worst <b>x</b>"
+cost = 250000
+operations = [{new_post}]
+
+[[alternatives]]
+name = "close_pustu"
+operations = [{{ op = "close_facility", service = "health", facility_id = "H005" }}]
+
+[[alternatives]]
+name = "few_bikes"
+operations = [{{ op = "vehicle_availability", service = "health", share = 0.4 }}]
+""",
+        "utf-8",
+    )
+    return run_scenario(load_scenario(path), out_dir=root / "results")
+
+
+@pytest.fixture(scope="module")
+def baseline_only(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    """The plain demo: no options."""
+    from reach.demo import run_demo
+
+    return run_demo(tmp_path_factory.mktemp("demo") / "demo", size_cells=40_000, seed=3)
+
+
+@pytest.fixture(scope="module")
+def english(scenario_set: RunResult, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    _weasyprint_or_skip()
+    return write_report(scenario_set, tmp_path_factory.mktemp("en"), lang="en", title_date=DATE)
+
+
+@pytest.fixture(scope="module")
+def indonesian(scenario_set: RunResult, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    _weasyprint_or_skip()
+    return write_report(scenario_set, tmp_path_factory.mktemp("id"), lang="id", title_date=DATE)
+
+
+#: The only elements a report contains.
+_REPORT_TAGS = {
+    "html", "head", "meta", "title", "style", "body", "header", "p", "h1", "h2", "h3", "section",
+    "table", "caption", "thead", "tbody", "tr", "th", "td", "ul", "li", "div", "figure", "img",
+    "figcaption", "span", "dl", "dt", "dd",
+}  # fmt: skip
+
+
+def _tags(html: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Every start tag of ``html`` with its attributes (as a browser would parse them)."""
+    from html.parser import HTMLParser
+
+    found: list[tuple[str, list[tuple[str, str]]]] = []
+
+    class Collector(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            found.append((tag, [(k, v or "") for k, v in attrs]))
+
+    Collector().feed(html)
+    return found
+
+
+def _all_row(run: RunResult, service: str) -> pd.Series:
+    cov = run.coverage
+    return cov[(cov["service"] == service) & (cov["zone_id"] == ALL_ZONES_ID)].iloc[0]
+
+
+# --------------------------------------------------------------------------------------------
+# content
+
+
+def test_english_pdf_carries_the_headline_numbers_of_the_coverage_table(
+    scenario_set: RunResult, english: list[Path]
+) -> None:
+    _, pdf_path = english
+    assert [p.name for p in english] == ["report_en.html", "report_en.pdf"]
+    assert pdf_path.read_bytes().startswith(b"%PDF")
+    text = _pdf_text(pdf_path)
+    for svc in scenario_set.services:
+        row = _all_row(scenario_set, svc)
+        for th in (30, 60, 120):
+            assert f"{row[f'pct_within_{th}min']:.1f}%" in text, (svc, th)
+        assert f"{row['population']:,.0f}" in text
+        left = row["reached_beyond_120min"] + row["unreachable_total"]
+        assert f"{left:,.0f} ({100 * left / row['population']:.1f}%)" in text
+        assert f"{svc}: {row['pct_within_60min']:.1f}% of the target population" in text
+    # the best option per service is rank 1 of the ranking table, with its net gain
+    ranking = scenario_set.ranking
+    assert ranking is not None
+    best = ranking[(ranking["service"] == "health") & (ranking["rank"] == 1)].iloc[0]
+    if best["net_newly_covered"] > 0:
+        assert (
+            f"health: {best['alternative']} brings {best['net_newly_covered']:,.0f} more people "
+            "within 60 min" in text
+        )
+    assert "primary_school: no option brings more people within 60 min." in text
+    for title in ("Summary", "Coverage curves", "Comparing the options", "Zones", "Data sources"):
+        assert title in text
+    assert "Unreachable people by reason" in text and "No route" in text
+    assert "12 May 2025" in text
+    assert "OpenStreetMap contributors, ODbL" in text  # roads.osm
+    assert "unknown — check the source" in text  # the generated demo files
+
+
+def test_indonesian_report_uses_indonesian_labels_and_number_formats(
+    scenario_set: RunResult, indonesian: list[Path]
+) -> None:
+    html_path, pdf_path = indonesian
+    assert html_path.name == "report_id.html"
+    html = html_path.read_text("utf-8")
+    assert '<html lang="id">' in html
+    text = _pdf_text(pdf_path)
+    for label in (
+        "Ringkasan", "Cakupan", "Penduduk sasaran", "Tertinggal", "Kurva cakupan",
+        "Perbandingan opsi", "Wilayah", "tidak terjangkau", "Sumber data", "Metode",
+        "Kondisi saat ini", "12 Mei 2025", "menit", "puskesmas",
+    ):  # fmt: skip
+        assert label in text, label
+    for english_label in ("Summary", "Coverage curves", "Left behind", "Data sources"):
+        assert english_label not in text
+    row = _all_row(scenario_set, "health")
+    for th in (30, 60, 120):
+        assert f"{row[f'pct_within_{th}min']:.1f}".replace(".", ",") + " %" in text
+    people = f"{row['population']:,.0f}".replace(",", ".")
+    assert "." in people and people in text  # thousands separator is a dot
+    assert re.search(r"\d,\d %", text)
+    assert not re.search(r"\d\.\d%", text)
+
+
+def test_names_from_the_inputs_are_text_never_markup(
+    scenario_set: RunResult, english: list[Path]
+) -> None:
+    html_path, pdf_path = english
+    html = html_path.read_text("utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &lt;b&gt;x&lt;/b&gt;" in html
+    assert "<script" not in html and "<b>" not in html
+    tags = _tags(html)
+    assert {name for name, _ in tags} <= _REPORT_TAGS
+    addresses = [v for _, attrs in tags for k, v in attrs if k in {"src", "href"}]
+    assert addresses and all(v.startswith("data:image/png;base64,") for v in addresses)
+    text = _pdf_text(pdf_path)  # literal text in the PDF
+    assert SCRIPT_NAME in text
+    assert '<img src="http://example.invalid/x.png">' in text
+    assert "A puskesmas where access is worst <b>x</b>" in text
+
+
+def test_the_pdf_fetches_only_its_own_data_uris(
+    scenario_set: RunResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _weasyprint_or_skip()
+    asked: list[str] = []
+    real = report_mod.fetch_report_resource
+
+    def recording(url: str, *, roots: Any) -> tuple[bytes, str]:
+        asked.append(url)
+        return real(url, roots=roots)
+
+    monkeypatch.setattr(report_mod, "fetch_report_resource", recording)
+    write_report(scenario_set, tmp_path, lang="en", title_date=DATE)
+    assert asked, "the charts and maps are fetched through the report's fetcher"
+    assert all(url.startswith("data:image/png;base64,") for url in asked)
+
+
+def test_an_outside_reference_in_the_html_is_refused_not_fetched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _weasyprint_or_skip()
+    asked: list[str] = []
+    refused: list[str] = []
+    real = report_mod.fetch_report_resource
+
+    def recording(url: str, *, roots: Any) -> tuple[bytes, str]:
+        asked.append(url)
+        try:
+            return real(url, roots=roots)
+        except RefusedURLError:
+            refused.append(url)
+            raise
+
+    monkeypatch.setattr(report_mod, "fetch_report_resource", recording)
+    html = (
+        '<html><head><link rel="stylesheet" href="https://example.invalid/s.css"></head><body>'
+        '<img src="http://example.invalid/x.png"><img src="file:///etc/passwd">'
+        '<img src="../outside.png"><p>text</p></body></html>'
+    )
+    (tmp_path / "outside.png").write_bytes(b"not used")
+    folder = tmp_path / "report"
+    folder.mkdir()
+    pdf = write_report_pdf(html, folder / "x.pdf")
+    assert pdf.read_bytes().startswith(b"%PDF")
+    assert set(asked) == set(refused)
+    assert len(refused) == 4
+
+
+def test_url_fetcher_serves_only_data_uris_and_files_of_the_report(tmp_path: Path) -> None:
+    _weasyprint_or_skip()
+    folder = tmp_path / "report"
+    folder.mkdir()
+    (folder / "chart.png").write_bytes(b"\x89PNG fake")
+    (folder / "link.txt").symlink_to("/etc/passwd")
+    (tmp_path / "secret.txt").write_text("secret")
+    fetcher = report_url_fetcher(folder)
+    for url in (
+        "http://example.invalid/x.png",
+        "https://example.invalid/x.png",
+        "ftp://example.invalid/x.png",
+        "file:///etc/passwd",
+        f"{tmp_path.as_uri()}/secret.txt",
+        f"{folder.as_uri()}/../secret.txt",
+        f"{folder.as_uri()}/link.txt",
+        f"{folder.as_uri()}/missing.png",
+        "file://otherhost/etc/passwd",
+        "javascript:alert(1)",
+        "data:image/png;base64,@@@",
+    ):
+        with pytest.raises(RefusedURLError):
+            fetcher(url)
+    png = base64.b64encode(b"\x89PNG data").decode()
+    assert fetch_report_resource(f"data:image/png;base64,{png}", roots=[folder]) == (
+        b"\x89PNG data",
+        "image/png",
+    )
+    data, mime = fetch_report_resource(f"{folder.as_uri()}/chart.png", roots=[folder])
+    assert data == b"\x89PNG fake" and mime == "image/png"
+    response = fetcher(f"{folder.as_uri()}/chart.png")
+    body = response["string"] if isinstance(response, dict) else response.read()
+    assert body == b"\x89PNG fake"
+
+
+def test_html_is_byte_identical_for_the_same_run(scenario_set: RunResult, tmp_path: Path) -> None:
+    a = write_report(scenario_set, tmp_path / "a", lang="id", pdf=False, title_date=DATE)
+    b = write_report(scenario_set, tmp_path / "b", lang="id", pdf=False, title_date=DATE)
+    assert [p.name for p in a] == ["report_id.html"]
+    assert a[0].read_bytes() == b[0].read_bytes()
+    # written atomically: no temporary file is left beside the report
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["report_id.html"]
+
+
+def test_images_are_small_embedded_pngs(scenario_set: RunResult) -> None:
+    html = render_report_html(scenario_set, lang="en", title_date=DATE)
+    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    n_zones = len(scenario_set.zones)
+    assert len(images) == len(scenario_set.services) + n_zones  # curves + one map per zone
+    for b64 in images:
+        data = base64.b64decode(b64)
+        assert data.startswith(b"\x89PNG")
+        assert len(data) < 150_000
+        assert b"tEXt" not in data and b"iTXt" not in data  # no metadata chunks
+    no_maps = render_report_html(scenario_set, lang="en", title_date=DATE, zone_maps=False)
+    assert len(re.findall(r"data:image/png", no_maps)) == len(scenario_set.services)
+
+
+def test_report_of_a_run_without_options(baseline_only: RunResult, tmp_path: Path) -> None:
+    _weasyprint_or_skip()
+    html_path, pdf_path = write_report(baseline_only, tmp_path, lang="en", title_date=DATE)
+    html = html_path.read_text("utf-8")
+    assert 'id="comparison"' not in html
+    text = _pdf_text(pdf_path)
+    assert "This run has no options" in text
+    row = _all_row(baseline_only, "primary_school")
+    assert f"{row['pct_within_30min']:.1f}%" in text
+
+
+def test_coverage_curve_meets_the_coverage_table_at_each_threshold(
+    scenario_set: RunResult,
+) -> None:
+    people = scenario_set.population.people.ravel()
+    keep = np.flatnonzero(people > 0)
+    for svc, res in scenario_set.services.items():
+        minutes = np.array([30.0, 60.0, 120.0])
+        curve = report_mod._coverage_curve(res.access, keep, people[keep], minutes)
+        row = _all_row(scenario_set, svc)
+        expected = [row[f"pct_within_{t:g}min"] for t in minutes]
+        np.testing.assert_allclose(curve, expected, rtol=1e-9)
+
+
+def test_unknown_language_is_a_one_line_input_error(scenario_set: RunResult) -> None:
+    with pytest.raises(InputError) as info:
+        render_report_html(scenario_set, lang="fr")
+    message = str(info.value)
+    assert "'fr'" in message and "en (English)" in message and "id (Bahasa Indonesia)" in message
+    assert "\n" not in message
+
+
+# --------------------------------------------------------------------------------------------
+# formats, messages, licences
+
+
+def test_number_formats_per_language() -> None:
+    en, ind = get_locale("en"), get_locale("id")
+    assert en.number(12345.64, 1) == "12,345.6"
+    assert ind.number(12345.64, 1) == "12.345,6"
+    assert en.pct(84.66) == "84.7%"
+    assert ind.pct(84.66) == "84,7\u00a0%"
+    assert en.number(-1234.4, 0) == "-1,234" and ind.number(-1234.4, 0) == "-1.234"
+    assert en.number(0.4, 1, signed=True) == "+0.4" and en.number(-0.04, 1) == "0.0"
+    assert en.number(float("nan")) == "–" and ind.pct(None) == "–"
+    assert en.minutes(30) == "30\u00a0min" and ind.minutes(7.5, 1) == "7,5\u00a0menit"
+    assert ind.threshold(7.5) == "7,5\u00a0menit"
+    assert ind.date("2025-08-17") == "17 Agustus 2025" and en.date("not a date") == "not a date"
+    assert ind.join(["a", "b", "c"]) == "a, b dan c"
+
+
+def test_every_message_exists_in_both_languages() -> None:
+    assert MESSAGES["en"].keys() == MESSAGES["id"].keys()
+    for key, text in MESSAGES["id"].items():
+        assert text.strip(), key
+        fields_en = set(re.findall(r"{(\w+)}", MESSAGES["en"][key]))
+        if MESSAGES["en"][key]:
+            assert fields_en == set(re.findall(r"{(\w+)}", text)), key
+    for label in REASON_EXPLANATIONS:
+        assert MESSAGES["id"][f"explain.{label}"]
+        assert MESSAGES["id"][f"reason.{label}"]
+    assert MESSAGES["id"]["unreachable"] == "Tidak terjangkau"
+    assert MESSAGES["id"]["tier.health_centre"] == "puskesmas"
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("comoros/com_ppp_2020_UNadj.tif", "worldpop"),
+        ("comoros/comores-latest.osm.pbf", "osm"),
+        ("comoros/roads_osm.gpkg", "osm"),
+        ("comoros/health_points_from_osm.geojson", "osm"),
+        ("comoros/srtm/S12E043.SRTMGL1.hgt.zip", "srtm"),
+        ("comoros/landcover_cglc/landcover_Tree.tif", "copernicus"),
+        ("comoros/admin_gadm_adm1.gpkg", "gadm"),
+        ("malawi/population.tif", "unknown"),
+        ("x/cosmos.tif", "unknown"),
+    ],
+)
+def test_licence_is_detected_from_the_file_name(name: str, key: str) -> None:
+    assert licence_key(Path("/data") / name) == key
