@@ -146,3 +146,16 @@ def test_map_command_writes_only_maps(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
     code, _, err = _run("map", str(scenario), "--basemap", "http://tiles.invalid/{z}/{x}/{y}")
     assert code == EXIT_BAD_INPUT and "https" in err
+
+
+def test_report_command_writes_both_languages(tmp_path: Path) -> None:
+    scenario = write_tiny_region(tmp_path)
+    out = tmp_path / "reports"
+    code, _, err = _run(
+        "report", str(scenario), "--lang", "en", "--lang", "id", "--no-pdf", "--out", str(out)
+    )
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["report_en.html", "report_id.html"]
+    assert "Cakupan" in (out / "report_id.html").read_text()
+    code, _, err = _run("report", str(scenario), "--lang", "fr")
+    assert code == EXIT_BAD_INPUT and "fr" in err

@@ -229,6 +229,42 @@ def map_(
         _out.print(f"{path}  ({path.stat().st_size / 1e6:.1f} MB)", markup=False)
 
 
+@app.command()
+def report(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
+    lang: Annotated[
+        list[str], typer.Option("--lang", help="Language: en (English) or id (Bahasa Indonesia).")
+    ] = ["en"],  # noqa: B006 - typer reads the default
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for the reports (default: the scenario's output)."),
+    ] = None,
+    no_pdf: Annotated[bool, typer.Option("--no-pdf", help="Write the HTML report only.")] = False,
+) -> None:
+    """Run a scenario (or set) in memory and write its regional report, HTML and PDF."""
+    from reach.outputs.i18n import LANGUAGES
+    from reach.outputs.report import write_report
+
+    def go() -> list[Path]:
+        unknown = [x for x in lang if x not in LANGUAGES]
+        if unknown:
+            raise ScenarioError(
+                f"no report language {unknown[0]!r}", fix=f"use one of {', '.join(LANGUAGES)}"
+            )
+        result = _run_with_progress(scenario, None, write=False)
+        assert isinstance(result, RunResult)
+        scn = result.scenario
+        folder = out if out is not None else scn.resolve(scn.outputs.folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        written: list[Path] = []
+        for code in lang:
+            written += write_report(result, folder, lang=code, pdf=not no_pdf)
+        return written
+
+    for path in _guard(go):
+        _out.print(f"{path}  ({path.stat().st_size / 1e3:,.0f} KB)", markup=False)
+
+
 def _frame_table(frame: pd.DataFrame, title: str, columns: dict[str, str]) -> None:
     """Print chosen columns of a table (``{column: header}``); numbers get separators."""
     table = Table(title=title)
