@@ -165,7 +165,7 @@ class SearchResult:
     node_time_min: np.ndarray
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _move_cost(
     u: int,
     v: int,
@@ -213,7 +213,7 @@ def _move_cost(
     return cost
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _predecessors(v: int, g: tuple[Any, ...], out_u: np.ndarray, out_cost: np.ndarray) -> int:
     """Write the vertices with an edge into ``v`` and the edge costs; return their count.
 
