@@ -104,9 +104,12 @@ def coverage_table(
         If any row does not add up.
     """
     pop = np.asarray(people, dtype=np.float64).ravel() * float(target_share)
-    z = np.asarray(zone).ravel().astype(np.int64)
-    t = np.asarray(time_min, dtype=np.float64).ravel()
-    r = np.asarray(reason).ravel()
+    # only cells with people count (most of a region has none): every sum below is unchanged
+    keep = np.flatnonzero(pop != 0)
+    pop = pop[keep]
+    z = np.asarray(zone).ravel()[keep].astype(np.int64)
+    t = np.asarray(time_min, dtype=np.float64).ravel()[keep]
+    r = np.asarray(reason).ravel()[keep]
     n_zones = len(zone_ids)
     # group 0..n_zones-1 = zones, n_zones = outside
     group = np.where(z > 0, z - 1, n_zones)
