@@ -505,6 +505,86 @@ def optimize(
 
 
 @app.command()
+def fetch(
+    region: Annotated[
+        str, typer.Argument(help="A place name, a 'west,south,east,north' box or a boundary file.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the data and scenario.")],
+    year: Annotated[int, typer.Option("--year", help="WorldPop year.")] = 2020,
+    iso3: Annotated[str | None, typer.Option("--iso3", help="Country code (ISO 3166-1).")] = None,
+    admin_level: Annotated[
+        int, typer.Option("--admin-level", help="geoBoundaries level for zones (0 = none).")
+    ] = 1,
+    pbf_url: Annotated[
+        str | None, typer.Option("--pbf-url", help="An .osm.pbf extract to clip, for big areas.")
+    ] = None,
+    margin_km: Annotated[float, typer.Option("--margin-km", help="Widen the area.")] = 0.0,
+    offline: Annotated[bool, typer.Option("--offline", help="Use only the cache.")] = False,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Download again.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace files in --out.")] = False,
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Cache folder.")] = None,
+) -> None:
+    """Download (or take from the cache) roads, population and zones, and write a scenario."""
+    from reach.fetch import FetchResult, fetch_region
+
+    def go() -> FetchResult:
+        kwargs: dict[str, Any] = {
+            "out_dir": out, "year": year, "iso3": iso3,
+            "admin_level": admin_level or None, "offline": offline, "refresh": refresh,
+            "pbf_url": pbf_url, "margin_km": margin_km, "overwrite": overwrite,
+            "cache_dir": cache_dir,
+        }  # fmt: skip
+        if _state.get("quiet"):
+            return fetch_region(region, **kwargs)
+        with _err.status("fetching", spinner="dots") as status:
+
+            def progress(label: str, done: int, total: int | None) -> None:
+                size = f"{done / 1e6:,.1f} MB" + (f" of {total / 1e6:,.1f} MB" if total else "")
+                status.update(f"{label}: {size}")
+
+            return fetch_region(
+                region, progress=progress, on_step=lambda t: status.update(t), **kwargs
+            )
+
+    result = _guard(go)
+    _out.print(f"scenario written: {result.scenario}", markup=False)
+    for note in result.notes:
+        _out.print(f"note: {note}", markup=False)
+    _out.print(f"next: reach run {result.scenario}", markup=False)
+
+
+@app.command("cache")
+def cache_cmd(
+    action: Annotated[str, typer.Argument(help="info or clear.")] = "info",
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Cache folder.")] = None,
+) -> None:
+    """Show or clear the download cache of `reach fetch`."""
+    from reach.fetch import cache_clear, cache_info
+
+    def go() -> None:
+        if action == "info":
+            info = cache_info(cache_dir=cache_dir)
+            table = Table(title=f"reach cache: {info.folder}")
+            for col in ("what", "size", "fetched", "sha256"):
+                table.add_column(col)
+            for e in info.entries:
+                table.add_row(e.label, f"{e.size / 1e6:,.1f} MB", str(e.created), e.sha256[:12])
+            _out.print(table)
+            _out.print(
+                f"{len(info.entries)} entries, {info.total_bytes / 1e6:,.1f} MB", markup=False
+            )
+        elif action == "clear":
+            cleared = cache_clear(cache_dir=cache_dir)
+            _out.print(
+                f"removed {cleared.entries} entries ({cleared.bytes / 1e6:,.1f} MB)", markup=False
+            )
+        else:
+            raise ScenarioError(f"no cache action {action!r}", fix="use `info` or `clear`")
+
+    _guard(go)
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("maps/demo"),
     size: Annotated[int, typer.Option("--size", help="Grid cells of the generated region.")] = 0,
