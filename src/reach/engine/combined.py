@@ -167,8 +167,10 @@ class SearchResult:
 
 @njit(cache=True, inline="always")
 def _move_cost(
-    u: int,
-    v: int,
+    ru: int,
+    cu: int,
+    rv: int,
+    cv: int,
     cols: int,
     pace: np.ndarray,
     elev: np.ndarray,
@@ -176,29 +178,26 @@ def _move_cost(
     dx: np.ndarray,
     dy: float,
 ) -> float:
-    """Minutes to walk from cell ``u`` to neighbouring cell ``v`` (``inf`` if impossible)."""
+    """Minutes to walk from cell ``(ru, cu)`` to neighbouring cell ``(rv, cv)`` (``inf`` if
+    impossible). Rows and columns are passed in, so no cell index is divided on the hot path."""
+    u = ru * cols + cu
+    v = rv * cols + cv
     pu = pace[u]
     pv = pace[v]
-    if not (np.isfinite(pu) and np.isfinite(pv)):
+    if not (pu < np.inf and pv < np.inf):  # also False for NaN
         return np.inf
-    ru = u // cols
-    cu = u - ru * cols
-    rv = v // cols
-    cv = v - rv * cols
     adr = abs(rv - ru)
     adc = abs(cv - cu)
     if adr == 1 and adc == 1:
-        if not (np.isfinite(pace[ru * cols + cv]) and np.isfinite(pace[rv * cols + cu])):
+        if not (pace[ru * cols + cv] < np.inf and pace[rv * cols + cu] < np.inf):
             return np.inf
     elif adr == 1 and adc == 2:
         sc = 1 if cv > cu else -1
-        if not (np.isfinite(pace[ru * cols + cu + sc]) and np.isfinite(pace[rv * cols + cu + sc])):
+        if not (pace[ru * cols + cu + sc] < np.inf and pace[rv * cols + cu + sc] < np.inf):
             return np.inf
     elif adr == 2 and adc == 1:
         sr = 1 if rv > ru else -1
-        if not (
-            np.isfinite(pace[(ru + sr) * cols + cu]) and np.isfinite(pace[(ru + sr) * cols + cv])
-        ):
+        if not (pace[(ru + sr) * cols + cu] < np.inf and pace[(ru + sr) * cols + cv] < np.inf):
             return np.inf
     hx = adc * 0.5 * (dx[ru] + dx[rv])
     hy = adr * dy
@@ -234,7 +233,7 @@ def _predecessors(v: int, g: tuple[Any, ...], out_u: np.ndarray, out_cost: np.nd
             if ru < 0 or ru >= rows or cu < 0 or cu >= cols:
                 continue
             u = ru * cols + cu
-            cost = _move_cost(u, v, cols, pace, elev, use_slope, dx, dy)
+            cost = _move_cost(ru, cu, r, c, cols, pace, elev, use_slope, dx, dy)
             if np.isfinite(cost):
                 out_u[k] = u
                 out_cost[k] = cost
