@@ -10,8 +10,10 @@ configure logging or exit codes.
 from __future__ import annotations
 
 import logging
+import os
 import platform
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
@@ -649,6 +651,37 @@ def _input_files(scn: Scenario) -> list[Path]:
     return sorted({scn.resolve(f) for f in files})
 
 
+def _evaluate_alternatives(
+    region: Region, baseline: Evaluation, clock: Clock
+) -> dict[str, Evaluation]:
+    """Evaluate every alternative, on as many threads as there are cores (``REACH_THREADS``).
+
+    The search kernels release the GIL and the region is only read, so alternatives run side by
+    side; the results are the same as one after the other.
+    """
+    alts = region.scenario.alternatives
+    threads = min(len(alts), _threads())
+    if threads <= 1:
+        return {
+            a.name: evaluate(region, name=a.name, alternative=a, clock=clock, baseline=baseline)
+            for a in alts
+        }
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        futures = [
+            pool.submit(
+                evaluate, region, name=a.name, alternative=a, clock=clock, baseline=baseline
+            )
+            for a in alts
+        ]
+        return {a.name: f.result() for a, f in zip(alts, futures, strict=True)}
+
+
+def _threads() -> int:
+    """Worker threads for alternatives: ``$REACH_THREADS``, else the number of cores."""
+    value = os.environ.get("REACH_THREADS", "")
+    return max(1, int(value)) if value.strip().isdigit() else (os.cpu_count() or 1)
+
+
 def run_scenario(
     scn: Scenario,
     *,
@@ -683,10 +716,7 @@ def run_scenario(
     clock = Clock(on_step)
     region = region or load_region(scn, clock=clock)
     baseline = evaluate(region, clock=clock)
-    alternatives = {
-        alt.name: evaluate(region, name=alt.name, alternative=alt, clock=clock, baseline=baseline)
-        for alt in scn.alternatives
-    }
+    alternatives = _evaluate_alternatives(region, baseline, clock)
     comparison = ranking = None
     if alternatives:
         with clock.step("compare"):

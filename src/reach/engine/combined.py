@@ -260,7 +260,7 @@ def _predecessors(v: int, g: tuple[Any, ...], out_u: np.ndarray, out_cost: np.nd
     return k
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _dijkstra(
     g: tuple[Any, ...],
     seeds: np.ndarray,
@@ -311,7 +311,7 @@ def _dijkstra(
     return time, label, limited
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _reachable(
     g: tuple[Any, ...],
     seeds: np.ndarray,
