@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from reach.engine.heap import heap_new, heap_pop, heap_push
+from reach.engine.heap import iheap_grow, iheap_new, iheap_pop, iheap_push
 
 __all__ = [
     "KNIGHT_MOVES",
@@ -279,7 +279,8 @@ def _dijkstra(
     The flag returned is True when the limit cut off some path (a vertex left unreached might
     have a route longer than the limit); False means every unreached vertex has no route at all.
     """
-    keys, items = heap_new(seeds.shape[0] * 4 + 1024)
+    n_total = time.shape[0]
+    keys, items, pos = iheap_new(seeds.shape[0] * 4 + 1024, n_total)
     size = 0
     limited = False
     for i in range(seeds.shape[0]):
@@ -289,23 +290,95 @@ def _dijkstra(
         elif seed_time[i] < time[s]:
             time[s] = seed_time[i]
             label[s] = seed_label[i]
-            keys, items, size = heap_push(keys, items, size, seed_time[i], s)
-    out_u = np.empty(buffer_size, dtype=np.int64)
-    out_cost = np.empty(buffer_size, dtype=np.float64)
+            if size == keys.shape[0]:
+                keys, items = iheap_grow(keys, items, size)
+            size = iheap_push(keys, items, pos, size, seed_time[i], s)
+    # The graph is unpacked once and the edges into each popped vertex are walked here, with the
+    # walking cost written out: the same edges, order and arithmetic as ``_predecessors`` and
+    # ``_move_cost`` (which ``_reachable`` uses), but with no call in the loop, since numba
+    # passes arrays to a call with reference counting that costs more than the search itself.
+    (
+        rows, cols, pace, elev, use_slope, dx, dy, moves, rev_indptr, rev_src, rev_cost,
+        node_cell, connector, cell_first, nodes_by_cell, cell_of_sorted,
+    ) = g  # fmt: skip
+    n_cells = rows * cols
+    n_moves = moves.shape[0]
+    n_sorted = nodes_by_cell.shape[0]
     while size > 0:
-        t, v, size = heap_pop(keys, items, size)
-        if t > time[v]:
-            continue
-        k = _predecessors(v, g, out_u, out_cost)
+        t, v, size = iheap_pop(keys, items, pos, size)
         lab = label[v]
-        for i in range(k):
-            u = out_u[i]
-            nt = t + out_cost[i]
+        is_cell = v < n_cells
+        r = c = first = e0 = j = 0
+        pv = 0.0
+        if is_cell:
+            r = v // cols
+            c = v - r * cols
+            pv = pace[v]
+            first = cell_first[v]
+            n_conn = 0
+            if first >= 0:
+                while first + n_conn < n_sorted and cell_of_sorted[first + n_conn] == v:
+                    n_conn += 1
+            n_edges = n_moves + n_conn
+        else:
+            j = v - n_cells
+            e0 = rev_indptr[j]
+            n_edges = rev_indptr[j + 1] - e0 + (1 if node_cell[j] >= 0 else 0)
+        for e in range(n_edges):
+            if is_cell and e < n_moves:
+                ru = r + moves[e, 0]
+                cu = c + moves[e, 1]
+                if ru < 0 or ru >= rows or cu < 0 or cu >= cols:
+                    continue
+                u = ru * cols + cu
+                pu = pace[u]
+                if not (pu < np.inf and pv < np.inf):
+                    continue
+                adr = abs(r - ru)
+                adc = abs(c - cu)
+                if adr == 1 and adc == 1:
+                    if not (pace[ru * cols + c] < np.inf and pace[r * cols + cu] < np.inf):
+                        continue
+                elif adr == 1 and adc == 2:
+                    sc = 1 if c > cu else -1
+                    if not (
+                        pace[ru * cols + cu + sc] < np.inf and pace[r * cols + cu + sc] < np.inf
+                    ):
+                        continue
+                elif adr == 2 and adc == 1:
+                    sr = 1 if r > ru else -1
+                    if not (
+                        pace[(ru + sr) * cols + cu] < np.inf and pace[(ru + sr) * cols + c] < np.inf
+                    ):
+                        continue
+                hx = adc * 0.5 * (dx[ru] + dx[r])
+                hy = adr * dy
+                dist = np.sqrt(hx * hx + hy * hy)
+                cost = dist * 0.5 * (pu + pv)
+                if use_slope:
+                    eu = elev[u]
+                    ev = elev[v]
+                    if np.isfinite(eu) and np.isfinite(ev):
+                        slope = (ev - eu) / dist
+                        cost *= np.exp(3.5 * (abs(slope + 0.05) - 0.05))
+            elif is_cell:
+                node = nodes_by_cell[first + e - n_moves]
+                u = n_cells + node
+                cost = connector[node]
+            elif e < n_edges - (1 if node_cell[j] >= 0 else 0):
+                u = n_cells + rev_src[e0 + e]
+                cost = rev_cost[e0 + e]
+            else:
+                u = node_cell[j]
+                cost = connector[j]
+            nt = t + cost
             if nt < time[u]:
                 if nt <= limit:
                     time[u] = nt
                     label[u] = lab
-                    keys, items, size = heap_push(keys, items, size, nt, u)
+                    if size == keys.shape[0]:
+                        keys, items = iheap_grow(keys, items, size)
+                    size = iheap_push(keys, items, pos, size, nt, u)
                 else:
                     limited = True
     return time, label, limited
