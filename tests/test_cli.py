@@ -159,3 +159,18 @@ def test_report_command_writes_both_languages(tmp_path: Path) -> None:
     assert "Cakupan" in (out / "report_id.html").read_text()
     code, _, err = _run("report", str(scenario), "--lang", "fr")
     assert code == EXIT_BAD_INPUT and "fr" in err
+
+
+def test_plan_and_a_run_on_a_local_dask_cluster(tmp_path: Path) -> None:
+    scenario = write_tiny_region(tmp_path)
+    code, out, err = _run("plan", str(scenario), "--by", "tiles", "--tile-cells", "400")
+    assert code == 0, err
+    assert "partition" in out.lower()
+    assert _run("run", "--no-maps", str(scenario))[0] == 0
+    whole = pd.read_csv(tmp_path / "out" / "coverage.csv")
+    code, _, err = _run("run", "--no-maps", "--workers", "2", "--by", "tiles", str(scenario))
+    assert code == 0, err
+    parted = pd.read_csv(tmp_path / "out" / "coverage.csv")
+    pd.testing.assert_frame_equal(whole, parted, rtol=1e-9)
+    code, _, err = _run("run", "--workers", "2", "--by", "counties", str(scenario))
+    assert code == EXIT_BAD_INPUT and "counties" in err

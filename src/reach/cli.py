@@ -138,18 +138,55 @@ def _summary(run: object) -> None:
 
 
 def _run_with_progress(
-    scenario_path: Path, out: Path | None, *, maps: bool = True, write: bool = True
+    scenario_path: Path,
+    out: Path | None,
+    *,
+    maps: bool = True,
+    write: bool = True,
+    parts: dict[str, Any] | None = None,
 ) -> object:
     from reach.pipeline import run_scenario
     from reach.scenario import load_scenario
 
     scn = load_scenario(scenario_path)
-    if _state.get("quiet"):
-        return run_scenario(scn, out_dir=out, maps=maps, write=write)
-    with _err.status("starting", spinner="dots") as status:
+
+    def go(on_step: Callable[[str], None] | None) -> object:
+        if not parts:
+            return run_scenario(scn, out_dir=out, maps=maps, write=write, on_step=on_step)
+        from reach.build import load_region
+        from reach.partition import run_partitioned
+
+        # alternatives need the region's friction, which a run read by the workers leaves out
+        source = load_region(scn) if scn.alternatives else scn
+        part = run_partitioned(source, on_step=on_step, **parts)
         return run_scenario(
-            scn, out_dir=out, maps=maps, write=write, on_step=lambda name: status.update(name)
-        )
+            scn, out_dir=out, maps=maps, write=write, on_step=on_step, region=part.region,
+            baseline=part.baseline,
+        )  # fmt: skip
+
+    if _state.get("quiet"):
+        return go(None)
+    with _err.status("starting", spinner="dots") as status:
+        return go(lambda name: status.update(name))
+
+
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option("--workers", help="Run the baseline as partitions on a local Dask cluster."),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="Run the baseline on a Dask cluster (tcp://host:port)."),
+]
+ByOpt = Annotated[
+    str, typer.Option("--by", help="Partitions: auto, islands, tiles or zones (with --workers).")
+]
+
+
+def _parts(workers: int | None, scheduler: str | None, by: str) -> dict[str, Any] | None:
+    if workers is None and scheduler is None:
+        return None
+    return {"workers": workers, "scheduler": scheduler, "by": by}
 
 
 NoMaps = Annotated[bool, typer.Option("--no-maps", help="Do not write the HTML maps.")]
@@ -162,9 +199,13 @@ def run(
         Path | None, typer.Option("--out", help="Output folder (default: the scenario's).")
     ] = None,
     no_maps: NoMaps = False,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    by: ByOpt = "auto",
 ) -> None:
     """Run a scenario: travel times, coverage tables, rasters, maps and a manifest."""
-    result = _guard(lambda: _run_with_progress(scenario, out, maps=not no_maps))
+    parts = _parts(workers, scheduler, by)
+    result = _guard(lambda: _run_with_progress(scenario, out, maps=not no_maps, parts=parts))
     _summary(result)
 
 
@@ -175,9 +216,13 @@ def compare(
         Path | None, typer.Option("--out", help="Output folder (default: the scenario's).")
     ] = None,
     no_maps: NoMaps = False,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    by: ByOpt = "auto",
 ) -> None:
     """Run a scenario set and print the alternatives against the baseline, ranked."""
-    result = _guard(lambda: _run_with_progress(scenario, out, maps=not no_maps))
+    parts = _parts(workers, scheduler, by)
+    result = _guard(lambda: _run_with_progress(scenario, out, maps=not no_maps, parts=parts))
     assert isinstance(result, RunResult)
     if not result.alternatives:
         _err.print(
@@ -187,6 +232,26 @@ def compare(
         raise typer.Exit(2)
     _comparison_table(result)
     _out.print(f"comparison.csv, ranking.csv and delta rasters written to {result.out_dir}")
+
+
+@app.command()
+def plan(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
+    by: ByOpt = "auto",
+    tile_cells: Annotated[
+        int | None, typer.Option("--tile-cells", help="Cells per tile (default 4,000,000).")
+    ] = None,
+    workers: WorkersOpt = None,
+) -> None:
+    """Print the partitions a run on Dask would use: cells, halos, memory per task."""
+    from reach.partition import plan_partitions
+    from reach.scenario import load_scenario
+
+    def go() -> str:
+        scn = load_scenario(scenario)
+        return plan_partitions(scn, by=by, tile_cells=tile_cells, workers=workers).describe()  # type: ignore[arg-type]
+
+    _out.print(_guard(go), markup=False)
 
 
 @app.command("map")

@@ -690,6 +690,7 @@ def run_scenario(
     on_step: StepCallback | None = None,
     region: Region | None = None,
     maps: bool = True,
+    baseline: Evaluation | None = None,
 ) -> RunResult:
     """Run a scenario set (baseline + alternatives) and write its outputs atomically.
 
@@ -707,6 +708,8 @@ def run_scenario(
         An already loaded region of this scenario (skips reading the inputs again).
     maps
         Write the HTML maps (when the scenario's ``outputs.maps`` is on too).
+    baseline
+        The baseline, already evaluated (e.g. by a partitioned run on a Dask cluster).
 
     Returns
     -------
@@ -715,7 +718,7 @@ def run_scenario(
     """
     clock = Clock(on_step)
     region = region or load_region(scn, clock=clock)
-    baseline = evaluate(region, clock=clock)
+    baseline = baseline if baseline is not None else evaluate(region, clock=clock)
     alternatives = _evaluate_alternatives(region, baseline, clock)
     comparison = ranking = None
     if alternatives:

@@ -15,7 +15,7 @@ import numpy as np
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.features import rasterize
-from rasterio.warp import Resampling, reproject
+from rasterio.warp import Resampling, reproject, transform_bounds
 
 from reach.engine.combined import STATUS_BARRIER, STATUS_NO_DATA, STATUS_PASSABLE, STATUS_WATER
 from reach.errors import InputError
@@ -164,6 +164,7 @@ def _warp(layer: RasterLayer, grid: AnalysisGrid, *, resampling: Resampling) -> 
     src = layer.values.astype(np.float64)
     src[layer.nodata_mask] = np.nan
     dst = np.full(grid.shape, np.nan)
+    x_scale, y_scale = _warp_scales(layer, grid)
     reproject(
         source=src,
         destination=dst,
@@ -174,8 +175,24 @@ def _warp(layer: RasterLayer, grid: AnalysisGrid, *, resampling: Resampling) -> 
         src_nodata=np.nan,
         dst_nodata=np.nan,
         resampling=resampling,
+        # GDAL otherwise sizes its resampling kernel from each chunk it warps, so a window of
+        # the grid and the whole grid would get slightly different values
+        XSCALE=x_scale,
+        YSCALE=y_scale,
     )
     return dst
+
+
+def _warp_scales(layer: RasterLayer, grid: AnalysisGrid) -> tuple[float, float]:
+    """Source pixels per grid cell along x and y, from the pixel sizes alone."""
+    if layer.crs == grid.crs:
+        return abs(layer.transform.a / grid.transform.a), abs(layer.transform.e / grid.transform.e)
+    rows, cols = layer.values.shape
+    left, bottom, right, top = transform_bounds(layer.crs, grid.crs, *layer.bounds)
+    return (
+        abs((right - left) / cols / grid.transform.a),
+        abs((top - bottom) / rows / grid.transform.e),
+    )
 
 
 def burn_mask(layers: Sequence[tuple[gpd.GeoDataFrame, bool]], grid: AnalysisGrid) -> np.ndarray:
