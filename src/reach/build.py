@@ -39,9 +39,11 @@ from reach.settings import MEMORY_ENV, available_memory_bytes
 __all__ = [
     "Clock",
     "Region",
+    "RegionInputs",
     "load_region",
     "mode_profile",
     "read_landcover",
+    "read_region_inputs",
     "read_roads",
     "read_service_facilities",
     "read_zone_layer",
@@ -294,6 +296,61 @@ class Region:
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, eq=False)
+class RegionInputs:
+    """A region's inputs read onto its grid, before the walking friction is built."""
+
+    population: Population
+    raster_total: float
+    grid: AnalysisGrid
+    zones: gpd.GeoDataFrame
+    zone: np.ndarray
+    roads: RoadLines
+    facilities: dict[str, gpd.GeoDataFrame]
+
+
+def read_region_inputs(
+    scn: Scenario,
+    *,
+    clock: Clock | None = None,
+    max_cells: Callable[[int, int], None] | None = None,
+) -> RegionInputs:
+    """Read the population, zones, roads and facilities of a scenario onto its grid.
+
+    Parameters
+    ----------
+    scn
+        The validated scenario.
+    clock
+        Times the steps.
+    max_cells
+        Checks the population raster's size before it is read; default :func:`check_memory`.
+    """
+    clock = clock or Clock()
+    with clock.step("read population"):
+        pop = read_population(
+            scn.resolve(scn.region.population),
+            max_cells=max_cells or (lambda r, c: check_memory(scn, r, c)),
+        )
+        raster_total = pop.total
+        if scn.grid.aggregate_factor > 1:
+            pop = aggregate_population(pop, factor=scn.grid.aggregate_factor)
+        grid = grid_from_population(pop)
+    with clock.step("read zones"):
+        zones, zone = read_zone_layer(scn, grid)
+    with clock.step("read roads"):
+        roads = read_roads(scn)
+    with clock.step("read facilities"):
+        osm_cache: dict[str, gpd.GeoDataFrame] = {}
+        facilities = {s.name: read_service_facilities(scn, s, osm_cache) for s in scn.services}
+        for svc in scn.services:
+            _require_on_grid(scn, svc, facilities[svc.name], grid)
+    return RegionInputs(
+        population=pop, raster_total=raster_total, grid=grid, zones=zones, zone=zone,
+        roads=roads, facilities=facilities,
+    )  # fmt: skip
+
+
 def load_region(scn: Scenario, *, clock: Clock | None = None) -> Region:
     """Read every input of a scenario and build the baseline model.
 
@@ -310,25 +367,12 @@ def load_region(scn: Scenario, *, clock: Clock | None = None) -> Region:
         Everything the pipeline needs to evaluate the baseline and its alternatives.
     """
     clock = clock or Clock()
-    with clock.step("read population"):
-        pop = read_population(
-            scn.resolve(scn.region.population), max_cells=lambda r, c: check_memory(scn, r, c)
-        )
-        raster_total = pop.total
-        if scn.grid.aggregate_factor > 1:
-            pop = aggregate_population(pop, factor=scn.grid.aggregate_factor)
-        grid = grid_from_population(pop)
-    with clock.step("read zones"):
-        zones, zone = read_zone_layer(scn, grid)
+    inputs = read_region_inputs(scn, clock=clock)
+    pop, grid = inputs.population, inputs.grid
     with clock.step("build friction"):
         friction = region_friction(scn, grid=grid, pop=pop)
-    with clock.step("read roads"):
-        roads = read_roads(scn)
-    with clock.step("read facilities"):
-        osm_cache: dict[str, gpd.GeoDataFrame] = {}
-        facilities = {s.name: read_service_facilities(scn, s, osm_cache) for s in scn.services}
-        for svc in scn.services:
-            _require_on_grid(scn, svc, facilities[svc.name], grid)
+    raster_total, zones, zone = inputs.raster_total, inputs.zones, inputs.zone
+    roads, facilities = inputs.roads, inputs.facilities
     return Region(
         scenario=scn,
         population=pop,

@@ -43,16 +43,7 @@ import pandas as pd
 from scipy import ndimage, sparse
 from scipy.sparse import csgraph
 
-from reach.build import (
-    BYTES_PER_RAW_CELL,
-    Clock,
-    Region,
-    _require_on_grid,
-    mode_profile,
-    read_roads,
-    read_service_facilities,
-    read_zone_layer,
-)
+from reach.build import BYTES_PER_RAW_CELL, Clock, Region, mode_profile, read_region_inputs
 from reach.engine.combined import (
     REASON_BARRIER,
     REASON_BEYOND_LIMIT,
@@ -67,8 +58,7 @@ from reach.engine.combined import (
     SearchResult,
 )
 from reach.errors import ResourceLimitError, ScenarioError
-from reach.ingest.population import aggregate_population, read_population
-from reach.model.grid import AnalysisGrid, Friction, grid_from_population
+from reach.model.grid import AnalysisGrid, Friction
 from reach.model.network import build_network
 from reach.model.snap import snap_to_passable
 from reach.partition_io import FileFriction, Rect, pack_mask, whole_grid_tiles
@@ -320,24 +310,11 @@ def _inputs_from_region(region: Region) -> _Inputs:
 
 def _inputs_from_scenario(scn: Scenario, clock: Clock) -> _Inputs:
     """Read everything but the friction (which the workers build window by window)."""
-    with clock.step("read population"):
-        pop = read_population(
-            scn.resolve(scn.region.population),
-            max_cells=lambda r, c: _check_coordinator(scn, r, c),
-        )
-        raster_total = pop.total
-        if scn.grid.aggregate_factor > 1:
-            pop = aggregate_population(pop, factor=scn.grid.aggregate_factor)
-        grid = grid_from_population(pop)
-    with clock.step("read zones"):
-        zones, zone = read_zone_layer(scn, grid)
-    with clock.step("read roads"):
-        roads = read_roads(scn)
-    with clock.step("read facilities"):
-        cache: dict[str, gpd.GeoDataFrame] = {}
-        facilities = {s.name: read_service_facilities(scn, s, cache) for s in scn.services}
-        for svc in scn.services:
-            _require_on_grid(scn, svc, facilities[svc.name], grid)
+    inputs = read_region_inputs(
+        scn, clock=clock, max_cells=lambda r, c: _check_coordinator(scn, r, c)
+    )
+    pop, raster_total, grid = inputs.population, inputs.raster_total, inputs.grid
+    zones, zone, roads, facilities = inputs.zones, inputs.zone, inputs.roads, inputs.facilities
     return _Inputs(
         scenario=scn,
         region=None,
