@@ -492,6 +492,8 @@ def combined_search(
     )  # fmt: skip
     n = graph.n_cells
     n_total = n + graph.n_nodes
+    if n_total >= 2**31:
+        raise ValueError("a single search holds fewer than 2**31 cells and nodes; partition it")
     if start is None:
         time0 = np.full(n_total, np.inf)
         label0 = np.full(n_total, -1, dtype=np.int32)

@@ -31,7 +31,7 @@ def iheap_new(capacity: int, n_items: int) -> tuple[np.ndarray, np.ndarray, np.n
     return (
         np.empty(cap, dtype=np.float64),
         np.empty(cap, dtype=np.int64),
-        np.full(n_items, -1, dtype=np.int64),
+        np.full(n_items, -1, dtype=np.int32),
     )
 
 
