@@ -165,20 +165,38 @@ def memory_estimate_bytes(scn: Scenario, rows: int, cols: int) -> int:
     return raw * BYTES_PER_RAW_CELL + cells * (BYTES_PER_CELL + BYTES_PER_CELL_PER_RESULT * results)
 
 
-def check_memory(scn: Scenario, rows: int, cols: int) -> None:
+def check_memory(
+    scn: Scenario,
+    rows: int,
+    cols: int,
+    *,
+    estimate: Callable[[Scenario, int, int], int] | None = None,
+    what: str = "a run",
+) -> None:
     """Refuse, before reading it, a raster whose run would not fit in memory.
+
+    Parameters
+    ----------
+    scn
+        The scenario.
+    rows, cols
+        The population raster's size, from its header.
+    estimate
+        Bytes the run needs; default :func:`memory_estimate_bytes`.
+    what
+        Who needs the memory, for the message (e.g. "the coordinator of a partitioned run").
 
     Raises
     ------
     ResourceLimitError
         With the estimate and what is available (``$REACH_MEMORY_GB`` caps the latter).
     """
-    need = memory_estimate_bytes(scn, rows, cols)
+    need = (estimate or memory_estimate_bytes)(scn, rows, cols)
     have = available_memory_bytes()
     if need > have:
         gib = 2**30
         raise ResourceLimitError(
-            f"a run on this {rows:,} × {cols:,}-cell population raster needs about "
+            f"{what} on this {rows:,} × {cols:,}-cell population raster needs about "
             f"{need / gib:,.1f} GiB of memory; {have / gib:,.1f} GiB is available",
             path=scn.resolve(scn.region.population),
             fix="clip the raster to the study area, set [grid] aggregate_factor, or run on a "

@@ -43,7 +43,14 @@ import pandas as pd
 from scipy import ndimage, sparse
 from scipy.sparse import csgraph
 
-from reach.build import BYTES_PER_RAW_CELL, Clock, Region, mode_profile, read_region_inputs
+from reach.build import (
+    BYTES_PER_RAW_CELL,
+    Clock,
+    Region,
+    check_memory,
+    mode_profile,
+    read_region_inputs,
+)
 from reach.engine.combined import (
     REASON_BARRIER,
     REASON_BEYOND_LIMIT,
@@ -88,7 +95,6 @@ from reach.partition_window import (
     start_window,
 )
 from reach.scenario import Scenario
-from reach.settings import MEMORY_ENV, available_memory_bytes
 
 if TYPE_CHECKING:
     from reach.pipeline import Evaluation
@@ -278,20 +284,6 @@ def coordinator_bytes(scn: Scenario, rows: int, cols: int) -> int:
     return rows * cols * BYTES_PER_RAW_CELL + cells * per_cell
 
 
-def _check_coordinator(scn: Scenario, rows: int, cols: int) -> None:
-    need = coordinator_bytes(scn, rows, cols)
-    have = available_memory_bytes()
-    if need > have:
-        gib = 2**30
-        raise ResourceLimitError(
-            f"the coordinator of a partitioned run on this {rows:,} × {cols:,}-cell raster "
-            f"needs about {need / gib:,.1f} GiB; {have / gib:,.1f} GiB is available",
-            path=scn.resolve(scn.region.population),
-            fix=f"set [grid] aggregate_factor or use a larger machine ({MEMORY_ENV} sets the "
-            "budget)",
-        )
-
-
 def _inputs_from_region(region: Region) -> _Inputs:
     return _Inputs(
         scenario=region.scenario,
@@ -311,7 +303,11 @@ def _inputs_from_region(region: Region) -> _Inputs:
 def _inputs_from_scenario(scn: Scenario, clock: Clock) -> _Inputs:
     """Read everything but the friction (which the workers build window by window)."""
     inputs = read_region_inputs(
-        scn, clock=clock, max_cells=lambda r, c: _check_coordinator(scn, r, c)
+        scn,
+        clock=clock,
+        max_cells=lambda r, c: check_memory(
+            scn, r, c, estimate=coordinator_bytes, what="the coordinator of a partitioned run"
+        ),
     )
     pop, raster_total, grid = inputs.population, inputs.raster_total, inputs.grid
     zones, zone, roads, facilities = inputs.zones, inputs.zone, inputs.roads, inputs.facilities
@@ -1481,19 +1477,10 @@ def _evaluation(
     region: Region, plan: PartitionPlan, searches: Mapping[str, SearchResult]
 ) -> Evaluation:
     """The baseline :class:`reach.pipeline.Evaluation`, measured as ``evaluate`` measures it."""
-    from reach.pipeline import Evaluation, ServiceResult, _coverage, _facility_table
-    from reach.scenarios.compare import CellAccess
+    from reach.pipeline import Evaluation, baseline_result
 
-    services = {}
-    for svc in plan.scenario.services:
-        result = searches[svc.name]
-        fac = plan.facilities[svc.name]
-        services[svc.name] = ServiceResult(
-            spec=svc,
-            facilities=fac,
-            search=result,
-            coverage=_coverage(region, svc, result, None, 1.0),
-            facility_table=_facility_table(fac, result, region.population.people, svc),
-            access=CellAccess(time_min=result.time_min, walk_time_min=None, vehicle_share=1.0),
-        )
+    services = {
+        svc.name: baseline_result(region, svc, plan.facilities[svc.name], searches[svc.name])
+        for svc in plan.scenario.services
+    }
     return Evaluation(name="baseline", alternative=None, services=services)

@@ -48,7 +48,13 @@ from rasterio.windows import Window, from_bounds
 from reach.errors import InputError, ReachError
 from reach.ingest.landcover import FRACTION_NODATA, SRTM_VOID, LandCover, read_dem
 from reach.ingest.layers import read_vector_layer
-from reach.ingest.rasters import RasterLayer, check_local_path, gdal_sandbox, looks_like_vrt
+from reach.ingest.rasters import (
+    RasterLayer,
+    check_local_path,
+    gdal_sandbox,
+    looks_like_vrt,
+    nodata_mask,
+)
 from reach.model.grid import AnalysisGrid, Friction, build_friction
 from reach.scenario import Scenario
 
@@ -137,16 +143,9 @@ def _read_window(
             path=p,
             fix="check the file is a complete, valid GeoTIFF (try gdalinfo on it)",
         ) from exc
-    mask = np.zeros(values.shape, dtype=bool)
-    if nodata is not None:
-        mask |= np.isnan(values) if np.isnan(nodata) else values == nodata
-    if values.dtype.kind == "f":
-        mask |= np.isnan(values)
-    if file_mask is not None:
-        mask |= file_mask
     return RasterLayer(
         values=values,
-        nodata_mask=mask,
+        nodata_mask=nodata_mask(values, nodata, file_mask),
         transform=transform,
         crs=file_crs,
         path=p,

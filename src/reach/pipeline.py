@@ -72,6 +72,7 @@ __all__ = [
     "Evaluation",
     "RunResult",
     "ServiceResult",
+    "baseline_result",
     "compare_evaluations",
     "evaluate",
     "key_threshold",
@@ -360,6 +361,24 @@ def _coverage(
             f"{svc.name}: covered + uncovered {got:.3f} ≠ raster {expected:.3f}"
         )
     return cov
+
+
+def baseline_result(
+    region: Region, svc: ServiceSpec, facilities: gpd.GeoDataFrame, search: SearchResult
+) -> ServiceResult:
+    """A service's baseline result from its search, measured as :func:`evaluate` measures it.
+
+    For searches made elsewhere (e.g. partition by partition on a cluster): coverage,
+    facility table and access, everyone with the service's own mode.
+    """
+    return ServiceResult(
+        spec=svc,
+        facilities=facilities,
+        search=search,
+        coverage=_coverage(region, svc, search, None, 1.0),
+        facility_table=_facility_table(facilities, search, region.population.people, svc),
+        access=CellAccess(time_min=search.time_min),
+    )
 
 
 def _virtual(

@@ -35,6 +35,7 @@ __all__ = [
     "check_local_path",
     "gdal_sandbox",
     "looks_like_vrt",
+    "nodata_mask",
     "open_geotiff",
     "read_raster_band",
 ]
@@ -276,19 +277,9 @@ def read_raster_band(
             path=path,
             fix="georeference it (gdal_edit.py -a_ullr …) or export it again as a GeoTIFF",
         )
-    mask = np.zeros(values.shape, dtype=bool)
-    if nodata is not None:
-        if np.isnan(nodata):
-            nodata = float("nan")
-        else:
-            mask |= values == nodata
-    if values.dtype.kind == "f":
-        mask |= np.isnan(values)
-    if file_mask is not None:
-        mask |= file_mask
     return RasterLayer(
         values=values,
-        nodata_mask=mask,
+        nodata_mask=nodata_mask(values, nodata, file_mask),
         transform=transform,
         crs=crs,
         path=path,
@@ -299,6 +290,20 @@ def read_raster_band(
 #: Plausible cell sizes of a population or friction grid, in metres.
 MIN_CELL_M = 1.0
 MAX_CELL_M = 100_000.0
+
+
+def nodata_mask(
+    values: np.ndarray, nodata: float | None, file_mask: np.ndarray | None
+) -> np.ndarray:
+    """Cells that hold no data: the declared nodata value, NaN, or the file's own mask."""
+    mask = np.zeros(values.shape, dtype=bool)
+    if nodata is not None and not np.isnan(nodata):
+        mask |= values == nodata
+    if values.dtype.kind == "f":
+        mask |= np.isnan(values)
+    if file_mask is not None:
+        mask |= file_mask
+    return mask
 
 
 def check_geographic_grid(layer: RasterLayer, *, what: str) -> None:
