@@ -18,6 +18,7 @@ from reach.engine.combined import (
     SearchGraph,
     combined_search,
     moves_for,
+    network_search,
 )
 
 
@@ -179,3 +180,47 @@ def test_adding_seeds_to_a_search_equals_searching_from_all(
     assert (np.isfinite(after.time_min[differs])).all()
     # adding never makes anything slower
     assert (after.time_min <= before.time_min).all()
+
+
+@st.composite
+def networks(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A random directed network as reversed CSR, and some source nodes."""
+    n = draw(st.integers(1, 30))
+    m = draw(st.integers(0, 90))
+    src = np.array(draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m)), dtype=np.int64)
+    dst = np.array(draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m)), dtype=np.int64)
+    cost = np.array(draw(st.lists(st.floats(0.0, 10.0), min_size=m, max_size=m)))
+    order = np.lexsort((src, dst))
+    src, dst, cost = src[order], dst[order], cost[order]
+    indptr = np.searchsorted(dst, np.arange(n + 1)).astype(np.int64)
+    sources = np.array(
+        draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=4, unique=True)), dtype=np.int64
+    )
+    return indptr, src, cost, sources
+
+
+@settings(max_examples=200, deadline=None)
+@given(networks(), st.floats(0.5, 20.0) | st.just(math.inf))
+def test_network_search_equals_networkx_dijkstra(
+    case: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], limit: float
+) -> None:
+    indptr, src, cost, sources = case
+    n = len(indptr) - 1
+    rev = nx.DiGraph()
+    rev.add_nodes_from(range(n))
+    for j in range(n):
+        for e in range(indptr[j], indptr[j + 1]):
+            # parallel edges: the cheapest one counts
+            w = (
+                min(float(cost[e]), rev.edges[j, src[e]]["w"])
+                if rev.has_edge(j, src[e])
+                else cost[e]
+            )
+            rev.add_edge(j, int(src[e]), w=float(w))
+    expected = nx.multi_source_dijkstra_path_length(rev, {int(s) for s in sources}, weight="w")
+    got = network_search(indptr, src, cost, sources, max_time_min=limit)
+    for v in range(n):
+        want = expected.get(v, math.inf)
+        want = want if want <= limit else math.inf
+        assert got.time_min[v] == want or math.isclose(got.time_min[v], want, abs_tol=1e-9)
+        assert (got.source[v] >= 0) == math.isfinite(want)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import os
 import platform
+import threading
+import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -257,18 +259,32 @@ class _Searcher:
         self.roads = roads
         self.friction = friction
         self.networks: dict[str, Network] = {}
+        self.graphs: dict[str, SearchGraph] = {}
         self.passable = np.isfinite(friction.pace_min_per_m)
+        # services run on threads: one builds a mode's network and graph, the others wait
+        self._lock = threading.Lock()
 
     def network(self, mode: str) -> Network:
-        if mode not in self.networks:
-            scn = self.region.scenario
-            self.networks[mode] = build_network(
-                self.roads,
-                self.region.grid,
-                profile=mode_profile(scn, mode),
-                ferry_wait_min=scn.ferries.headway_min / 2.0,
-            )
-        return self.networks[mode]
+        with self._lock:
+            if mode not in self.networks:
+                scn = self.region.scenario
+                self.networks[mode] = build_network(
+                    self.roads,
+                    self.region.grid,
+                    profile=mode_profile(scn, mode),
+                    ferry_wait_min=scn.ferries.headway_min / 2.0,
+                )
+            return self.networks[mode]
+
+    def graph(self, mode: str) -> SearchGraph:
+        network = self.network(mode)
+        with self._lock:
+            if mode not in self.graphs:
+                scn = self.region.scenario
+                self.graphs[mode] = search_graph(
+                    self.region.grid, self.friction, network, neighbours=scn.grid.neighbours
+                )
+            return self.graphs[mode]
 
     def snap(self, fac: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         grid = self.region.grid
@@ -282,9 +298,7 @@ class _Searcher:
     ) -> SearchResult:
         """Search from the facilities; from ``start`` onward when only facilities were added."""
         scn = self.region.scenario
-        graph = search_graph(
-            self.region.grid, self.friction, self.network(mode), neighbours=scn.grid.neighbours
-        )
+        graph = self.graph(mode)
         cells = fac["cell"].to_numpy()
         on_grid = np.flatnonzero(cells >= 0)
         warm = None
@@ -300,15 +314,24 @@ class _Searcher:
         )
 
 
+_BASE_SEARCHERS: weakref.WeakKeyDictionary[Region, _Searcher] = weakref.WeakKeyDictionary()
+_BASE_LOCK = threading.Lock()
+
+
+def _base_searcher(region: Region) -> _Searcher:
+    """The searcher of the region's own roads and friction, kept while the region lives: the
+    baseline and every alternative that leaves the roads alone share its networks and graphs."""
+    with _BASE_LOCK:
+        searcher = _BASE_SEARCHERS.get(region)
+        if searcher is None:
+            searcher = _Searcher(region, region.roads, region.friction)
+            _BASE_SEARCHERS[region] = searcher
+        return searcher
+
+
 def service_graph(region: Region, mode: str) -> SearchGraph:
     """The baseline search graph (walking grid + the mode's network) of a loaded region."""
-    searcher = _Searcher(region, region.roads, region.friction)
-    return search_graph(
-        region.grid,
-        region.friction,
-        searcher.network(mode),
-        neighbours=region.scenario.grid.neighbours,
-    )
+    return _base_searcher(region).graph(mode)
 
 
 def _renumbered(start: ServiceResult, fac: gpd.GeoDataFrame) -> tuple[SearchResult, np.ndarray]:
@@ -493,7 +516,9 @@ def evaluate(
             (
                 "rest of year" if seasons else "all year",
                 max(share_left, 0.0),
-                _Searcher(region, roads, region.friction),
+                _base_searcher(region)
+                if roads is region.roads
+                else _Searcher(region, roads, region.friction),
             )
         )
     for season in seasons:
@@ -516,64 +541,117 @@ def evaluate(
         and alternative is not None
         and all(isinstance(op, _ADDITIVE_OPS) for op in ops)
     )
-    services: dict[str, ServiceResult] = {}
-    season_rows: list[pd.DataFrame] = []
-    for svc in scn.services:
-        if (
-            additive
-            and baseline is not None
-            and not any(getattr(op, "service", None) == svc.name for op in ops)
-        ):
+    # a service no operation names, on the baseline's roads and seasons, keeps its result
+    same_roads = incremental and baseline is not None and roads is region.roads and not seasons
+    untouched = {
+        svc.name
+        for svc in scn.services
+        if same_roads
+        and alternative is not None
+        and not any(getattr(op, "service", None) == svc.name for op in ops)
+    }
+
+    def one_service(svc: ServiceSpec) -> tuple[ServiceResult, list[pd.DataFrame]]:
+        if svc.name in untouched and baseline is not None:
             # nothing of this service changes: the baseline's result stands as it is
-            services[svc.name] = baseline.services[svc.name]
-            continue
-        best: ServiceResult | None = None
-        best_key = np.inf
-        for season_name, share, searcher in variants:
-            with clock.step(f"{name}: {svc.name}: travel times"):
-                fac = searcher.snap(facilities[svc.name])
-                start = baseline.services[svc.name] if additive and baseline else None
-                result = searcher.search(fac, svc.mode, start=start)
-                share_v = vehicle.get(svc.name, 1.0)
-                walk = None
-                if share_v < 1.0 and svc.mode != "walk":
-                    walk = searcher.search(fac, "walk")
-            with clock.step(f"{name}: {svc.name}: coverage"):
-                cov = _coverage(region, svc, result, walk, share_v)
-                access = CellAccess(
-                    time_min=result.time_min,
-                    walk_time_min=None if walk is None else walk.time_min,
-                    vehicle_share=share_v,
-                )
-                virtual = referrals = None
-                op = virtual_ops.get(svc.name)
-                if op is not None:
-                    connected, virtual, referrals = _virtual(region, svc, result, fac, op, searcher)
-                    access = replace(
-                        access, connected=connected.ravel(), remote_share=op.remote_share
-                    )
-                table = _facility_table(fac, result, region.population.people, svc)
-            top = max(svc.thresholds_min)
-            all_row = cov[cov["zone_id"] == ALL_ZONES_ID].iloc[0]
-            if seasons:
-                part = cov.copy()
-                part.insert(0, "share_of_year", share)
-                part.insert(0, "season", season_name)
-                season_rows.append(part)
-            key = float(all_row[f"within_{top:g}min"])
-            if best is None or key < best_key:
-                best_key = key
-                best = ServiceResult(
-                    spec=svc, facilities=fac, search=result, coverage=cov, facility_table=table,
-                    access=access, virtual=virtual, referrals=referrals,
-                    season=season_name if seasons else None,
-                )  # fmt: skip
-        assert best is not None
-        services[svc.name] = best
+            return baseline.services[svc.name], []
+        with _search_slots():
+            return _evaluate_service(
+                region, svc, facilities[svc.name], variants,
+                name=name, clock=clock, seasons=bool(seasons),
+                start=baseline.services[svc.name] if additive and baseline else None,
+                vehicle_share=vehicle.get(svc.name, 1.0), virtual_op=virtual_ops.get(svc.name),
+            )  # fmt: skip
+
+    threads = min(len(scn.services), _threads())
+    if threads <= 1:
+        done = [one_service(svc) for svc in scn.services]
+    else:
+        # the kernels release the GIL; the region is only read
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            done = list(pool.map(one_service, scn.services))
+    services = {svc.name: res for svc, (res, _) in zip(scn.services, done, strict=True)}
+    season_rows = [part for _, parts in done for part in parts]
     season_table = (
         _season_summary(pd.concat(season_rows, ignore_index=True)) if season_rows else None
     )
     return Evaluation(name=name, alternative=alternative, services=services, seasons=season_table)
+
+
+def _evaluate_service(
+    region: Region,
+    svc: ServiceSpec,
+    facilities: gpd.GeoDataFrame,
+    variants: Sequence[tuple[str, float, _Searcher]],
+    *,
+    name: str,
+    clock: Clock,
+    seasons: bool,
+    start: ServiceResult | None,
+    vehicle_share: float,
+    virtual_op: Telemedicine | DigitalLearning | None,
+) -> tuple[ServiceResult, list[pd.DataFrame]]:
+    """One service of an evaluation: each season variant searched, the worst one kept.
+
+    Returns the service's result and, with seasons, each variant's coverage rows.
+    """
+    best: ServiceResult | None = None
+    best_key = np.inf
+    season_rows: list[pd.DataFrame] = []
+    for season_name, share, searcher in variants:
+        with clock.step(f"{name}: {svc.name}: travel times"):
+            fac = searcher.snap(facilities)
+            result = searcher.search(fac, svc.mode, start=start)
+            walk = None
+            if vehicle_share < 1.0 and svc.mode != "walk":
+                walk = searcher.search(fac, "walk")
+        with clock.step(f"{name}: {svc.name}: coverage"):
+            cov = _coverage(region, svc, result, walk, vehicle_share)
+            access = CellAccess(
+                time_min=result.time_min,
+                walk_time_min=None if walk is None else walk.time_min,
+                vehicle_share=vehicle_share,
+            )
+            virtual = referrals = None
+            if virtual_op is not None:
+                connected, virtual, referrals = _virtual(
+                    region, svc, result, fac, virtual_op, searcher
+                )
+                access = replace(
+                    access, connected=connected.ravel(), remote_share=virtual_op.remote_share
+                )
+            table = _facility_table(fac, result, region.population.people, svc)
+        top = max(svc.thresholds_min)
+        all_row = cov[cov["zone_id"] == ALL_ZONES_ID].iloc[0]
+        if seasons:
+            part = cov.copy()
+            part.insert(0, "share_of_year", share)
+            part.insert(0, "season", season_name)
+            season_rows.append(part)
+        key = float(all_row[f"within_{top:g}min"])
+        if best is None or key < best_key:
+            best_key = key
+            best = ServiceResult(
+                spec=svc, facilities=fac, search=result, coverage=cov, facility_table=table,
+                access=access, virtual=virtual, referrals=referrals,
+                season=season_name if seasons else None,
+            )  # fmt: skip
+    assert best is not None
+    return best, season_rows
+
+
+_SLOTS: threading.BoundedSemaphore | None = None
+_SLOTS_LOCK = threading.Lock()
+
+
+def _search_slots() -> threading.BoundedSemaphore:
+    """At most ``_threads()`` services evaluated at once in the process (alternatives and
+    services both run on threads: this keeps the work, and the memory, to that many)."""
+    global _SLOTS
+    with _SLOTS_LOCK:
+        if _SLOTS is None:
+            _SLOTS = threading.BoundedSemaphore(_threads())
+        return _SLOTS
 
 
 def _season_summary(rows: pd.DataFrame) -> pd.DataFrame:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from reach.engine.heap import iheap_grow, iheap_new, iheap_pop, iheap_push
+from reach.engine.heap import BUCKET_MIN, N_BUCKETS, grow_f8, grow_i8, heap_pop, heap_push
 
 __all__ = [
     "KNIGHT_MOVES",
@@ -41,10 +41,12 @@ __all__ = [
     "STATUS_NO_DATA",
     "STATUS_PASSABLE",
     "STATUS_WATER",
+    "NetworkSearchResult",
     "SearchGraph",
     "SearchResult",
     "combined_search",
     "moves_for",
+    "network_search",
 ]
 
 #: The 8 queen moves (row, column offsets).
@@ -77,6 +79,12 @@ REASON_LABELS: dict[int, str] = {
     REASON_WATER: "water_no_ferry",
     REASON_NO_DATA: "outside_data",
 }
+
+
+#: A lower bound of Tobler's slope factor ``exp(3.5 (|s + 0.05| - 0.05))`` (its minimum is
+#: ``exp(-0.175)`` = 0.8395… at ``s = -0.05``), rounded down so that rounding never lifts it above
+#: the factor computed: moves that cannot improve a cell even at this factor skip the ``exp``.
+_MIN_SLOPE_FACTOR = 0.8394
 
 
 def moves_for(neighbours: int) -> np.ndarray:
@@ -267,7 +275,9 @@ def _dijkstra(
     seed_time: np.ndarray,
     seed_label: np.ndarray,
     limit: float,
-    buffer_size: int,
+    move_m: np.ndarray,
+    has_node: np.ndarray,
+    room: int,
     time: np.ndarray,
     label: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -278,59 +288,163 @@ def _dijkstra(
     visited, so the result is the minimum over old and new seeds).
     The flag returned is True when the limit cut off some path (a vertex left unreached might
     have a route longer than the limit); False means every unreached vertex has no route at all.
+
+    ``room`` is the most entries one popped vertex can push (its in-degree at most). The search
+    itself runs in :func:`_dijkstra_run`, which never reallocates an array (numba compiles a loop
+    that may swap an array for a larger one markedly slower); it returns here when the queue's
+    arrays may not hold one more vertex's pushes, and is called again after they are doubled.
     """
-    n_total = time.shape[0]
-    keys, items, pos = iheap_new(seeds.shape[0] * 4 + 1024, n_total)
-    size = 0
-    limited = False
+    near_k = np.empty(4096 + room, dtype=np.float64)
+    near_v = np.empty(4096 + room, dtype=np.int64)
+    far_k = np.empty(seeds.shape[0] + 1024 + room, dtype=np.float64)
+    far_v = np.empty(seeds.shape[0] + 1024 + room, dtype=np.int64)
+    head = np.full(N_BUCKETS, -1, dtype=np.int64)
+    pool_k = np.empty(4096 + room, dtype=np.float64)
+    pool_v = np.empty(4096 + room, dtype=np.int64)
+    pool_next = np.empty(4096 + room, dtype=np.int64)
+    # n_near, n_far, pool_used, free, in_lists, current bucket, limited
+    state = np.array([0, 0, 0, -1, 0, -1, 0], dtype=np.int64)
+    n_far = 0
     for i in range(seeds.shape[0]):
         s = seeds[i]
         if seed_time[i] > limit:
-            limited = True
+            state[6] = 1
         elif seed_time[i] < time[s]:
             time[s] = seed_time[i]
             label[s] = seed_label[i]
-            if size == keys.shape[0]:
-                keys, items = iheap_grow(keys, items, size)
-            size = iheap_push(keys, items, pos, size, seed_time[i], s)
+            n_far = heap_push(far_k, far_v, n_far, seed_time[i], s)
+    state[1] = n_far
+    while _dijkstra_run(
+        g, limit, move_m, has_node, room, time, label,
+        near_k, near_v, far_k, far_v, head, pool_k, pool_v, pool_next, state,
+    ):  # fmt: skip
+        live = state[0] + state[4] + state[1]
+        while live + room > near_k.shape[0]:
+            near_k = grow_f8(near_k, state[0])
+            near_v = grow_i8(near_v, state[0])
+        if state[1] + room > far_k.shape[0]:
+            far_k = grow_f8(far_k, state[1])
+            far_v = grow_i8(far_v, state[1])
+        if state[2] + room > pool_k.shape[0]:
+            pool_k = grow_f8(pool_k, state[2])
+            pool_v = grow_i8(pool_v, state[2])
+            pool_next = grow_i8(pool_next, state[2])
+    return time, label, state[6] == 1
+
+
+@njit(cache=True, nogil=True)
+def _dijkstra_run(
+    g: tuple[Any, ...],
+    limit: float,
+    move_m: np.ndarray,
+    has_node: np.ndarray,
+    room: int,
+    time: np.ndarray,
+    label: np.ndarray,
+    near_k: np.ndarray,
+    near_v: np.ndarray,
+    far_k: np.ndarray,
+    far_v: np.ndarray,
+    head: np.ndarray,
+    pool_k: np.ndarray,
+    pool_v: np.ndarray,
+    pool_next: np.ndarray,
+    state: np.ndarray,
+) -> bool:
+    """Run the search of :func:`_dijkstra` from ``state`` on; True when it stopped for room.
+
+    The queue (see :mod:`reach.engine.heap`): a near heap for the current bucket, the next
+    buckets as lists in a pool of entries, a far heap beyond them.
+    """
+    inv_width = 1.0 / BUCKET_MIN
+    n_buckets = head.shape[0]
+    n_near = state[0]
+    n_far = state[1]
+    pool_used = state[2]
+    free = state[3]
+    in_lists = state[4]
+    current = state[5]
+    limited = state[6] == 1
     # The graph is unpacked once and the edges into each popped vertex are walked here, with the
     # walking cost written out: the same edges, order and arithmetic as ``_predecessors`` and
     # ``_move_cost`` (which ``_reachable`` uses), but with no call in the loop, since numba
     # passes arrays to a call with reference counting that costs more than the search itself.
     (
-        rows, cols, pace, elev, use_slope, dx, dy, moves, rev_indptr, rev_src, rev_cost,
+        rows, cols, pace, elev, use_slope, _dx, _dy, moves, rev_indptr, rev_src, rev_cost,
         node_cell, connector, cell_first, nodes_by_cell, cell_of_sorted,
     ) = g  # fmt: skip
     n_cells = rows * cols
     n_moves = moves.shape[0]
+    move_dr = np.ascontiguousarray(moves[:, 0])
+    move_dc = np.ascontiguousarray(moves[:, 1])
     n_sorted = nodes_by_cell.shape[0]
-    while size > 0:
-        t, v, size = iheap_pop(keys, items, pos, size)
+    status = 0
+    while True:
+        if (
+            n_near + in_lists + n_far + room > near_k.shape[0]
+            or n_far + room > far_k.shape[0]
+            or pool_used + room > pool_k.shape[0]
+        ):
+            status = 1  # the caller grows the arrays and calls again
+            break
+        while n_near == 0:
+            # load the next bucket that holds entries (and the far entries falling in it)
+            if in_lists == 0:
+                if n_far == 0:
+                    break
+                bucket = np.int64(far_k[0] * inv_width)
+                current = bucket if bucket > current + 1 else current + 1
+            else:
+                current += 1
+            slot = current % n_buckets
+            e = head[slot]
+            head[slot] = -1
+            while e >= 0:
+                w = pool_v[e]
+                if pool_k[e] <= time[w]:  # else stale: w was reached sooner since
+                    n_near = heap_push(near_k, near_v, n_near, pool_k[e], w)
+                nxt = pool_next[e]
+                pool_next[e] = free
+                free = e
+                in_lists -= 1
+                e = nxt
+            while n_far > 0 and np.int64(far_k[0] * inv_width) <= current:
+                fk, w, n_far = heap_pop(far_k, far_v, n_far)
+                if fk <= time[w]:
+                    n_near = heap_push(near_k, near_v, n_near, fk, w)
+        if n_near == 0:
+            break
+        t, v, n_near = heap_pop(near_k, near_v, n_near)
+        if t > time[v]:
+            continue  # a stale entry: v was reached sooner since
         lab = label[v]
         is_cell = v < n_cells
-        r = c = first = e0 = j = 0
+        r = c = first = e0 = j = n_net = 0
         pv = 0.0
         if is_cell:
             r = v // cols
             c = v - r * cols
             pv = pace[v]
-            first = cell_first[v]
             n_conn = 0
-            if first >= 0:
+            if has_node[v]:  # (a byte per cell: cheaper to read than ``cell_first``)
+                first = cell_first[v]
                 while first + n_conn < n_sorted and cell_of_sorted[first + n_conn] == v:
                     n_conn += 1
             n_edges = n_moves + n_conn
         else:
             j = v - n_cells
             e0 = rev_indptr[j]
-            n_edges = rev_indptr[j + 1] - e0 + (1 if node_cell[j] >= 0 else 0)
+            n_net = rev_indptr[j + 1] - e0
+            n_edges = n_net + (1 if node_cell[j] >= 0 else 0)
         for e in range(n_edges):
             if is_cell and e < n_moves:
-                ru = r + moves[e, 0]
-                cu = c + moves[e, 1]
+                ru = r + move_dr[e]
+                cu = c + move_dc[e]
                 if ru < 0 or ru >= rows or cu < 0 or cu >= cols:
                     continue
                 u = ru * cols + cu
+                if time[u] <= t:
+                    continue  # settled (or tied): no move cost is negative
                 pu = pace[u]
                 if not (pu < np.inf and pv < np.inf):
                     continue
@@ -351,11 +465,11 @@ def _dijkstra(
                         pace[(ru + sr) * cols + cu] < np.inf and pace[(ru + sr) * cols + c] < np.inf
                     ):
                         continue
-                hx = adc * 0.5 * (dx[ru] + dx[r])
-                hy = adr * dy
-                dist = np.sqrt(hx * hx + hy * hy)
+                dist = move_m[r, e]
                 cost = dist * 0.5 * (pu + pv)
                 if use_slope:
+                    if t + cost * _MIN_SLOPE_FACTOR >= time[u]:
+                        continue  # even the kindest slope cannot improve u
                     eu = elev[u]
                     ev = elev[v]
                     if np.isfinite(eu) and np.isfinite(ev):
@@ -365,7 +479,7 @@ def _dijkstra(
                 node = nodes_by_cell[first + e - n_moves]
                 u = n_cells + node
                 cost = connector[node]
-            elif e < n_edges - (1 if node_cell[j] >= 0 else 0):
+            elif e < n_net:
                 u = n_cells + rev_src[e0 + e]
                 cost = rev_cost[e0 + e]
             else:
@@ -376,12 +490,34 @@ def _dijkstra(
                 if nt <= limit:
                     time[u] = nt
                     label[u] = lab
-                    if size == keys.shape[0]:
-                        keys, items = iheap_grow(keys, items, size)
-                    size = iheap_push(keys, items, pos, size, nt, u)
+                    bucket = np.int64(nt * inv_width)
+                    if bucket <= current:
+                        n_near = heap_push(near_k, near_v, n_near, nt, u)
+                    elif bucket < current + n_buckets:
+                        if free >= 0:
+                            e = free
+                            free = pool_next[e]
+                        else:
+                            e = pool_used
+                            pool_used += 1
+                        pool_k[e] = nt
+                        pool_v[e] = u
+                        slot = bucket % n_buckets
+                        pool_next[e] = head[slot]
+                        head[slot] = e
+                        in_lists += 1
+                    else:
+                        n_far = heap_push(far_k, far_v, n_far, nt, u)
                 else:
                     limited = True
-    return time, label, limited
+    state[0] = n_near
+    state[1] = n_far
+    state[2] = pool_used
+    state[3] = free
+    state[4] = in_lists
+    state[5] = current
+    state[6] = 1 if limited else 0
+    return status == 1
 
 
 @njit(cache=True, nogil=True)
@@ -419,6 +555,24 @@ def _reachable(
                 queue[tail] = u
                 tail += 1
     return seen
+
+
+def move_lengths_m(graph: SearchGraph) -> np.ndarray:
+    """Length in metres of each move from each row: ``(rows, k)``, NaN where it leaves the grid.
+
+    A move from row ``r`` to row ``r + dr`` spans ``|dc|`` cells of the two rows' mean width and
+    ``|dr|`` cell heights (the same arithmetic as :func:`_move_cost`, so the same bits).
+    """
+    r = np.arange(graph.rows)[:, None]
+    dr = graph.moves[None, :, 0]
+    dc = graph.moves[None, :, 1]
+    ru = r + dr
+    inside = (ru >= 0) & (ru < graph.rows)
+    ru = np.clip(ru, 0, max(graph.rows - 1, 0))
+    dx = graph.dx_m
+    hx = np.abs(dc) * 0.5 * (dx[ru] + dx[r])
+    hy = np.abs(dr) * float(graph.dy_m)
+    return np.where(inside, np.sqrt(hx * hx + hy * hy), np.nan)
 
 
 def _cell_index(graph: SearchGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -506,7 +660,16 @@ def combined_search(
             [start.facility.astype(np.int32), np.full(graph.n_nodes, -1, dtype=np.int32)]
         )
     time, label, limited = _dijkstra(
-        g, seeds, times0, labels, float(max_time_min), buffer_size, time0, label0
+        g,
+        seeds,
+        times0,
+        labels,
+        float(max_time_min),
+        move_lengths_m(graph),
+        cell_first >= 0,
+        buffer_size,
+        time0,
+        label0,
     )
     cell_time = time[:n]
     reached = np.isfinite(cell_time)
@@ -537,3 +700,125 @@ def combined_search(
         reason=reason,
         node_time_min=time[n:].copy(),
     )
+
+
+@njit(cache=True, nogil=True)
+def _network_dijkstra(
+    indptr: np.ndarray,
+    src: np.ndarray,
+    cost: np.ndarray,
+    seeds: np.ndarray,
+    seed_time: np.ndarray,
+    seed_label: np.ndarray,
+    limit: float,
+    time: np.ndarray,
+    label: np.ndarray,
+) -> None:
+    """Multi-source Dijkstra on a network alone (CSR of the edges into each node), in place.
+
+    The network's edges are short and its frontier small, so one heap serves better here than
+    the bucket queue of :func:`_dijkstra` (measured: 0.17 s against 0.30 s on 1.2M nodes).
+    """
+    # every edge is walked once (from its node's one valid pop), so the heap never holds more
+    # than the seeds and the edges: sized so, it is never reallocated in the loop (which numba
+    # compiles markedly slower)
+    keys = np.empty(seeds.shape[0] + src.shape[0] + 1, dtype=np.float64)
+    items = np.empty(seeds.shape[0] + src.shape[0] + 1, dtype=np.int64)
+    size = 0
+    for i in range(seeds.shape[0]):
+        s = seeds[i]
+        if seed_time[i] <= limit and seed_time[i] < time[s]:
+            time[s] = seed_time[i]
+            label[s] = seed_label[i]
+            size = heap_push(keys, items, size, seed_time[i], s)
+    while size > 0:
+        t, v, size = heap_pop(keys, items, size)
+        if t > time[v]:
+            continue  # stale: v was reached sooner since
+        lab = label[v]
+        for e in range(indptr[v], indptr[v + 1]):
+            u = src[e]
+            nt = t + cost[e]
+            if nt < time[u] and nt <= limit:
+                time[u] = nt
+                label[u] = lab
+                size = heap_push(keys, items, size, nt, u)
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkSearchResult:
+    """Result of a network-only search.
+
+    Attributes
+    ----------
+    time_min
+        ``float64`` (n_nodes,): minutes from each node to its nearest source; ``inf`` where not
+        reached within the limit.
+    source
+        ``int32`` (n_nodes,): the label of that source, ``-1`` where not reached.
+    """
+
+    time_min: np.ndarray
+    source: np.ndarray
+
+
+def network_search(
+    rev_indptr: np.ndarray,
+    rev_src: np.ndarray,
+    rev_cost_min: np.ndarray,
+    source_nodes: np.ndarray,
+    *,
+    source_label: np.ndarray | None = None,
+    source_time_min: np.ndarray | None = None,
+    max_time_min: float = np.inf,
+) -> NetworkSearchResult:
+    """Time from every node of a network to its nearest source node, over the network alone.
+
+    The network part of :func:`combined_search` alone (GOSTnets' and pandana's question: the
+    nearest facility along the roads), with its own kernel.
+
+    Parameters
+    ----------
+    rev_indptr, rev_src, rev_cost_min
+        The network reversed, as CSR (as in :class:`SearchGraph`): the edges into node ``j``
+        come from ``rev_src[rev_indptr[j]:rev_indptr[j+1]]`` at ``rev_cost_min[...]`` minutes.
+    source_nodes
+        Node indices to search from (the facilities' nodes).
+    source_label
+        Label of each source (default ``0..n-1``).
+    source_time_min
+        Starting time of each source (default 0).
+    max_time_min
+        Stop the search at this time.
+
+    Returns
+    -------
+    NetworkSearchResult
+        Times and nearest-source labels per node.
+    """
+    n_nodes = len(rev_indptr) - 1
+    seeds = np.asarray(source_nodes, dtype=np.int64)
+    if seeds.size and (seeds.min() < 0 or seeds.max() >= n_nodes):
+        raise ValueError("source node outside the network")
+    labels = (
+        np.arange(len(seeds), dtype=np.int32)
+        if source_label is None
+        else np.asarray(source_label, dtype=np.int32)
+    )
+    times0 = (
+        np.zeros(len(seeds)) if source_time_min is None else np.asarray(source_time_min, np.float64)
+    )
+    time = np.full(n_nodes, np.inf)
+    label = np.full(n_nodes, -1, dtype=np.int32)
+    _network_dijkstra(
+        np.asarray(rev_indptr, dtype=np.int64),
+        np.asarray(rev_src, dtype=np.int64),
+        np.asarray(rev_cost_min, dtype=np.float64),
+        seeds,
+        times0,
+        labels,
+        float(max_time_min),
+        time,
+        label,
+    )
+    return NetworkSearchResult(time_min=time, source=label)
