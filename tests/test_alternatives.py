@@ -336,3 +336,45 @@ def test_row_order_of_inputs_does_not_change_outputs(rnd: Any) -> None:
     np.testing.assert_array_equal(a.search.facility, b.search.facility)
     pd.testing.assert_frame_equal(a.coverage, b.coverage)
     pd.testing.assert_frame_equal(a.facility_table, b.facility_table)
+
+
+WALK_SERVICE = """
+[[services]]
+name = "health_walk"
+kind = "health"
+mode = "walk"
+thresholds_min = [15, 30, 60]
+facilities = { path = "clinics.csv", id_column = "facility_id", tier_column = "tier" }
+"""
+
+
+@pytest.fixture(scope="module")
+def two_services(tmp_path_factory: pytest.TempPathFactory) -> tuple[Scenario, Region, Evaluation]:
+    path = _write_set(tmp_path_factory.mktemp("two"))
+    text = path.read_text()
+    # the second service goes with the first, before the outputs and alternatives
+    path.write_text(text.replace("[outputs]", WALK_SERVICE.lstrip() + "[outputs]", 1))
+    scn = load_scenario(path)
+    region = load_region(scn)
+    return scn, region, evaluate(region)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_alternative_evaluated_from_the_baseline_equals_a_full_evaluation(
+    two_services: tuple[Scenario, Region, Evaluation], name: str
+) -> None:
+    scn, region, base = two_services
+    alt = _alt(scn, name)
+    fast = evaluate(region, name=name, alternative=alt, baseline=base)
+    full = evaluate(region, name=name, alternative=alt, incremental=False)
+    assert set(fast.services) == {"health", "health_walk"}
+    for svc in fast.services:
+        a, b = fast.services[svc], full.services[svc]
+        np.testing.assert_array_equal(a.search.time_min, b.search.time_min)
+        np.testing.assert_array_equal(a.search.facility, b.search.facility)
+        np.testing.assert_array_equal(a.search.reason, b.search.reason)
+        pd.testing.assert_frame_equal(a.coverage, b.coverage)
+    # an alternative that names only "health" and leaves the roads alone reuses the walk result
+    roads_alone = name in ("new_post", "close_east", "few_bikes", "tele")
+    reused = fast.services["health_walk"] is base.services["health_walk"]
+    assert reused == roads_alone

@@ -57,6 +57,7 @@ from reach.outputs.write import (
 from reach.scenario import (
     AddFacility,
     Alternative,
+    CloseFacility,
     DigitalLearning,
     Scenario,
     Season,
@@ -219,15 +220,18 @@ def _facility_table(
     fac: gpd.GeoDataFrame, result: SearchResult, people: np.ndarray, svc: ServiceSpec
 ) -> pd.DataFrame:
     n = len(fac)
-    lab = result.facility
+    # only cells with people (most of a region has none; the sums are the same without them)
+    cells = np.flatnonzero(people.ravel())
+    lab = result.facility[cells]
+    time_min = result.time_min[cells]
     reached = lab >= 0
-    pop = people.ravel() * svc.target_share
+    pop = people.ravel()[cells] * svc.target_share
     catch = np.bincount(lab[reached], weights=pop[reached], minlength=n)[:n]
     top = max(svc.thresholds_min)
-    within = reached & (result.time_min <= top)
+    within = reached & (time_min <= top)
     catch_within = np.bincount(lab[within], weights=pop[within], minlength=n)[:n]
     tsum = np.bincount(
-        lab[reached], weights=(pop * np.where(reached, result.time_min, 0))[reached], minlength=n
+        lab[reached], weights=(pop * np.where(reached, time_min, 0))[reached], minlength=n
     )[:n]
     capacity = fac["capacity"].to_numpy(float)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -305,6 +309,8 @@ class _Searcher:
         if start is not None:
             warm, new = _renumbered(start, fac)
             on_grid = on_grid[np.isin(on_grid, new)]
+            if len(on_grid) == 0:
+                return warm  # nothing new on the grid: the earlier search stands
         return combined_search(
             graph,
             cells[on_grid],
@@ -748,29 +754,43 @@ def _input_files(scn: Scenario) -> list[Path]:
     return sorted({scn.resolve(f) for f in files})
 
 
-def _evaluate_alternatives(
-    region: Region, baseline: Evaluation, clock: Clock
-) -> dict[str, Evaluation]:
-    """Evaluate every alternative, on as many threads as there are cores (``REACH_THREADS``).
+#: Operations on one service's facilities or demand, leaving roads and seasons alone: an
+#: alternative made only of these builds on the baseline (reuses, or searches onward from, it).
+_SERVICE_OPS = (*_ADDITIVE_OPS, CloseFacility)
 
-    The search kernels release the GIL and the region is only read, so alternatives run side by
-    side; the results are the same as one after the other.
+
+def _evaluate_all(
+    region: Region, baseline: Evaluation | None, clock: Clock
+) -> tuple[Evaluation, dict[str, Evaluation]]:
+    """Evaluate the baseline (unless given) and every alternative, on both cores.
+
+    Alternatives that change roads or seasons are searched in full, so they start at once,
+    beside the baseline; those that only touch facilities or demand start when the baseline is
+    done, and build on it. Searches run on at most ``_threads()`` threads at a time (``
+    REACH_THREADS``); the kernels release the GIL and the region is only read, so the results
+    are the same as one after the other.
     """
     alts = region.scenario.alternatives
-    threads = min(len(alts), _threads())
-    if threads <= 1:
-        return {
-            a.name: evaluate(region, name=a.name, alternative=a, clock=clock, baseline=baseline)
-            for a in alts
-        }
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        futures = [
-            pool.submit(
-                evaluate, region, name=a.name, alternative=a, clock=clock, baseline=baseline
-            )
-            for a in alts
-        ]
-        return {a.name: f.result() for a, f in zip(alts, futures, strict=True)}
+
+    def run(alt: Alternative, base: Evaluation | None) -> Evaluation:
+        return evaluate(region, name=alt.name, alternative=alt, clock=clock, baseline=base)
+
+    def builds_on_baseline(alt: Alternative) -> bool:
+        return all(isinstance(op, _SERVICE_OPS) for op in alt.operations)
+
+    if _threads() <= 1:
+        base = baseline if baseline is not None else evaluate(region, clock=clock)
+        return base, {a.name: run(a, base) for a in alts}
+    # the pool's threads mostly wait for search slots (see _search_slots), so one per task
+    with ThreadPoolExecutor(max_workers=len(alts) + 1) as pool:
+        base_future = None if baseline is not None else pool.submit(evaluate, region, clock=clock)
+        futures = {a.name: pool.submit(run, a, None) for a in alts if not builds_on_baseline(a)}
+        done = base_future.result() if base_future is not None else baseline
+        assert done is not None
+        for a in alts:
+            if a.name not in futures:
+                futures[a.name] = pool.submit(run, a, done)
+        return done, {a.name: futures[a.name].result() for a in alts}
 
 
 def _threads() -> int:
@@ -815,15 +835,19 @@ def run_scenario(
     """
     clock = Clock(on_step)
     region = region or load_region(scn, clock=clock)
-    baseline = baseline if baseline is not None else evaluate(region, clock=clock)
-    alternatives = _evaluate_alternatives(region, baseline, clock)
+    baseline, alternatives = _evaluate_all(region, baseline, clock)
     comparison = ranking = None
     if alternatives:
         with clock.step("compare"):
-            comparison = pd.concat(
-                [compare_evaluations(region, baseline, ev) for ev in alternatives.values()],
-                ignore_index=True,
-            )
+            threads = min(len(alternatives), _threads())
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                parts = list(
+                    pool.map(
+                        lambda ev: compare_evaluations(region, baseline, ev),
+                        alternatives.values(),
+                    )
+                )
+            comparison = pd.concat(parts, ignore_index=True)
             ranking = rank_alternatives(
                 comparison, key_thresholds={s.name: key_threshold(s) for s in scn.services}
             )

@@ -694,11 +694,9 @@ def combined_search(
             seen = np.zeros(n, dtype=np.bool_)
         reason[open_unreached & seen] = REASON_BEYOND_LIMIT
         reason[open_unreached & ~seen] = REASON_NO_ROUTE
+    # views of the search's own arrays, not copies (at 16M cells a copy is 200 MB and 0.1 s)
     return SearchResult(
-        time_min=cell_time.copy(),
-        facility=label[:n].copy(),
-        reason=reason,
-        node_time_min=time[n:].copy(),
+        time_min=cell_time, facility=label[:n], reason=reason, node_time_min=time[n:]
     )
 
 

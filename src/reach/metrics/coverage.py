@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from reach.engine.combined import REASON_LABELS, REASON_REACHED
 from reach.errors import ConservationError
@@ -50,7 +51,7 @@ def weighted_quantiles_by_group(
     qs
         Quantiles wanted, in ``[0, 1]``.
     value_order
-        ``np.argsort(value, kind="stable")`` when the caller has it already (it is the slow part).
+        ``np.argsort(value)`` when the caller has it already (it is the slow part).
 
     Returns
     -------
@@ -58,12 +59,64 @@ def weighted_quantiles_by_group(
         ``(n_groups, len(qs))``; NaN for groups with no weight.
     """
     out = np.full((n_groups, len(qs)), np.nan)
-    # by group, then value (as ``np.lexsort((value, group))``, faster): a stable sort by value,
-    # then a stable sort by group, which numpy does as a radix sort on small integers
-    order = np.argsort(value, kind="stable") if value_order is None else value_order
-    order = order[weight[order] > 0]
-    if len(order) == 0:
+    if len(qs) == 0:
         return out
+    rank = np.argsort(np.asarray(qs, dtype=np.float64), kind="stable")
+    sorted_qs = np.asarray(qs, dtype=np.float64)[rank]
+    order = np.argsort(value) if value_order is None else value_order
+    found = _quantiles_in_value_order(
+        np.asarray(order, dtype=np.int64),
+        np.asarray(group, dtype=np.int64),
+        np.asarray(value, dtype=np.float64),
+        np.asarray(weight, dtype=np.float64),
+        n_groups,
+        sorted_qs,
+    )
+    out[:, rank] = found
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _quantiles_in_value_order(
+    order: np.ndarray,
+    group: np.ndarray,
+    value: np.ndarray,
+    weight: np.ndarray,
+    n_groups: int,
+    qs: np.ndarray,
+) -> np.ndarray:
+    """Weighted lower quantiles per group, walking the items once in value order.
+
+    ``qs`` ascending. Each group's running weight is kept; a quantile ``q`` is the first value at
+    which it reaches ``q`` of the group's total (less 1e-12 of it, for rounding). The order among
+    equal values does not matter: they are the same value.
+    """
+    k = qs.shape[0]
+    out = np.full((n_groups, k), np.nan)
+    totals = np.zeros(n_groups)
+    for i in range(group.shape[0]):
+        if weight[i] > 0:
+            totals[group[i]] += weight[i]
+    cum = np.zeros(n_groups)
+    nxt = np.zeros(n_groups, dtype=np.int64)
+    last = np.full(n_groups, np.nan)
+    for idx in range(order.shape[0]):
+        i = order[idx]
+        w = weight[i]
+        if not w > 0:
+            continue
+        g = group[i]
+        cum[g] += w
+        last[g] = value[i]
+        tot = totals[g]
+        while nxt[g] < k and cum[g] >= qs[nxt[g]] * tot - 1e-12 * tot:
+            out[g, nxt[g]] = value[i]
+            nxt[g] += 1
+    for g in range(n_groups):
+        for j in range(nxt[g], k):
+            if totals[g] > 0:
+                out[g, j] = last[g]  # not reached by rounding: the group's largest value
+    return out
     if n_groups > 1:
         by_group = group[order]
         if n_groups <= np.iinfo(np.uint16).max:
@@ -163,7 +216,7 @@ def coverage_table(
     with np.errstate(invalid="ignore", divide="ignore"):
         table["mean_time_min"] = np.where(reached_pop > 0, weighted_time / reached_pop, np.nan)
     t_reached = t[reached]
-    by_time = np.argsort(t_reached, kind="stable")
+    by_time = np.argsort(t_reached)
     q = weighted_quantiles_by_group(
         group[reached], t_reached, pop[reached], n_groups, [0.5, 0.9], value_order=by_time
     )

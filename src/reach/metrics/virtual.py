@@ -160,6 +160,9 @@ def virtual_coverage_table(
     if not thresholds or any(math.isnan(x) for x in thresholds):
         raise ValueError("give at least one threshold, in minutes")
 
+    # only cells with people count (most of a region has none): every sum below is unchanged
+    keep = np.flatnonzero(pop != 0)
+    pop, z, t, c = pop[keep], z[keep], t[keep], c[keep]
     group = np.where(z > 0, z - 1, n_zones)  # n_zones = outside
     n_groups = n_zones + 1
 

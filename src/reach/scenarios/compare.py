@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID
 
@@ -78,6 +79,91 @@ class CellAccess:
         return reach, tsum
 
 
+@njit(cache=True, inline="always")
+def _fraction(t: float, w: float, share: float, conn: bool, rs: float, th: float) -> float:
+    """:meth:`CellAccess.covered_fraction` of one cell (same arithmetic, same bits); ``w`` is
+    NaN without a walking share, ``rs`` 0 without remote service. Scalars only: numba passes
+    arrays to a call with reference counting, which would cost more than the work here."""
+    within = 1.0 if t <= th else 0.0
+    if not np.isnan(w):
+        walk = 1.0 if w <= th else 0.0
+        within = share * within + (1.0 - share) * walk
+    if rs > 0:
+        within = within + (1.0 - within) * rs * (1.0 if conn else 0.0)
+    return within
+
+
+@njit(cache=True, inline="always")
+def _mean_parts(t: float, w: float, share: float) -> tuple[float, float]:
+    """:meth:`CellAccess.mean_time_weights` of one cell: (share reaching, time sum)."""
+    reach = 1.0 if np.isfinite(t) else 0.0
+    tsum = t if np.isfinite(t) else 0.0
+    if not np.isnan(w):
+        tsum = share * tsum + (1 - share) * (w if np.isfinite(w) else 0.0)
+        reach = share * reach + (1 - share) * (1.0 if np.isfinite(w) else 0.0)
+    return reach, tsum
+
+
+@njit(cache=True, nogil=True)
+def _compare_sums(
+    cells: np.ndarray,
+    pop: np.ndarray,
+    group: np.ndarray,
+    n_groups: int,
+    thresholds: np.ndarray,
+    tb: np.ndarray, wb: np.ndarray, sb: float, cb: np.ndarray, rb: float,
+    ta: np.ndarray, wa: np.ndarray, sa: float, ca: np.ndarray, ra: float,
+) -> np.ndarray:  # fmt: skip
+    """Per group, in one pass over the populated cells (in order, so the sums are those of
+    ``np.bincount``): population, then per threshold base / alt covered, gaining, losing, then
+    base reach, base time sum, alt reach, alt time sum (people-weighted). ``wb``/``wa`` and
+    ``cb``/``ca`` are empty when there is no walking share or no remote service."""
+    k = thresholds.shape[0]
+    out = np.zeros((n_groups, 1 + 4 * k + 4))
+    has_wb = wb.shape[0] > 0
+    has_wa = wa.shape[0] > 0
+    rb = rb if cb.shape[0] > 0 else 0.0
+    ra = ra if ca.shape[0] > 0 else 0.0
+    for n in range(cells.shape[0]):
+        i = cells[n]
+        g = group[n]
+        p = pop[n]
+        t_b = tb[i]
+        t_a = ta[i]
+        w_b = wb[i] if has_wb else np.nan
+        w_a = wa[i] if has_wa else np.nan
+        c_b = cb[i] if rb > 0 else False
+        c_a = ca[i] if ra > 0 else False
+        out[g, 0] += p
+        for j in range(k):
+            th = thresholds[j]
+            fb = _fraction(t_b, w_b, sb, c_b, rb, th)
+            fa = _fraction(t_a, w_a, sa, c_a, ra, th)
+            out[g, 1 + 4 * j] += p * fb
+            out[g, 2 + 4 * j] += p * fa
+            out[g, 3 + 4 * j] += p * max(fa - fb, 0.0)
+            out[g, 4 + 4 * j] += p * max(fb - fa, 0.0)
+        reach, tsum = _mean_parts(t_b, w_b, sb)
+        out[g, 1 + 4 * k] += p * reach
+        out[g, 2 + 4 * k] += p * tsum
+        reach, tsum = _mean_parts(t_a, w_a, sa)
+        out[g, 3 + 4 * k] += p * reach
+        out[g, 4 + 4 * k] += p * tsum
+    return out
+
+
+def _kernel_args(acc: CellAccess) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, float]:
+    none = np.empty(0)
+    return (
+        np.ascontiguousarray(acc.time_min, dtype=np.float64).ravel(),
+        none if acc.walk_time_min is None else np.ascontiguousarray(acc.walk_time_min).ravel(),
+        float(acc.vehicle_share),
+        np.empty(0, dtype=np.bool_) if acc.connected is None
+        else np.ascontiguousarray(acc.connected, dtype=np.bool_).ravel(),
+        float(acc.remote_share),
+    )  # fmt: skip
+
+
 def compare_access(
     people: np.ndarray,
     zone: np.ndarray,
@@ -106,13 +192,16 @@ def compare_access(
     # only cells with people count: the sums below skip the empty ones (most of a region)
     keep = np.flatnonzero(pop != 0)
     pop = pop[keep]
-    base, alt = base.take(keep), alt.take(keep)
     z = np.asarray(zone).ravel()[keep].astype(np.int64)
     n_zones = len(zone_ids)
     group = np.where(z > 0, z - 1, n_zones)
+    ths = sorted(float(x) for x in thresholds_min)
+    sums = _compare_sums(
+        keep, pop, group, n_zones + 1, np.asarray(ths), *_kernel_args(base), *_kernel_args(alt)
+    )
 
-    def by_zone(values: np.ndarray) -> np.ndarray:
-        per = np.bincount(group, weights=values, minlength=n_zones + 1)
+    def by_zone(col: int) -> np.ndarray:
+        per = sums[:, col]
         return np.r_[per, per.sum()]
 
     table: dict[str, object] = {
@@ -120,27 +209,25 @@ def compare_access(
         "service": service,
         "zone_id": [*zone_ids, OUTSIDE_ZONES_ID, ALL_ZONES_ID],
         "zone_name": [*zone_names, OUTSIDE_ZONES_ID, ALL_ZONES_ID],
-        "population": by_zone(pop),
+        "population": by_zone(0),
     }
-    total = by_zone(pop)
-    for th in sorted(thresholds_min):
-        fb = base.covered_fraction(th)
-        fa = alt.covered_fraction(th)
-        b = by_zone(pop * fb)
-        a = by_zone(pop * fa)
+    total = by_zone(0)
+    for j, th in enumerate(ths):
+        b = by_zone(1 + 4 * j)
+        a = by_zone(2 + 4 * j)
         table[f"base_within_{th:g}min"] = b
         table[f"alt_within_{th:g}min"] = a
         table[f"delta_within_{th:g}min"] = a - b
         with np.errstate(invalid="ignore", divide="ignore"):
             table[f"pct_base_within_{th:g}min"] = np.where(total > 0, 100 * b / total, np.nan)
             table[f"pct_alt_within_{th:g}min"] = np.where(total > 0, 100 * a / total, np.nan)
-        table[f"gaining_{th:g}min"] = by_zone(pop * np.maximum(fa - fb, 0.0))
-        table[f"losing_{th:g}min"] = by_zone(pop * np.maximum(fb - fa, 0.0))
-    for label, acc in (("base", base), ("alt", alt)):
-        reach, tsum = acc.mean_time_weights()
+        table[f"gaining_{th:g}min"] = by_zone(3 + 4 * j)
+        table[f"losing_{th:g}min"] = by_zone(4 + 4 * j)
+    k = len(ths)
+    for label, col in (("base", 1 + 4 * k), ("alt", 3 + 4 * k)):
         with np.errstate(invalid="ignore", divide="ignore"):
-            r = by_zone(pop * reach)
-            table[f"{label}_mean_time_min"] = np.where(r > 0, by_zone(pop * tsum) / r, np.nan)
+            r = by_zone(col)
+            table[f"{label}_mean_time_min"] = np.where(r > 0, by_zone(col + 1) / r, np.nan)
     table["delta_mean_time_min"] = np.asarray(table["alt_mean_time_min"]) - np.asarray(
         table["base_mean_time_min"]
     )
