@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import networkx as nx
@@ -10,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reach.engine.combined import (
+    CLOSED,
     REASON_BEYOND_LIMIT,
     REASON_NO_ROUTE,
     REASON_REACHED,
@@ -180,6 +182,36 @@ def test_adding_seeds_to_a_search_equals_searching_from_all(
     assert (np.isfinite(after.time_min[differs])).all()
     # adding never makes anything slower
     assert (after.time_min <= before.time_min).all()
+
+
+@settings(max_examples=300, deadline=None)
+@given(instances(), st.floats(0.5, 30.0) | st.just(math.inf), st.data())
+def test_closing_facilities_of_a_search_equals_searching_from_the_rest(
+    case: tuple[SearchGraph, np.ndarray], limit: float, data: st.DataObject
+) -> None:
+    graph, seeds = case
+    n = len(seeds)
+    shut = np.array(
+        data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=n, unique=True)), dtype=int
+    )
+    keep = np.setdiff1d(np.arange(n), shut)
+    before = combined_search(graph, seeds, max_time_min=limit)
+    rest = combined_search(graph, seeds[keep], seed_facility=keep, max_time_min=limit)
+    assert before.node_facility is not None
+    start = dataclasses.replace(
+        before,
+        facility=np.where(np.isin(before.facility, shut), CLOSED, before.facility),
+        node_facility=np.where(np.isin(before.node_facility, shut), CLOSED, before.node_facility),
+    )
+    after = combined_search(graph, np.empty(0, dtype=np.int64), max_time_min=limit, start=start)
+    np.testing.assert_array_equal(after.time_min, rest.time_min)
+    np.testing.assert_array_equal(after.node_time_min, rest.node_time_min)
+    np.testing.assert_array_equal(after.reason, rest.reason)
+    # catchments differ only on exact ties, never onto a closed facility
+    assert not np.isin(after.facility, shut).any()
+    assert (np.isfinite(after.time_min[after.facility != rest.facility])).all()
+    # closing never makes anything faster
+    assert (after.time_min >= before.time_min).all()
 
 
 @st.composite

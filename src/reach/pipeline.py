@@ -29,6 +29,7 @@ import rasterio
 from reach import __version__
 from reach.build import Clock, Region, load_region, mode_profile
 from reach.engine.combined import (
+    CLOSED,
     REASON_LABELS,
     REASON_REACHED,
     SearchGraph,
@@ -309,7 +310,11 @@ class _Searcher:
         if start is not None:
             warm, new = _renumbered(start, fac)
             on_grid = on_grid[np.isin(on_grid, new)]
-            if len(on_grid) == 0:
+            closing = bool((warm.facility == CLOSED).any())
+            if closing and warm.node_facility is None:
+                warm = None  # made without node catchments (by partitions): search in full
+                on_grid = np.flatnonzero(cells >= 0)
+            elif len(on_grid) == 0 and not closing:
                 return warm  # nothing new on the grid: the earlier search stands
         return combined_search(
             graph,
@@ -341,20 +346,34 @@ def service_graph(region: Region, mode: str) -> SearchGraph:
 
 
 def _renumbered(start: ServiceResult, fac: gpd.GeoDataFrame) -> tuple[SearchResult, np.ndarray]:
-    """The earlier search with catchments renumbered to ``fac``'s rows, and the new rows."""
+    """The earlier search with catchments renumbered to ``fac``'s rows (``CLOSED`` for the
+    facilities no longer there), and the new rows."""
     old_ids = start.facilities["facility_id"].astype(str).to_numpy()
     new_ids = fac["facility_id"].astype(str).to_numpy()
     row_of = {fid: i for i, fid in enumerate(new_ids)}
-    old_to_new = np.array([row_of[fid] for fid in old_ids], dtype=np.int32)
-    lab = start.search.facility
-    renumbered = np.where(lab >= 0, old_to_new[np.maximum(lab, 0)], -1).astype(np.int32)
+    old_to_new = np.array([row_of.get(fid, CLOSED) for fid in old_ids], dtype=np.int32)
+
+    def renumber(lab: np.ndarray) -> np.ndarray:
+        return np.where(lab >= 0, old_to_new[np.maximum(lab, 0)], -1).astype(np.int32)
+
+    search = start.search
+    nodes = None if search.node_facility is None else renumber(search.node_facility)
     new_rows = np.flatnonzero(~np.isin(new_ids, old_ids))
-    return replace(start.search, facility=renumbered), new_rows
+    return replace(search, facility=renumber(search.facility), node_facility=nodes), new_rows
 
 
-#: Operations that leave every existing facility open and every route as it was: an alternative
-#: made only of these is searched from the baseline onward (only what the new facilities serve).
-_ADDITIVE_OPS = (AddFacility, UpgradeFacility, VehicleAvailability, Telemedicine, DigitalLearning)
+#: Operations on one service's facilities or demand, leaving every route as it was: an
+#: alternative made only of these builds on the baseline. Each service is searched from the
+#: baseline's times onward (only what new facilities serve sooner, and what closed ones served);
+#: a service no operation names keeps the baseline's result.
+_SERVICE_OPS = (
+    AddFacility,
+    CloseFacility,
+    UpgradeFacility,
+    VehicleAvailability,
+    Telemedicine,
+    DigitalLearning,
+)
 
 
 def _coverage(
@@ -486,10 +505,11 @@ def evaluate(
     clock
         Times the steps.
     baseline
-        The baseline's evaluation. With it, an alternative that only adds or upgrades
-        facilities (and changes nothing on the roads) is searched from the baseline onward:
-        only the cells a new facility serves sooner are visited. The times are the same as a
-        full search.
+        The baseline's evaluation. With it, an alternative that only changes facilities or
+        demand (adds, closes, upgrades; vehicles, telemedicine; nothing on the roads) is
+        searched from the baseline onward: only the cells a new facility serves sooner, and
+        those a closed one served, are visited, and a service it does not name keeps the
+        baseline's result. The times are the same as a full search.
     incremental
         Set False to search every alternative in full.
 
@@ -545,7 +565,7 @@ def evaluate(
         incremental
         and baseline is not None
         and alternative is not None
-        and all(isinstance(op, _ADDITIVE_OPS) for op in ops)
+        and all(isinstance(op, _SERVICE_OPS) for op in ops)
     )
     # a service no operation names, on the baseline's roads and seasons, keeps its result
     same_roads = incremental and baseline is not None and roads is region.roads and not seasons
@@ -752,11 +772,6 @@ def _input_files(scn: Scenario) -> list[Path]:
             if isinstance(op, Telemedicine | DigitalLearning)
         ]
     return sorted({scn.resolve(f) for f in files})
-
-
-#: Operations on one service's facilities or demand, leaving roads and seasons alone: an
-#: alternative made only of these builds on the baseline (reuses, or searches onward from, it).
-_SERVICE_OPS = (*_ADDITIVE_OPS, CloseFacility)
 
 
 def _evaluate_all(

@@ -28,6 +28,7 @@ from numba import njit
 from reach.engine.heap import BUCKET_MIN, N_BUCKETS, grow_f8, grow_i8, heap_pop, heap_push
 
 __all__ = [
+    "CLOSED",
     "KNIGHT_MOVES",
     "QUEEN_MOVES",
     "REASON_BARRIER",
@@ -57,6 +58,9 @@ QUEEN_MOVES = np.array(
 KNIGHT_MOVES = np.array(
     [(-2, -1), (-2, 1), (-1, -2), (-1, 2), (1, -2), (1, 2), (2, -1), (2, 1)], dtype=np.int64
 )
+
+#: Catchment id that marks, in a ``start`` search, a facility now closed.
+CLOSED = -2
 
 #: Cell status codes of the friction model (why a cell is impassable on foot).
 STATUS_PASSABLE = 0
@@ -165,12 +169,16 @@ class SearchResult:
         ``uint8`` (rows*cols,): ``REASON_*`` code; ``REASON_REACHED`` where reached.
     node_time_min
         ``float64`` (n_nodes,): the same time for each network node.
+    node_facility
+        ``int32`` (n_nodes,): each node's catchment, when the search kept them (needed to search
+        on from this result after closing facilities).
     """
 
     time_min: np.ndarray
     facility: np.ndarray
     reason: np.ndarray
     node_time_min: np.ndarray
+    node_facility: np.ndarray | None = None
 
 
 @njit(cache=True, inline="always")
@@ -575,6 +583,50 @@ def move_lengths_m(graph: SearchGraph) -> np.ndarray:
     return np.where(inside, np.sqrt(hx * hx + hy * hy), np.nan)
 
 
+@njit(cache=True, nogil=True)
+def _rim(g: tuple[Any, ...], closed: np.ndarray, finite: np.ndarray) -> np.ndarray:
+    """Vertices not ``closed``, with a finite time, next to a closed vertex (either way)."""
+    n_total = closed.shape[0]
+    mark = np.zeros(n_total, dtype=np.bool_)
+    n_cells = g[0] * g[1]
+    rev_indptr = g[8]
+    rev_src = g[9]
+    node_cell = g[11]
+    for v in range(n_total):
+        if not closed[v]:
+            continue
+        if v < n_cells:
+            r = v // g[1]
+            c = v - r * g[1]
+            for m in range(g[7].shape[0]):
+                rr = r + g[7][m, 0]
+                cc = c + g[7][m, 1]
+                if 0 <= rr < g[0] and 0 <= cc < g[1]:
+                    u = rr * g[1] + cc
+                    if not closed[u] and finite[u]:
+                        mark[u] = True
+        else:
+            j = v - n_cells
+            for e in range(rev_indptr[j], rev_indptr[j + 1]):
+                u = n_cells + rev_src[e]
+                if not closed[u] and finite[u]:
+                    mark[u] = True
+            cell = node_cell[j]
+            if cell >= 0 and not closed[cell] and finite[cell]:
+                mark[cell] = True
+    # edges out of closed nodes, and nodes in closed cells
+    for j in range(rev_indptr.shape[0] - 1):
+        v = n_cells + j
+        for e in range(rev_indptr[j], rev_indptr[j + 1]):
+            u = n_cells + rev_src[e]
+            if closed[u] and not closed[v] and finite[v]:
+                mark[v] = True
+        cell = node_cell[j]
+        if cell >= 0 and closed[cell] and not closed[v] and finite[v]:
+            mark[v] = True
+    return np.flatnonzero(mark).astype(np.int64)
+
+
 def _cell_index(graph: SearchGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Nodes sorted by cell, and the first sorted position of each cell (``-1`` if none)."""
     connected = np.flatnonzero(graph.node_cell >= 0)
@@ -612,10 +664,11 @@ def combined_search(
         Stop the search at this time; cells beyond it are given ``REASON_BEYOND_LIMIT`` when some
         longer path exists, ``REASON_NO_ROUTE`` when none does.
     start
-        An earlier search on the same graph and limit whose facilities are all still open (its
-        catchment ids already numbered as in ``seed_facility``). The seeds are added to it: only
-        the vertices they reach sooner are searched, and the result equals a search from the old
-        and new seeds together (on a tie the old catchment is kept).
+        An earlier search on the same graph and limit, its catchment ids already numbered as in
+        ``seed_facility``, and ``CLOSED`` (-2) for facilities now closed (which needs its
+        ``node_facility``). The seeds are added to it: only the vertices they reach sooner, and
+        those the closed facilities served, are searched; the result equals a search from the
+        open old facilities and the new seeds together (on a tie the old catchment is kept).
 
     Returns
     -------
@@ -648,6 +701,7 @@ def combined_search(
     n_total = n + graph.n_nodes
     if n_total >= 2**31:
         raise ValueError("a single search holds fewer than 2**31 cells and nodes; partition it")
+    closing = False
     if start is None:
         time0 = np.full(n_total, np.inf)
         label0 = np.full(n_total, -1, dtype=np.int32)
@@ -655,10 +709,27 @@ def combined_search(
         if start.time_min.shape != (n,) or start.node_time_min.shape != (graph.n_nodes,):
             raise ValueError("the start search is of another graph")
         time0 = np.concatenate([start.time_min, start.node_time_min])
-        # node catchments are never read: a vertex spreads its label only once it improves
-        label0 = np.concatenate(
-            [start.facility.astype(np.int32), np.full(graph.n_nodes, -1, dtype=np.int32)]
+        node_label = (
+            np.full(graph.n_nodes, -1, dtype=np.int32)
+            if start.node_facility is None
+            else start.node_facility.astype(np.int32)
         )
+        label0 = np.concatenate([start.facility.astype(np.int32), node_label])
+        closed = label0 == CLOSED
+        closing = bool(closed.any())
+        if closing:
+            if start.node_facility is None:
+                raise ValueError("closing facilities needs the start search's node catchments")
+            # what the closed facilities served is searched again, from the vertices around it
+            # (at their own times and catchments, which stand: their routes end at open ones)
+            time0[closed] = np.inf
+            label0[closed] = -1
+            rim = _rim(g, closed, np.isfinite(time0))
+            seeds = np.concatenate([seeds, rim])
+            times0 = np.concatenate([times0, time0[rim]])
+            labels = np.concatenate([labels, label0[rim]])
+            time0[rim] = np.inf
+            label0[rim] = -1
     time, label, limited = _dijkstra(
         g,
         seeds,
@@ -680,7 +751,13 @@ def combined_search(
     reason[unreached & (status == STATUS_WATER)] = REASON_WATER
     reason[unreached & (status == STATUS_NO_DATA)] = REASON_NO_DATA
     open_unreached = unreached & (status == STATUS_PASSABLE)
-    if start is not None:
+    if closing and start is not None:
+        # A cell left unreached with a route to an open facility: either the route passes a
+        # cell that was beyond the limit before, or this search, which went out from every
+        # vertex around the closed catchments, was cut by the limit on its way. Neither: none
+        # has a route, and no breadth-first pass is needed.
+        limited = limited or bool((start.reason == REASON_BEYOND_LIMIT).any())
+    elif start is not None:
         # still unreached: beyond the limit stays so (the old route is still there); cells with
         # no route may now have a long one to a new seed
         old = start.reason
@@ -688,7 +765,7 @@ def combined_search(
         open_unreached &= old != REASON_BEYOND_LIMIT
     if open_unreached.any():
         if limited:
-            begin = np.isfinite(time) if start is None else np.zeros(n_total, dtype=np.bool_)
+            begin = np.isfinite(time) if start is None or closing else np.zeros(n_total, np.bool_)
             seen = _reachable(g, seeds, begin, buffer_size)[:n]
         else:
             seen = np.zeros(n, dtype=np.bool_)
@@ -696,7 +773,11 @@ def combined_search(
         reason[open_unreached & ~seen] = REASON_NO_ROUTE
     # views of the search's own arrays, not copies (at 16M cells a copy is 200 MB and 0.1 s)
     return SearchResult(
-        time_min=cell_time, facility=label[:n], reason=reason, node_time_min=time[n:]
+        time_min=cell_time,
+        facility=label[:n],
+        reason=reason,
+        node_time_min=time[n:],
+        node_facility=label[n:],
     )
 
 

@@ -136,6 +136,42 @@ def _quantiles_in_value_order(
     return out
 
 
+@njit(cache=True, nogil=True)
+def _coverage_sums(
+    group: np.ndarray,
+    pop: np.ndarray,
+    t: np.ndarray,
+    r: np.ndarray,
+    thresholds: np.ndarray,
+    codes: np.ndarray,
+    n_groups: int,
+) -> np.ndarray:
+    """Per group, in one pass in cell order (so the same sums as ``np.bincount``): people, then
+    within each threshold (ascending), reached beyond the last, unreachable per code in
+    ``codes``, reached, and people × minutes of those reached."""
+    k = thresholds.shape[0]
+    nc = codes.shape[0]
+    out = np.zeros((n_groups, 4 + k + nc))
+    for i in range(group.shape[0]):
+        g = group[i]
+        p = pop[i]
+        out[g, 0] += p
+        if r[i] == REASON_REACHED:
+            ti = t[i]
+            for j in range(k):
+                if ti <= thresholds[j]:
+                    out[g, 1 + j] += p
+            if ti > thresholds[k - 1]:
+                out[g, 1 + k] += p
+            out[g, 2 + k + nc] += p
+            out[g, 3 + k + nc] += p * ti
+        else:
+            for j in range(nc):
+                if r[i] == codes[j]:
+                    out[g, 2 + k + j] += p
+    return out
+
+
 def coverage_table(
     people: np.ndarray,
     zone: np.ndarray,
@@ -192,27 +228,24 @@ def coverage_table(
     n_groups = n_zones + 1
     thresholds = sorted(float(x) for x in thresholds_min)
 
-    def sums(mask: np.ndarray | None = None, weights: np.ndarray | None = None) -> np.ndarray:
-        w = pop if weights is None else weights
-        if mask is not None:
-            w = np.where(mask, w, 0.0)
-        return np.bincount(group, weights=w, minlength=n_groups)
-
     reached = r == REASON_REACHED
-    table: dict[str, np.ndarray] = {"population": sums()}
-    for th in thresholds:
-        table[f"within_{th:g}min"] = sums(reached & (t <= th))
-    table[f"reached_beyond_{thresholds[-1]:g}min"] = sums(reached & (t > thresholds[-1]))
+    codes = [c for c in sorted(REASON_LABELS) if c != REASON_REACHED]
+    sums = _coverage_sums(
+        group, pop, t, r, np.asarray(thresholds), np.asarray(codes, dtype=np.int64), n_groups
+    )
+    k = len(thresholds)
+    table: dict[str, np.ndarray] = {"population": sums[:, 0]}
+    for j, th in enumerate(thresholds):
+        table[f"within_{th:g}min"] = sums[:, 1 + j]
+    table[f"reached_beyond_{thresholds[-1]:g}min"] = sums[:, 1 + k]
     unreach_cols = []
-    for code, label in sorted(REASON_LABELS.items()):
-        if code == REASON_REACHED:
-            continue
-        col = f"unreachable_{label}"
-        table[col] = sums(r == code)
+    for j, code in enumerate(codes):
+        col = f"unreachable_{REASON_LABELS[code]}"
+        table[col] = sums[:, 2 + k + j]
         unreach_cols.append(col)
     table["unreachable_total"] = np.sum([table[c] for c in unreach_cols], axis=0)
-    reached_pop = sums(reached)
-    weighted_time = sums(reached, weights=pop * np.where(reached, t, 0.0))
+    reached_pop = sums[:, 2 + k + len(codes)]
+    weighted_time = sums[:, 3 + k + len(codes)]
     with np.errstate(invalid="ignore", divide="ignore"):
         table["mean_time_min"] = np.where(reached_pop > 0, weighted_time / reached_pop, np.nan)
     t_reached = t[reached]

@@ -141,7 +141,7 @@ def virtual_coverage_table(
     remote = _share("remote_share", remote_share, allow_zero=True)
     target = _share("target_share", target_share, allow_zero=False)
     pop = np.asarray(people, dtype=np.float64).ravel() * target
-    z = np.asarray(zone).ravel().astype(np.int64)
+    z = np.asarray(zone).ravel()
     t = np.asarray(time_min, dtype=np.float64).ravel()
     c = np.asarray(connected, dtype=bool).ravel()
     if not (len(pop) == len(z) == len(t) == len(c)):
@@ -162,7 +162,7 @@ def virtual_coverage_table(
 
     # only cells with people count (most of a region has none): every sum below is unchanged
     keep = np.flatnonzero(pop != 0)
-    pop, z, t, c = pop[keep], z[keep], t[keep], c[keep]
+    pop, z, t, c = pop[keep], z[keep].astype(np.int64), t[keep], c[keep]
     group = np.where(z > 0, z - 1, n_zones)  # n_zones = outside
     n_groups = n_zones + 1
 
