@@ -65,6 +65,7 @@ from reach.scenario import (
     ServiceSpec,
     Telemedicine,
     UpgradeFacility,
+    UpgradeRoad,
     VehicleAvailability,
 )
 from reach.scenarios.compare import CellAccess, compare_access, rank_alternatives
@@ -299,30 +300,79 @@ class _Searcher:
         return out
 
     def search(
-        self, fac: gpd.GeoDataFrame, mode: str, *, start: ServiceResult | None = None
+        self,
+        fac: gpd.GeoDataFrame,
+        mode: str,
+        *,
+        start: ServiceResult | None = None,
+        base: _Searcher | None = None,
     ) -> SearchResult:
-        """Search from the facilities; from ``start`` onward when only facilities were added."""
+        """Search from the facilities; from ``start`` (made on ``base``'s graph, this one's when
+        not given) onward, when facilities were added or closed, or roads only got faster."""
         scn = self.region.scenario
         graph = self.graph(mode)
         cells = fac["cell"].to_numpy()
         on_grid = np.flatnonzero(cells >= 0)
-        warm = None
+        warm: SearchResult | None = None
+        node_seeds = None
+        faster = None
+        if start is not None and base is not None and base is not self:
+            faster = _faster_edges(base.graph(mode), graph, start.search)
+            if faster is None:
+                start = None  # the roads changed otherwise: search in full
         if start is not None:
             warm, new = _renumbered(start, fac)
-            on_grid = on_grid[np.isin(on_grid, new)]
             closing = bool((warm.facility == CLOSED).any())
-            if closing and warm.node_facility is None:
-                warm = None  # made without node catchments (by partitions): search in full
-                on_grid = np.flatnonzero(cells >= 0)
-            elif len(on_grid) == 0 and not closing:
-                return warm  # nothing new on the grid: the earlier search stands
+            node_lab = warm.node_facility
+            # carried on only with the node catchments it needs (searches made by partitions
+            # have none), and not closures and faster roads at once
+            if (node_lab is None and (closing or faster is not None)) or (
+                closing and faster is not None
+            ):
+                warm = None
+            else:
+                if faster is not None and node_lab is not None:
+                    nodes, times, into = faster
+                    node_seeds = (nodes, times, node_lab[into])
+                on_grid = on_grid[np.isin(on_grid, new)]
+                if len(on_grid) == 0 and not closing and (faster is None or not len(faster[0])):
+                    return warm  # nothing new: the earlier search stands
         return combined_search(
             graph,
             cells[on_grid],
             seed_facility=on_grid,
             max_time_min=scn.grid.max_travel_time_min,
             start=warm,
+            node_seeds=node_seeds,
         )
+
+
+def _faster_edges(
+    old: SearchGraph, new: SearchGraph, search: SearchResult
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Where a road change only made edges faster, the nodes to search on from, with the new
+    time through each faster edge and the node it leads to (whose catchment it takes).
+
+    ``None`` when the change did more (nodes, edges or walking links differ, or an edge got
+    slower): then the earlier search cannot be carried on and the caller searches in full.
+    """
+    same = (
+        old.n_nodes == new.n_nodes
+        and np.array_equal(old.rev_indptr, new.rev_indptr)
+        and np.array_equal(old.rev_src, new.rev_src)
+        and np.array_equal(old.node_cell, new.node_cell)
+        and np.array_equal(old.connector_min, new.connector_min)
+        and np.array_equal(old.pace_min_per_m, new.pace_min_per_m)
+    )
+    if not same or (new.rev_cost_min > old.rev_cost_min).any():
+        return None
+    faster = np.flatnonzero(new.rev_cost_min < old.rev_cost_min)
+    # edge e runs from rev_src[e] into the node j with rev_indptr[j] <= e < rev_indptr[j+1]
+    into = np.searchsorted(new.rev_indptr, faster, side="right") - 1
+    through = search.node_time_min[into] + new.rev_cost_min[faster]
+    nodes = new.rev_src[faster]
+    better = through < search.node_time_min[nodes]
+    return nodes[better], through[better], into[better]
 
 
 _BASE_SEARCHERS: weakref.WeakKeyDictionary[Region, _Searcher] = weakref.WeakKeyDictionary()
@@ -567,6 +617,15 @@ def evaluate(
         and alternative is not None
         and all(isinstance(op, _SERVICE_OPS) for op in ops)
     )
+    # road upgrades (with or without service operations): searched on from the baseline when
+    # they only made edges faster (checked per mode when searching)
+    upgrading = (
+        incremental
+        and baseline is not None
+        and alternative is not None
+        and any(isinstance(op, UpgradeRoad) for op in ops)
+        and all(isinstance(op, (*_SERVICE_OPS, UpgradeRoad)) for op in ops)
+    )
     # a service no operation names, on the baseline's roads and seasons, keeps its result
     same_roads = incremental and baseline is not None and roads is region.roads and not seasons
     untouched = {
@@ -585,7 +644,8 @@ def evaluate(
             return _evaluate_service(
                 region, svc, facilities[svc.name], variants,
                 name=name, clock=clock, seasons=bool(seasons),
-                start=baseline.services[svc.name] if additive and baseline else None,
+                start=baseline.services[svc.name] if (additive or upgrading) and baseline else None,
+                base=_base_searcher(region) if upgrading else None,
                 vehicle_share=vehicle.get(svc.name, 1.0), virtual_op=virtual_ops.get(svc.name),
             )  # fmt: skip
 
@@ -614,6 +674,7 @@ def _evaluate_service(
     clock: Clock,
     seasons: bool,
     start: ServiceResult | None,
+    base: _Searcher | None,
     vehicle_share: float,
     virtual_op: Telemedicine | DigitalLearning | None,
 ) -> tuple[ServiceResult, list[pd.DataFrame]]:
@@ -627,7 +688,7 @@ def _evaluate_service(
     for season_name, share, searcher in variants:
         with clock.step(f"{name}: {svc.name}: travel times"):
             fac = searcher.snap(facilities)
-            result = searcher.search(fac, svc.mode, start=start)
+            result = searcher.search(fac, svc.mode, start=start, base=base)
             walk = None
             if vehicle_share < 1.0 and svc.mode != "walk":
                 walk = searcher.search(fac, "walk")
@@ -779,11 +840,11 @@ def _evaluate_all(
 ) -> tuple[Evaluation, dict[str, Evaluation]]:
     """Evaluate the baseline (unless given) and every alternative, on both cores.
 
-    Alternatives that change roads or seasons are searched in full, so they start at once,
-    beside the baseline; those that only touch facilities or demand start when the baseline is
-    done, and build on it. Searches run on at most ``_threads()`` threads at a time (``
-    REACH_THREADS``); the kernels release the GIL and the region is only read, so the results
-    are the same as one after the other.
+    Alternatives that add, close or suspend roads and ferries, or bring seasons, are searched
+    in full, so they start at once, beside the baseline; those that touch only facilities,
+    demand or road upgrades start when the baseline is done, and build on it. Searches run on
+    at most ``_threads()`` threads at a time (``REACH_THREADS``); the kernels release the GIL
+    and the region is only read, so the results are the same as one after the other.
     """
     alts = region.scenario.alternatives
 
@@ -791,7 +852,7 @@ def _evaluate_all(
         return evaluate(region, name=alt.name, alternative=alt, clock=clock, baseline=base)
 
     def builds_on_baseline(alt: Alternative) -> bool:
-        return all(isinstance(op, _SERVICE_OPS) for op in alt.operations)
+        return all(isinstance(op, (*_SERVICE_OPS, UpgradeRoad)) for op in alt.operations)
 
     if _threads() <= 1:
         base = baseline if baseline is not None else evaluate(region, clock=clock)

@@ -647,6 +647,7 @@ def combined_search(
     seed_time_min: np.ndarray | None = None,
     max_time_min: float = np.inf,
     start: SearchResult | None = None,
+    node_seeds: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> SearchResult:
     """Time from every cell to its nearest seed, over the combined walk + network graph.
 
@@ -670,6 +671,11 @@ def combined_search(
         those the closed facilities served, are searched; the result equals a search from the
         open old facilities and the new seeds together (on a tie the old catchment is kept).
 
+    node_seeds
+        ``(nodes, time_min, catchment)``: network nodes to search on from as well, at these
+        times and with these catchments — with ``start``, where roads got faster: the node at
+        the start of an edge whose time fell, at the new time through it.
+
     Returns
     -------
     SearchResult
@@ -686,6 +692,11 @@ def combined_search(
     times0 = (
         np.zeros(len(seeds)) if seed_time_min is None else np.asarray(seed_time_min, np.float64)
     )
+    if node_seeds is not None:
+        nodes, node_t, node_lab = node_seeds
+        seeds = np.concatenate([seeds, graph.n_cells + np.asarray(nodes, dtype=np.int64)])
+        times0 = np.concatenate([times0, np.asarray(node_t, dtype=np.float64)])
+        labels = np.concatenate([labels, np.asarray(node_lab, dtype=np.int32)])
     cell_first, nodes_by_cell, cell_of_sorted = _cell_index(graph)
     in_degree = np.diff(graph.rev_indptr)
     per_cell = int(np.bincount(cell_of_sorted).max()) if len(cell_of_sorted) else 0
