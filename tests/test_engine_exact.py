@@ -22,6 +22,7 @@ from reach.engine.combined import (
     moves_for,
     network_search,
 )
+from reach.pipeline import _faster_edges
 
 
 def _reference_cost(g: SearchGraph, u: int, v: int) -> float:
@@ -212,6 +213,35 @@ def test_closing_facilities_of_a_search_equals_searching_from_the_rest(
     assert (np.isfinite(after.time_min[after.facility != rest.facility])).all()
     # closing never makes anything faster
     assert (after.time_min >= before.time_min).all()
+
+
+@settings(max_examples=300, deadline=None)
+@given(instances(), st.floats(0.5, 30.0) | st.just(math.inf), st.data())
+def test_searching_on_after_edges_got_faster_equals_searching_again(
+    case: tuple[SearchGraph, np.ndarray], limit: float, data: st.DataObject
+) -> None:
+    graph, seeds = case
+    m = len(graph.rev_cost_min)
+    factor = np.array(data.draw(st.lists(st.sampled_from([1.0, 0.5, 0.1, 0.0]), min_size=m,
+                                         max_size=m)))  # fmt: skip
+    faster = dataclasses.replace(graph, rev_cost_min=graph.rev_cost_min * factor)
+    before = combined_search(graph, seeds, max_time_min=limit)
+    again = combined_search(faster, seeds, max_time_min=limit)
+    found = _faster_edges(graph, faster, before)
+    assert found is not None
+    assert before.node_facility is not None
+    nodes, times, into = found
+    after = combined_search(
+        faster, np.empty(0, dtype=np.int64), max_time_min=limit, start=before,
+        node_seeds=(nodes, times, before.node_facility[into]),
+    )  # fmt: skip
+    np.testing.assert_array_equal(after.time_min, again.time_min)
+    np.testing.assert_array_equal(after.node_time_min, again.node_time_min)
+    np.testing.assert_array_equal(after.reason, again.reason)
+    assert (np.isfinite(after.time_min[after.facility != again.facility])).all()
+    # a slower edge is not carried on
+    if (faster.rev_cost_min < graph.rev_cost_min).any():
+        assert _faster_edges(faster, graph, again) is None
 
 
 @st.composite
