@@ -426,6 +426,12 @@ _SERVICE_OPS = (
 )
 
 
+def _builds_on_baseline(alt: Alternative) -> bool:
+    """Whether an alternative is evaluated from the baseline onward: it only changes facilities
+    or demand, or upgrades roads (carried on where that only made edges faster)."""
+    return all(isinstance(op, (*_SERVICE_OPS, UpgradeRoad)) for op in alt.operations)
+
+
 def _coverage(
     region: Region,
     svc: ServiceSpec,
@@ -611,20 +617,13 @@ def evaluate(
             )
         )
 
-    additive = (
+    # searched on from the baseline (road upgrades only where they made edges faster, which
+    # the search checks per mode against the baseline's graph)
+    carry_on = (
         incremental
         and baseline is not None
         and alternative is not None
-        and all(isinstance(op, _SERVICE_OPS) for op in ops)
-    )
-    # road upgrades (with or without service operations): searched on from the baseline when
-    # they only made edges faster (checked per mode when searching)
-    upgrading = (
-        incremental
-        and baseline is not None
-        and alternative is not None
-        and any(isinstance(op, UpgradeRoad) for op in ops)
-        and all(isinstance(op, (*_SERVICE_OPS, UpgradeRoad)) for op in ops)
+        and _builds_on_baseline(alternative)
     )
     # a service no operation names, on the baseline's roads and seasons, keeps its result
     same_roads = incremental and baseline is not None and roads is region.roads and not seasons
@@ -644,8 +643,8 @@ def evaluate(
             return _evaluate_service(
                 region, svc, facilities[svc.name], variants,
                 name=name, clock=clock, seasons=bool(seasons),
-                start=baseline.services[svc.name] if (additive or upgrading) and baseline else None,
-                base=_base_searcher(region) if upgrading else None,
+                start=baseline.services[svc.name] if carry_on and baseline else None,
+                base=_base_searcher(region) if carry_on else None,
                 vehicle_share=vehicle.get(svc.name, 1.0), virtual_op=virtual_ops.get(svc.name),
             )  # fmt: skip
 
@@ -851,16 +850,13 @@ def _evaluate_all(
     def run(alt: Alternative, base: Evaluation | None) -> Evaluation:
         return evaluate(region, name=alt.name, alternative=alt, clock=clock, baseline=base)
 
-    def builds_on_baseline(alt: Alternative) -> bool:
-        return all(isinstance(op, (*_SERVICE_OPS, UpgradeRoad)) for op in alt.operations)
-
     if _threads() <= 1:
         base = baseline if baseline is not None else evaluate(region, clock=clock)
         return base, {a.name: run(a, base) for a in alts}
     # the pool's threads mostly wait for search slots (see _search_slots), so one per task
     with ThreadPoolExecutor(max_workers=len(alts) + 1) as pool:
         base_future = None if baseline is not None else pool.submit(evaluate, region, clock=clock)
-        futures = {a.name: pool.submit(run, a, None) for a in alts if not builds_on_baseline(a)}
+        futures = {a.name: pool.submit(run, a, None) for a in alts if not _builds_on_baseline(a)}
         done = base_future.result() if base_future is not None else baseline
         assert done is not None
         for a in alts:

@@ -639,6 +639,24 @@ def _cell_index(graph: SearchGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return cell_first, order.astype(np.int64), cell_of_sorted.astype(np.int64)
 
 
+def _seed_arrays(
+    vertices: np.ndarray,
+    label: np.ndarray | None,
+    time_min: np.ndarray | None,
+    *,
+    n: int,
+    what: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seeds as ``int64`` vertices (checked to lie in ``0..n-1``), ``int32`` labels (default
+    ``0..k-1``) and ``float64`` starting times (default 0)."""
+    seeds = np.asarray(vertices, dtype=np.int64)
+    if seeds.size and (seeds.min() < 0 or seeds.max() >= n):
+        raise ValueError(what)
+    labels = np.arange(len(seeds), dtype=np.int32) if label is None else np.asarray(label, np.int32)
+    times = np.zeros(len(seeds)) if time_min is None else np.asarray(time_min, np.float64)
+    return seeds, labels, times
+
+
 def combined_search(
     graph: SearchGraph,
     seed_cells: np.ndarray,
@@ -681,16 +699,8 @@ def combined_search(
     SearchResult
         Times, catchments and reasons per cell.
     """
-    seeds = np.asarray(seed_cells, dtype=np.int64)
-    if seeds.size and (seeds.min() < 0 or seeds.max() >= graph.n_cells):
-        raise ValueError("seed cell outside the grid")
-    labels = (
-        np.arange(len(seeds), dtype=np.int32)
-        if seed_facility is None
-        else np.asarray(seed_facility, dtype=np.int32)
-    )
-    times0 = (
-        np.zeros(len(seeds)) if seed_time_min is None else np.asarray(seed_time_min, np.float64)
+    seeds, labels, times0 = _seed_arrays(
+        seed_cells, seed_facility, seed_time_min, n=graph.n_cells, what="seed cell outside the grid"
     )
     if node_seeds is not None:
         nodes, node_t, node_lab = node_seeds
@@ -887,16 +897,12 @@ def network_search(
         Times and nearest-source labels per node.
     """
     n_nodes = len(rev_indptr) - 1
-    seeds = np.asarray(source_nodes, dtype=np.int64)
-    if seeds.size and (seeds.min() < 0 or seeds.max() >= n_nodes):
-        raise ValueError("source node outside the network")
-    labels = (
-        np.arange(len(seeds), dtype=np.int32)
-        if source_label is None
-        else np.asarray(source_label, dtype=np.int32)
-    )
-    times0 = (
-        np.zeros(len(seeds)) if source_time_min is None else np.asarray(source_time_min, np.float64)
+    seeds, labels, times0 = _seed_arrays(
+        source_nodes,
+        source_label,
+        source_time_min,
+        n=n_nodes,
+        what="source node outside the network",
     )
     time = np.full(n_nodes, np.inf)
     label = np.full(n_nodes, -1, dtype=np.int32)

@@ -117,23 +117,6 @@ def _quantiles_in_value_order(
             if totals[g] > 0:
                 out[g, j] = last[g]  # not reached by rounding: the group's largest value
     return out
-    if n_groups > 1:
-        by_group = group[order]
-        if n_groups <= np.iinfo(np.uint16).max:
-            by_group = by_group.astype(np.uint16)
-        order = order[np.argsort(by_group, kind="stable")]
-    g, v, w = group[order], value[order], weight[order]
-    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
-    ends = np.r_[starts[1:], len(g)]
-    cum = np.cumsum(w)
-    base = np.r_[0.0, cum][starts]
-    totals = cum[ends - 1] - base
-    for k, q in enumerate(qs):
-        for s, e, b, tot in zip(starts, ends, base, totals, strict=True):
-            target = b + q * tot
-            i = s + int(np.searchsorted(cum[s:e], target - 1e-12 * tot, side="left"))
-            out[g[s], k] = v[min(i, e - 1)]
-    return out
 
 
 @njit(cache=True, nogil=True)
