@@ -11,6 +11,7 @@ import pytest
 from reach.demo import run_demo
 from reach.engine.combined import REASON_REACHED
 from reach.metrics.coverage import ALL_ZONES_ID
+from reach.outputs.folders import OUTPUT_MARKER
 from reach.outputs.write import file_sha256
 from reach.scenario import load_scenario
 
@@ -49,7 +50,7 @@ def test_demo_rerun_is_byte_identical(demo_out: Path, tmp_path: Path) -> None:
     again = run_scenario(scn, out_dir=tmp_path / "again")
     assert again.out_dir is not None
     for path in sorted((demo_out / "results").iterdir()):
-        if path.name == "manifest.json":
+        if path.name in ("manifest.json", OUTPUT_MARKER):
             continue
         assert file_sha256(path) == file_sha256(again.out_dir / path.name), path.name
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import geopandas as gpd
 import pyogrio
 
+from reach.outputs.folders import OUTPUT_MARKER
 from reach.pipeline import run_scenario
 from reach.scenario import load_scenario
 from tests.test_alternatives import _write_set
@@ -19,7 +20,7 @@ def _digests(folder: Path) -> dict[str, str]:
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name != "manifest.json"
+        if p.is_file() and p.name not in ("manifest.json", OUTPUT_MARKER)
     }
 
 
@@ -37,7 +38,7 @@ def test_two_runs_give_identical_files(tmp_path: Path) -> None:
     # the manifest differs only in timings and absolute paths
     ma = json.loads((tmp_path / "project" / "a" / "manifest.json").read_text())
     mb = json.loads((tmp_path / "copy" / "b" / "manifest.json").read_text())
-    for key in ("timings_s", "scenario_base_dir", "inputs_sha256"):
+    for key in ("timings_s", "scenario_base_dir", "inputs_sha256", "run_id"):
         ma.pop(key), mb.pop(key)
     assert ma == mb
 

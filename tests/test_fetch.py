@@ -408,7 +408,8 @@ def test_fetch_writes_files_and_a_starter_scenario_that_runs(
     assert not result.from_cache
     names = sorted(p.name for p in out.iterdir())
     assert names == [
-        "boundaries.geojson", "fetch_manifest.json", "population.tif", "roads.osm", "scenario.toml"
+        ".reach-output", "boundaries.geojson", "fetch_manifest.json", "manifest.json",
+        "population.tif", "roads.osm", "scenario.toml",
     ]  # fmt: skip
     assert steps and any("WorldPop" in s for s in steps)
     assert any(label.startswith("WorldPop raster") and done == total for label, done, total in seen)
@@ -803,7 +804,7 @@ def test_cache_info_and_clear(fake: FakeServer, cache: Path, tmp_path: Path) -> 
     assert cleared.entries == 6 and cleared.bytes == info.total_bytes
     assert cache_info(cache_dir=cache).entries == ()
     assert foreign.read_text() == "mine"
-    assert sorted(p.name for p in cache.iterdir()) == ["notes.txt"]
+    assert sorted(p.name for p in cache.iterdir()) == ["CACHEDIR.TAG", "notes.txt"]
 
 
 def test_existing_different_files_are_kept_unless_overwrite(

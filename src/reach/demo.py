@@ -7,6 +7,7 @@ from pathlib import Path
 from reach.outputs.write import atomic_folder
 from reach.pipeline import RunResult, StepCallback, run_scenario
 from reach.scenario import load_scenario
+from reach.settings import PROJECT_MARKERS
 from reach.synthetic import DEFAULT_SIZE_CELLS, LANDCOVER_CLASSES, DemoFiles, generate_demo
 
 __all__ = ["demo_scenario_toml", "run_demo"]
@@ -99,7 +100,11 @@ def run_demo(
     The whole folder is replaced atomically. ``reach run out/inputs/demo.toml`` re-runs it.
     """
     out = Path(out).resolve()
-    with atomic_folder(out) as tmp:
+    with atomic_folder(out, command="demo") as tmp:
+        # the demo is a project of its own: its scenario may write beside its inputs
+        (tmp / PROJECT_MARKERS[-1]).write_text(
+            "reach project folder: scenario paths may not leave it (see README)\n", "utf-8"
+        )
         if on_step:
             on_step("generating the demo region")
         files = generate_demo(

@@ -6,6 +6,7 @@ stderr and an exit code; anything else is an internal error (exit 1).
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 __all__ = [
@@ -18,6 +19,8 @@ __all__ = [
     "ReachError",
     "ResourceLimitError",
     "ScenarioError",
+    "from_os_error",
+    "resource_error",
 ]
 
 EXIT_OK = 0
@@ -79,3 +82,62 @@ class ConservationError(ReachError, AssertionError):
     """Population totals did not add up: an internal bug, never the user's fault."""
 
     exit_code = EXIT_INTERNAL
+
+
+#: Operating-system errors that are the machine's limits, not reach's bugs: (problem, fix).
+_RESOURCE_ERRNOS: dict[int, tuple[str, str]] = {
+    errno.ENOSPC: ("no space left on the disk", "free some space or write to another disk"),
+    errno.EDQUOT: ("the disk quota is used up", "free some space or write to another disk"),
+    errno.EROFS: ("the file system is read-only", "choose an output folder you can write to"),
+    errno.EACCES: ("permission denied", "choose an output folder you can write to"),
+    errno.EPERM: ("the operation is not permitted", "choose an output folder you can write to"),
+    errno.EFBIG: (
+        "a file would exceed this system's file-size limit",
+        "raise the limit (ulimit -f) or write to another disk",
+    ),
+    errno.EMFILE: ("too many open files", "raise the limit (ulimit -n)"),
+    errno.ENAMETOOLONG: ("a file name is too long", "choose a shorter output folder"),
+}
+
+#: The same limits as GDAL and other C libraries word them in their messages.
+_RESOURCE_TEXTS = {
+    "no space left on device": errno.ENOSPC,
+    "disk quota exceeded": errno.EDQUOT,
+    "read-only file system": errno.EROFS,
+    "permission denied": errno.EACCES,
+    "file too large": errno.EFBIG,
+}
+
+
+def from_os_error(exc: OSError, *, path: str | Path | None = None) -> ReachError | None:
+    """A :class:`ResourceLimitError` (exit 3) for an OS error that is a machine limit, else None.
+
+    Parameters
+    ----------
+    exc
+        The error, e.g. from writing an output file.
+    path
+        The file to name when the error names none.
+    """
+    known = _RESOURCE_ERRNOS.get(exc.errno or -1)
+    if known is None:
+        return None
+    problem, fix = known
+    where = exc.filename if exc.filename is not None else path
+    return ResourceLimitError(problem, path=where, fix=fix)
+
+
+def resource_error(exc: BaseException) -> ReachError | None:
+    """Like :func:`from_os_error`, for any error (GDAL's too, recognised by its message)."""
+    if isinstance(exc, ReachError):
+        return None
+    if isinstance(exc, OSError):
+        mapped = from_os_error(exc)
+        if mapped is not None or exc.errno is not None:
+            return mapped
+    text = str(exc).lower()
+    for words, code in _RESOURCE_TEXTS.items():
+        if words in text:
+            problem, fix = _RESOURCE_ERRNOS[code]
+            return ResourceLimitError(problem, fix=fix)
+    return None

@@ -36,7 +36,7 @@ from reach.engine.combined import (
     SearchResult,
     combined_search,
 )
-from reach.errors import ConservationError
+from reach.errors import ConservationError, ScenarioError
 from reach.ingest.connectivity import read_connectivity
 from reach.ingest.roads import RoadLines
 from reach.metrics.coverage import ALL_ZONES_ID, coverage_table
@@ -46,9 +46,11 @@ from reach.model.connectivity import connected_cells
 from reach.model.grid import Friction
 from reach.model.network import Network, build_network
 from reach.model.snap import snap_to_passable
+from reach.outputs.folders import folder_run_id
 from reach.outputs.maps import write_maps
 from reach.outputs.write import (
     atomic_folder,
+    check_output_target,
     file_sha256,
     write_geotiff,
     write_gpkg,
@@ -587,8 +589,6 @@ def evaluate(
     variants: list[tuple[str, float, _Searcher]] = []
     share_left = 1.0 - sum(s.share_of_year for s in seasons)
     if share_left < -1e-9:
-        from reach.errors import ScenarioError
-
         raise ScenarioError(
             f"alternative {name!r}: the seasons' share_of_year adds up to more than 1",
             fix="make the shares of the year add up to 1 at most",
@@ -815,25 +815,6 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _input_files(scn: Scenario) -> list[Path]:
-    r = scn.region
-    files = [r.population]
-    files += [r.osm] if r.osm else []
-    files += [r.roads.path] if r.roads else []
-    files += [r.boundaries.path] if r.boundaries else []
-    if r.landcover:
-        files += [r.landcover.path] if r.landcover.path else list(r.landcover.fractions.values())
-    files += list(r.dem) + [b.path for b in r.barriers] + [w.path for w in r.water]
-    files += [s.facilities.path for s in scn.services if s.facilities.path]
-    for alt in scn.alternatives:
-        files += [
-            op.connectivity.path
-            for op in alt.operations
-            if isinstance(op, Telemedicine | DigitalLearning)
-        ]
-    return sorted({scn.resolve(f) for f in files})
-
-
 def _evaluate_all(
     region: Region, baseline: Evaluation | None, clock: Clock
 ) -> tuple[Evaluation, dict[str, Evaluation]]:
@@ -853,8 +834,9 @@ def _evaluate_all(
     if _threads() <= 1:
         base = baseline if baseline is not None else evaluate(region, clock=clock)
         return base, {a.name: run(a, base) for a in alts}
-    # the pool's threads mostly wait for search slots (see _search_slots), so one per task
-    with ThreadPoolExecutor(max_workers=len(alts) + 1) as pool:
+    # the pool's threads mostly wait for search slots (see _search_slots); a few more threads
+    # than slots keep the slots busy while others build graphs, whatever the alternatives count
+    with ThreadPoolExecutor(max_workers=min(len(alts) + 1, 2 * _threads() + 1)) as pool:
         base_future = None if baseline is not None else pool.submit(evaluate, region, clock=clock)
         futures = {a.name: pool.submit(run, a, None) for a in alts if not _builds_on_baseline(a)}
         done = base_future.result() if base_future is not None else baseline
@@ -867,8 +849,16 @@ def _evaluate_all(
 
 def _threads() -> int:
     """Worker threads for alternatives: ``$REACH_THREADS``, else the number of cores."""
-    value = os.environ.get("REACH_THREADS", "")
-    return max(1, int(value)) if value.strip().isdigit() else (os.cpu_count() or 1)
+    cores = os.cpu_count() or 1
+    value = os.environ.get("REACH_THREADS", "").strip()
+    if not value:
+        return cores
+    if not value.isdigit() or not 1 <= int(value) <= 4 * cores:
+        raise ScenarioError(
+            f"$REACH_THREADS = {value[:20]!r} is not a thread count from 1 to {4 * cores}",
+            fix="set it to the number of cores to use, or unset it",
+        )
+    return int(value)
 
 
 def run_scenario(
@@ -906,6 +896,11 @@ def run_scenario(
         Baseline, alternatives, comparison and ranking, with timings.
     """
     clock = Clock(on_step)
+    _threads()  # a bad $REACH_THREADS is refused before any work
+    target = None
+    if write:
+        target = out_dir if out_dir is not None else scn.resolve(scn.outputs.folder)
+        target = check_output_target(target, protect=scn.protected_paths())
     region = region or load_region(scn, clock=clock)
     baseline, alternatives = _evaluate_all(region, baseline, clock)
     comparison = ranking = None
@@ -927,8 +922,7 @@ def run_scenario(
         scenario=scn, region=region, baseline=baseline, alternatives=alternatives,
         comparison=comparison, ranking=ranking, timings_s=clock.timings,
     )  # fmt: skip
-    if write:
-        target = out_dir if out_dir is not None else scn.resolve(scn.outputs.folder)
+    if target is not None:
         with clock.step("write outputs"):
             _write_outputs(run, target, maps=maps)
         run.out_dir = target
@@ -1025,7 +1019,7 @@ def _write_outputs(run: RunResult, target: Path, *, maps: bool = True) -> None:
     scn = run.scenario
     region = run.region
     grid = region.grid
-    with atomic_folder(target) as tmp:
+    with atomic_folder(target, protect=scn.protected_paths(), command="run") as tmp:
         _write_evaluation(run.baseline, tmp, region)
         if scn.outputs.rasters:
             write_geotiff(
@@ -1046,7 +1040,7 @@ def _write_outputs(run: RunResult, target: Path, *, maps: bool = True) -> None:
             write_maps(
                 run, tmp, offline=scn.outputs.maps_offline, basemap_url=scn.outputs.basemap_url
             )
-        inputs = {str(p): file_sha256(p) for p in _input_files(scn) if p.is_file()}
+        inputs = {str(p): file_sha256(p) for p in scn.input_paths() if p.is_file()}
         run.inputs = inputs
         warnings: list[str] = []
         if scn.outputs.reports and maps:
@@ -1062,6 +1056,7 @@ def _write_outputs(run: RunResult, target: Path, *, maps: bool = True) -> None:
             for lang in scn.outputs.reports:
                 write_report(run, tmp, lang=lang, pdf=pdf)
         manifest: dict[str, Any] = {
+            "run_id": folder_run_id(tmp),
             "reach_version": __version__,
             "scenario": scn.model_dump(mode="json"),
             "scenario_base_dir": str(scn.base_dir),

@@ -8,7 +8,9 @@ data folder (:func:`reach.settings.data_dir`). URLs and GDAL virtual file system
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -59,8 +61,41 @@ def _local_path(value: object) -> object:
 LocalPath = Annotated[Path, BeforeValidator(_local_path)]
 
 
+#: Bounds on what a scenario file may ask for (each far above any real study).
+MAX_SCENARIO_BYTES = 4 * 2**20
+MAX_EXTENDS_DEPTH = 16
+MAX_THRESHOLDS = 24
+MAX_SERVICES = 32
+MAX_ALTERNATIVES = 500
+MAX_OPERATIONS = 1000
+MAX_PATH_BYTES = 4096
+MAX_NAME_BYTES = 255
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _no_control_characters(value: object) -> object:
+    """Refuse control characters (terminal escape sequences) in any text of the file."""
+    texts = [value] if isinstance(value, str) else []
+    if isinstance(value, list | tuple):
+        texts = [v for v in value if isinstance(v, str)]
+    elif isinstance(value, dict):
+        texts = [v for kv in value.items() for v in kv if isinstance(v, str)]
+    for text in texts:
+        if _CONTROL.search(text):
+            raise ValueError(f"{text[:40]!r} holds a control character; use plain text")
+    return value
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, allow_inf_nan=False, str_max_length=10_000
+    )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _plain_text(cls, value: object) -> object:
+        return _no_control_characters(value)
 
 
 class LayerSpec(_Strict):
@@ -176,7 +211,9 @@ class ServiceSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,63}$")
     kind: Literal["health", "education"]
     mode: Literal["walk", "motorbike", "car"] = "walk"
-    thresholds_min: list[float] = Field(default_factory=lambda: [30.0, 60.0, 120.0])
+    thresholds_min: list[float] = Field(
+        default_factory=lambda: [30.0, 60.0, 120.0], max_length=MAX_THRESHOLDS
+    )
     target_share: float = Field(default=1.0, gt=0, le=1)
     facilities: FacilitiesSpec
 
@@ -447,7 +484,7 @@ class Alternative(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,63}$")
     description: str = ""
     cost: float | None = Field(default=None, ge=0)
-    operations: list[Operation] = Field(default_factory=list)
+    operations: list[Operation] = Field(default_factory=list, max_length=MAX_OPERATIONS)
 
 
 class Scenario(_Strict):
@@ -459,9 +496,9 @@ class Scenario(_Strict):
     grid: GridSpec = GridSpec()
     ferries: FerrySpec = FerrySpec()
     modes: dict[Literal["walk", "motorbike", "car"], dict[str, Any]] = Field(default_factory=dict)
-    services: list[ServiceSpec]
+    services: list[ServiceSpec] = Field(max_length=MAX_SERVICES)
     outputs: OutputsSpec = OutputsSpec()
-    alternatives: list[Alternative] = Field(default_factory=list)
+    alternatives: list[Alternative] = Field(default_factory=list, max_length=MAX_ALTERNATIVES)
     #: Folder that relative paths are resolved against (the scenario file's folder).
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     #: The file it was read from, for messages.
@@ -484,13 +521,43 @@ class Scenario(_Strict):
             raise ValueError(f"alternative names must be unique and not 'baseline': {alt_names}")
         for alt in self.alternatives:
             for op in alt.operations:
-                svc_name = getattr(op, "service", None)
-                if svc_name is not None and svc_name not in names:
-                    raise ValueError(
-                        f"alternative {alt.name!r}: {op.op} names service {svc_name!r}, "
-                        f"which is not one of {names}"
-                    )
+                check_operation(op, self.services, where=f"alternative {alt.name!r}")
         return self
+
+    def input_paths(self) -> list[Path]:
+        """Every input file the scenario names, resolved (operations' layers included)."""
+        r = self.region
+        files = [r.population]
+        files += [r.osm] if r.osm else []
+        files += [r.roads.path] if r.roads else []
+        files += [r.boundaries.path] if r.boundaries else []
+        if r.landcover:
+            files += (
+                [r.landcover.path] if r.landcover.path else list(r.landcover.fractions.values())
+            )
+        files += list(r.dem) + [b.path for b in r.barriers] + [w.path for w in r.water]
+        files += [s.facilities.path for s in self.services if s.facilities.path]
+        for alt in self.alternatives:
+            files += [
+                op.connectivity.path
+                for op in alt.operations
+                if isinstance(op, Telemedicine | DigitalLearning)
+            ]
+        return sorted({self.resolve(f) for f in files})
+
+    def protected_paths(self) -> list[Path]:
+        """Folders an output folder of this scenario may never be, nor contain.
+
+        The project folder, the scenario's folder and the folder of every input file.
+        """
+        from reach.settings import project_root
+
+        folders = {project_root(self._base_dir), self._base_dir}
+        if self._source is not None:
+            folders.add(Path(self._source).resolve().parent)
+        folders |= {p.parent for p in self.input_paths()}
+        folders |= {p for p in self.input_paths() if p.is_dir()}
+        return sorted(folders)
 
     def resolve(self, path: Path) -> Path:
         """Resolve a path of this file against its folder (``${REACH_DATA}`` expanded).
@@ -524,24 +591,81 @@ class Scenario(_Strict):
 
 
 def resolve_path(path: Path | str, base_dir: Path) -> Path:
-    """Expand ``${REACH_DATA}`` and make ``path`` absolute against ``base_dir``.
+    """Expand ``${REACH_DATA}``, make ``path`` absolute against ``base_dir`` and resolve it.
+
+    ``..`` is collapsed and every symlink followed, so the project-folder check that follows
+    sees where the path really leads.
 
     Raises
     ------
     ScenarioError
-        For URLs and GDAL virtual file system paths.
+        For URLs, GDAL virtual file system paths, NUL bytes and over-long names.
     """
     text = str(path)
     if _FORBIDDEN.match(text) or "/vsi" in text.lower() or "://" in text:
         raise ScenarioError(
-            f"path {text!r} is a URL or a GDAL virtual file system path",
+            f"path {text[:200]!r} is a URL or a GDAL virtual file system path",
             fix="give a local file path",
         )
+    check_path_text(text)
     text = text.replace("${" + DATA_ENV + "}", str(data_dir())).replace(
         "$" + DATA_ENV, str(data_dir())
     )
     p = Path(text).expanduser()
-    return p if p.is_absolute() else (base_dir / p).resolve()
+    return Path(os.path.realpath(p if p.is_absolute() else base_dir / p))
+
+
+def check_path_text(text: str) -> None:
+    """Refuse a path holding a NUL or control character, or with over-long names.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the problem.
+    """
+    if "\x00" in text or _CONTROL.search(text):
+        raise ScenarioError(
+            f"path {text[:80]!r} holds a NUL or control character", fix="give a plain path"
+        )
+    raw = text.encode("utf-8", "surrogateescape")
+    if len(raw) > MAX_PATH_BYTES or any(len(part) > MAX_NAME_BYTES for part in raw.split(b"/")):
+        raise ScenarioError(
+            f"path {text[:60]!r}… is too long (over {MAX_PATH_BYTES} bytes, or a name over "
+            f"{MAX_NAME_BYTES})",
+            fix="give a shorter path",
+        )
+
+
+def check_operation(op: Any, services: list[ServiceSpec], *, where: str) -> None:
+    """Check an operation's names against the scenario's services and their tiers.
+
+    Used by the scenario file and by the session API alike.
+
+    Raises
+    ------
+    ValueError
+        For an unknown service, or a tier the service's ``tiers`` list refuses.
+    """
+    names = [s.name for s in services]
+    svc_name = getattr(op, "service", None)
+    if svc_name is None:
+        return
+    if svc_name not in names:
+        raise ValueError(
+            f"{where}: {op.op} names service {svc_name!r}, which is not one of {names}"
+        )
+    spec = services[names.index(svc_name)]
+    tier = getattr(op, "tier", None)
+    if tier is None:
+        return
+    from reach.ingest.facilities import SERVICE_TIERS
+
+    allowed = list(spec.facilities.tiers) or list(SERVICE_TIERS.get(spec.kind, ()))
+    if allowed and tier not in allowed:
+        raise ValueError(
+            f"{where}: {op.op} gives tier {tier!r}, which service {svc_name!r} does not have "
+            f"(its tiers: {allowed})"
+        )
 
 
 def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
@@ -575,16 +699,40 @@ def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
-    if not path.is_file():
-        raise ScenarioError("scenario file not found", path=path, fix="check the path")
+    check_path_text(str(path))
+    try:
+        st = path.stat()
+    except OSError:
+        raise ScenarioError("scenario file not found", path=path, fix="check the path") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ScenarioError(
+            "the scenario is not a regular file (a folder, a pipe or a device)",
+            path=path,
+            fix="give the .toml file",
+        )
+    if st.st_size > MAX_SCENARIO_BYTES:
+        raise ScenarioError(
+            f"the scenario file is {st.st_size / 2**20:,.1f} MiB, over the "
+            f"{MAX_SCENARIO_BYTES // 2**20} MiB a scenario may have",
+            path=path,
+            fix="check it is the right file",
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"cannot read: {exc}", path=path, fix="save it as UTF-8 text") from exc
+    return text, _parse_toml(text, path)
+
+
+def _parse_toml(text: str, where: str | Path) -> dict[str, Any]:
     try:
-        return text, tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"not valid TOML: {exc}", path=path, fix="correct the syntax") from exc
+        raise ScenarioError(f"not valid TOML: {exc}", path=where, fix="correct the syntax") from exc
+    except RecursionError:
+        raise ScenarioError(
+            "the TOML is nested too deeply to read", path=where, fix="flatten its tables and arrays"
+        ) from None
 
 
 def _with_extends(
@@ -608,10 +756,24 @@ def _with_extends(
         raise ScenarioError(
             "`extends` needs the scenario to be read from a file", path=where, fix="load a file"
         )
-    base_path = (path.parent / name).resolve()
+    base_path = Path(os.path.realpath(path.parent / name))
     if base_path in seen:
         raise ScenarioError(
             f"extends {name!r} loops back to itself", path=where, fix="break the cycle"
+        )
+    if len(seen) >= MAX_EXTENDS_DEPTH:
+        raise ScenarioError(
+            f"extends chains more than {MAX_EXTENDS_DEPTH} files",
+            path=where,
+            fix="start from a file nearer the base",
+        )
+    roots = allowed_roots(path.parent)
+    if not any(base_path == r or base_path.is_relative_to(r) for r in roots):
+        raise ScenarioError(
+            f"extends {name!r} leads outside the project folder {roots[0]} (a symlink?)",
+            path=where,
+            fix=f"keep the scenario files inside the project folder, or list the folder in "
+            f"{ALLOW_ENV}",
         )
     text, base_raw = _read_toml(base_path)
     texts.append((str(base_path), text))
@@ -633,18 +795,25 @@ def parse_scenario(
         With the file, the line and the key for the first problem.
     """
     where = str(path) if path else "<scenario>"
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"not valid TOML: {exc}", path=where, fix="correct the syntax") from exc
+    if len(text) > MAX_SCENARIO_BYTES:
+        raise ScenarioError(
+            f"the scenario text is over {MAX_SCENARIO_BYTES // 2**20} MiB",
+            path=where,
+            fix="check it",
+        )
+    raw = _parse_toml(text, where)
     texts = [(where, text)]
-    resolved = path.resolve() if path else None
+    resolved = Path(os.path.realpath(path)) if path else None
     raw = _with_extends(raw, resolved, texts, (resolved,) if resolved else ())
     folder = base_dir if base_dir is not None else (path.parent if path else Path.cwd())
     try:
         scn = Scenario.model_validate(raw).with_base_dir(folder)
         scn._source = path
         return scn
+    except RecursionError:
+        raise ScenarioError(
+            "the scenario is nested too deeply to check", path=where, fix="flatten it"
+        ) from None
     except ValidationError as exc:
         # a misspelt key shows up as unknown + missing: name the unknown one first
         errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -61,8 +62,20 @@ MEMORY_ENV = "REACH_MEMORY_GB"
 
 def available_memory_bytes() -> int:
     """Memory a run may use: ``$REACH_MEMORY_GB`` if set, else the system's available memory."""
-    if os.environ.get(MEMORY_ENV):
-        return int(float(os.environ[MEMORY_ENV]) * 2**30)
+    text = os.environ.get(MEMORY_ENV, "").strip()
+    if text:
+        try:
+            gib = float(text)
+        except ValueError:
+            gib = math.nan
+        if not (math.isfinite(gib) and 0 < gib <= 2**20):
+            from reach.errors import ScenarioError
+
+            raise ScenarioError(
+                f"${MEMORY_ENV} = {text[:40]!r} is not a number of GiB",
+                fix=f"set it to the memory a run may use, e.g. {MEMORY_ENV}=8, or unset it",
+            )
+        return int(gib * 2**30)
     try:
         with Path("/proc/meminfo").open(encoding="ascii") as fh:
             for line in fh:

@@ -43,6 +43,14 @@ _LOCK = "index.lock"
 _FILES = "files"
 _PARTIAL = "partial"
 _LOCKS = "locks"
+#: The cache marker: a standard cache-directory tag (backup tools skip the folder) whose
+#: comment line says it is reach's. Only a folder carrying it is ever cleared.
+_TAG = "CACHEDIR.TAG"
+_TAG_TEXT = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This is the download cache of reach (reach fetch); `reach cache clear` empties it.\n"
+)
+_TAG_LINE = "# This is the download cache of reach"
 
 
 def default_cache_dir() -> Path:
@@ -143,6 +151,29 @@ class Cache:
     def __init__(self, folder: str | Path | None = None) -> None:
         self.folder = Path(folder).expanduser().resolve() if folder else default_cache_dir()
 
+    def is_reach_cache(self) -> bool:
+        """Whether the folder carries reach's cache marker."""
+        try:
+            return _TAG_LINE in (self.folder / _TAG).read_text("utf-8")
+        except (OSError, UnicodeDecodeError):
+            return False
+
+    def _check_marker(self) -> None:
+        """Refuse a folder that exists, is not empty and is not a reach cache."""
+        if not self.folder.exists():
+            return
+        if not self.folder.is_dir():
+            raise FetchError(
+                "the cache folder is a file", path=self.folder, fix="choose another cache folder"
+            )
+        if not self.is_reach_cache() and any(self.folder.iterdir()):
+            raise FetchError(
+                f"this folder is not a reach download cache (it has no {_TAG} of reach's); "
+                "reach will neither write into it nor clear it",
+                path=self.folder,
+                fix=f"give a reach cache folder, a new or empty one, or unset ${CACHE_ENV}",
+            )
+
     # --- the index ---------------------------------------------------------------------------
 
     @property
@@ -192,7 +223,13 @@ class Cache:
         return self._locked(self.folder / _LOCKS / f"{request.key}.lock")
 
     def _ensure_folders(self) -> None:
+        self._check_marker()
         try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            if not self.is_reach_cache():
+                part = self.folder / f".{_TAG}.part"
+                part.write_text(_TAG_TEXT, "utf-8")
+                part.replace(self.folder / _TAG)
             for sub in (_FILES, _PARTIAL, _LOCKS):
                 (self.folder / sub).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -278,7 +315,8 @@ class Cache:
         return entry
 
     def info(self) -> CacheInfo:
-        """What the cache holds."""
+        """What the cache holds (nothing, for a folder that is not a reach cache: refused)."""
+        self._check_marker()
         entries = [
             e
             for key, raw in self._read_index().items()
@@ -294,12 +332,15 @@ class Cache:
         return CacheInfo(self.folder, tuple(entries), partial_bytes)
 
     def clear(self) -> ClearedCache:
-        """Delete every cached file, partial download and the index.
+        """Delete every cached file, partial download and the index (the marker stays).
 
-        Only what the cache wrote is removed (``files/``, ``partial/``, ``locks/``, the index);
+        A folder without reach's cache marker is refused. Only what the cache wrote is removed (``files/``, ``partial/``, ``locks/``, the index);
         anything else in the folder is left alone.
         """
         if not self.folder.is_dir():
+            return ClearedCache(self.folder, 0, 0, 0)
+        if not self.is_reach_cache():
+            self._check_marker()  # refuses a folder with files
             return ClearedCache(self.folder, 0, 0, 0)
         with self._locked():
             n_entries = len(self._read_index())

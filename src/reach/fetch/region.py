@@ -6,7 +6,6 @@ import datetime as dt
 import filecmp
 import re
 import shutil
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +38,7 @@ from reach.fetch.sources import (
     worldpop_source,
 )
 from reach.fetch.starter import SERVICES, starter_scenario
-from reach.outputs.write import file_sha256, write_json
+from reach.outputs.write import atomic_folder, check_output_target, file_sha256, write_json
 
 __all__ = [
     "MANIFEST_NAME",
@@ -427,17 +426,13 @@ def _header(area: _Area, plan: _Plan, year: int, dataset: str) -> list[str]:
     return lines
 
 
-def _install(staging: Path, folder: Path, names: list[str], *, overwrite: bool) -> None:
-    """Move the staged files into ``folder``; refuse to replace different files unless asked."""
-    if folder.exists() and not folder.is_dir():
-        raise FetchError(
-            "the output folder is an existing file", path=folder, fix="choose another folder"
-        )
+def _check_clashes(staging: Path, folder: Path, names: list[str], *, overwrite: bool) -> None:
+    """Refuse to replace files of ``folder`` that differ from the fetched ones, unless asked."""
     clashes = [
         n
         for n in names
         if n != MANIFEST_NAME
-        and (folder / n).exists()
+        and (folder / n).is_file()
         and not filecmp.cmp(staging / n, folder / n, shallow=False)
     ]
     if clashes and not overwrite:
@@ -447,9 +442,6 @@ def _install(staging: Path, folder: Path, names: list[str], *, overwrite: bool) 
             path=folder,
             fix="choose a new folder, or allow replacing them (overwrite=True / --overwrite)",
         )
-    folder.mkdir(parents=True, exist_ok=True)
-    for n in names:
-        (staging / n).replace(folder / n)
 
 
 def fetch_region(
@@ -550,7 +542,8 @@ def fetch_region(
         progress=progress,
     )
     checksums = dict(checksums or {})
-    folder = Path(out_dir).expanduser().resolve()
+    # files reach fetched there and the user changed since are kept unless --overwrite (below)
+    folder = check_output_target(out_dir, accept_changed=True)
 
     _step(on_step, f"locating {region!s}")
     area = _resolve_area(region, client, urls)
@@ -591,9 +584,8 @@ def fetch_region(
     assert area.bbox is not None
 
     _step(on_step, "clipping to the area")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.fetch-", dir=folder.parent))
-    try:
+    # the folder is filled all at once, keeping what else a reach folder there holds
+    with atomic_folder(folder, keep_existing=True, accept_changed=True, command="fetch") as staging:
         files, zones_spec = _build(plan, area, staging, admin_level=admin_level)
         counts = _facility_counts(files["osm"], area.bbox)
         for svc in SERVICES:
@@ -620,9 +612,7 @@ def fetch_region(
         )
         write_json(staging / MANIFEST_NAME, manifest)
         names.append(MANIFEST_NAME)
-        _install(staging, folder, names, overwrite=overwrite)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        _check_clashes(staging, folder, names, overwrite=overwrite)
     return FetchResult(
         folder=folder,
         scenario=folder / SCENARIO_NAME,

@@ -1,18 +1,14 @@
-"""Atomic, deterministic writes of rasters, tables and the run manifest.
+"""Deterministic writes of rasters, tables and the run manifest.
 
-A run writes into a fresh temporary folder beside the destination and renames it into place at
-the end, so a failed run leaves the output folder as it was.
+A run writes them into the temporary folder of :func:`reach.outputs.folders.atomic_folder`,
+which replaces the output folder at the end, so a failed run leaves it as it was.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,88 +20,18 @@ import rasterio
 from affine import Affine
 from rasterio.crs import CRS
 
-from reach.errors import InputError
+from reach.outputs.folders import OUTPUT_MARKER, atomic_folder, check_output_target
 
 __all__ = [
     "OUTPUT_MARKER",
     "atomic_folder",
+    "check_output_target",
     "file_sha256",
     "write_geotiff",
     "write_gpkg",
     "write_json",
     "write_table",
 ]
-
-
-#: A file in every folder reach writes: only such folders (or empty ones) are ever replaced.
-OUTPUT_MARKER = ".reach-output"
-
-
-def _check_replaceable(destination: Path) -> None:
-    """Refuse to replace a file, or a folder that reach did not write."""
-    if destination.is_file() or (destination.exists() and not destination.is_dir()):
-        raise InputError(
-            "the output folder is an existing file",
-            path=destination,
-            fix="choose another output folder, or move the file away",
-        )
-    if destination.is_dir():
-        if (destination / OUTPUT_MARKER).is_file() or (destination / "manifest.json").is_file():
-            return
-        if any(destination.iterdir()):
-            raise InputError(
-                "the output folder holds files that reach did not write; a run replaces its "
-                "output folder, so it will not use this one",
-                path=destination,
-                fix="choose a new or empty output folder",
-            )
-
-
-@contextmanager
-def atomic_folder(destination: Path) -> Iterator[Path]:
-    """Yield a temporary folder that replaces ``destination`` when the block succeeds.
-
-    On an exception the temporary folder is removed and ``destination`` is untouched. The new
-    folder carries :data:`OUTPUT_MARKER`; an existing ``destination`` is replaced only when it is
-    empty or was written by reach.
-
-    Raises
-    ------
-    InputError
-        When ``destination`` is a file, or a folder with files reach did not write.
-    """
-    destination = Path(destination).resolve()
-    _check_replaceable(destination)
-    try:
-        destination.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(
-            f"cannot create the output folder's parent: {exc.strerror}",
-            path=destination.parent,
-            fix="choose an output folder you can write to",
-        ) from exc
-    tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}.tmp-", dir=destination.parent))
-    try:
-        (tmp / OUTPUT_MARKER).write_text("written by reach; this folder is replaced on each run\n")
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old: Path | None = None
-    if destination.exists():
-        old = destination.parent / f".{destination.name}.old-{os.getpid()}"
-        if old.exists():
-            shutil.rmtree(old)
-        destination.rename(old)
-    try:
-        tmp.rename(destination)
-    except BaseException:
-        if old is not None:
-            old.rename(destination)
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def write_geotiff(
