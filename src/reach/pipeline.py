@@ -177,6 +177,8 @@ class RunResult:
     timings_s: dict[str, float] = field(default_factory=dict)
     out_dir: Path | None = None
     inputs: dict[str, str] = field(default_factory=dict)
+    #: What the run noticed and the manifest reports (e.g. an input changed while it was read).
+    warnings: list[str] = field(default_factory=list)
 
     # the baseline's parts, for convenience
     @property
@@ -847,6 +849,11 @@ def _evaluate_all(
         return done, {a.name: futures[a.name].result() for a in alts}
 
 
+def _stamp(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
 def _threads() -> int:
     """Worker threads for alternatives: ``$REACH_THREADS``, else the number of cores."""
     cores = os.cpu_count() or 1
@@ -901,6 +908,9 @@ def run_scenario(
     if write:
         target = out_dir if out_dir is not None else scn.resolve(scn.outputs.folder)
         target = check_output_target(target, protect=scn.protected_paths())
+    # the inputs' sha256 and stamps before they are read: the manifest records what the results
+    # came from, and an input changed while the run read it is reported
+    inputs = {p: (file_sha256(p), _stamp(p)) for p in scn.input_paths() if p.is_file()}
     region = region or load_region(scn, clock=clock)
     baseline, alternatives = _evaluate_all(region, baseline, clock)
     comparison = ranking = None
@@ -921,7 +931,12 @@ def run_scenario(
     run = RunResult(
         scenario=scn, region=region, baseline=baseline, alternatives=alternatives,
         comparison=comparison, ranking=ranking, timings_s=clock.timings,
+        inputs={str(p): digest for p, (digest, _) in inputs.items()},
     )  # fmt: skip
+    for p, (_, stamp) in inputs.items():
+        if not p.is_file() or _stamp(p) != stamp:
+            run.warnings.append(f"{p} changed while the run read it: run again to be sure")
+            _log.warning(run.warnings[-1])
     if target is not None:
         with clock.step("write outputs"):
             _write_outputs(run, target, maps=maps)
@@ -1040,9 +1055,8 @@ def _write_outputs(run: RunResult, target: Path, *, maps: bool = True) -> None:
             write_maps(
                 run, tmp, offline=scn.outputs.maps_offline, basemap_url=scn.outputs.basemap_url
             )
-        inputs = {str(p): file_sha256(p) for p in scn.input_paths() if p.is_file()}
-        run.inputs = inputs
-        warnings: list[str] = []
+        inputs = run.inputs
+        warnings: list[str] = list(run.warnings)
         if scn.outputs.reports and maps:
             # matplotlib and WeasyPrint are imported only when reports are asked for
             from reach.outputs.report import pdf_unavailable, write_report
