@@ -366,3 +366,15 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert text == demo_boundaries_geojson(size_cells=SMALL_CELLS)
     assert main([str(tmp_path), "--size", "10"]) == 2
     assert "size_cells" in capsys.readouterr().err
+
+
+def test_command_line_never_overwrites_a_users_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "population.tif").write_text("a user's raster")
+    (tmp_path / "districts.geojson").write_text('{"type": "FeatureCollection", "features": []}')
+    assert main([str(tmp_path), "--size", str(SMALL_CELLS)]) == 2
+    assert main([str(tmp_path), "--size", str(SMALL_CELLS), "--boundaries-only"]) == 2
+    assert "did not write" in capsys.readouterr().err
+    assert (tmp_path / "population.tif").read_text() == "a user's raster"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["districts.geojson", "population.tif"]

@@ -58,7 +58,7 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 from shapely.geometry import MultiPolygon, Point, Polygon, box, mapping, shape
 
-from reach.errors import InputError
+from reach.errors import InputError, ReachError
 
 __all__ = [
     "DEFAULT_SIZE_CELLS",
@@ -1974,6 +1974,26 @@ def generate_demo(
     )
 
 
+def _replace_generated_file(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` atomically, replacing only a districts file reach made."""
+    head = '{"type":"FeatureCollection","name":"demo_districts"'
+    if target.exists():
+        try:
+            ours = target.is_file() and target.read_text("utf-8")[: len(head)] == head
+        except (OSError, UnicodeDecodeError):
+            ours = False
+        if not ours:
+            raise InputError(
+                "the file exists and is not a districts file this generator wrote",
+                path=target,
+                fix="choose another folder, or move the file away",
+            )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(f".{target.name}.part")
+    part.write_text(text, encoding="utf-8", newline="\n")
+    part.replace(target)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m reach.synthetic OUT_DIR [--size N] [--seed S]``."""
     parser = argparse.ArgumentParser(
@@ -1990,20 +2010,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
+        _layout(args.size)  # a bad size is refused before anything is written
         if args.boundaries_only:
-            args.out_dir.mkdir(parents=True, exist_ok=True)
             target = args.out_dir / _FILE_NAMES["boundaries_geojson"]
             text = demo_boundaries_geojson(size_cells=args.size, seed=args.seed)
-            target.write_text(text, encoding="utf-8", newline="\n")
+            _replace_generated_file(target, text)
             print(f"wrote {target}")
             return 0
-        files = generate_demo(args.out_dir, size_cells=args.size, seed=args.seed)
-    except InputError as exc:
+        from reach.outputs.folders import atomic_folder
+
+        with atomic_folder(args.out_dir, command="synthetic") as tmp:
+            files = generate_demo(tmp, size_cells=args.size, seed=args.seed)
+    except ReachError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     seconds = time.perf_counter() - start
     print(
-        f"wrote {files.folder} ({files.size_cells:,} cells, "
+        f"wrote {args.out_dir} ({files.size_cells:,} cells, "
         f"{files.population_total:,.0f} people) in {seconds:.1f} s"
     )
     return 0
