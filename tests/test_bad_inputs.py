@@ -467,7 +467,7 @@ def _(f: Path) -> None:
     _zones(f, [_zone("W", BOX), _zone("W", BOX)])
 
 
-@case("boundaries elsewhere in the world", EXIT_OK)
+@case("boundaries elsewhere in the world", EXIT_BAD_INPUT, "zones.geojson", "does not overlap")
 def _(f: Path) -> None:
     far = [[10.0, 50.0], [10.1, 50.0], [10.1, 49.9], [10.0, 49.9], [10.0, 50.0]]
     _zones(f, [_zone("W", far)])

@@ -464,4 +464,4 @@ def test_a_read_only_disk_is_a_resource_error(small_mount: Path) -> None:
 def test_os_errors_outside_writing_stay_what_they_are(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError), atomic_folder(tmp_path / "out"):
         (tmp_path / "missing" / "x").read_text()
-    assert os.listdir(tmp_path) == []
+    assert list(tmp_path.iterdir()) == []

@@ -402,7 +402,7 @@ def test_osm_school_classification(
 
 
 def test_tier_tuples() -> None:
-    assert HEALTH_TIERS == ("hospital", "health_centre", "clinic")
+    assert HEALTH_TIERS == ("hospital", "health_centre", "clinic", "health_post")
     assert EDUCATION_TIERS == ("primary", "lower_secondary", "upper_secondary")
 
 

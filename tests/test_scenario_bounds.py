@@ -82,7 +82,10 @@ def test_infinite_or_nan_numbers_anywhere(tmp_path: Path, value: str) -> None:
     )
     _refused(SCENARIO + ferry, "finite|greater", tmp_path)
     grid = SCENARIO.replace("[outputs]", f"[grid]\nmax_travel_time_min = {value}\n[outputs]")
-    _refused(grid, "finite|greater", tmp_path)
+    if value == "inf":  # no time limit: allowed
+        assert parse_scenario(grid).grid.max_travel_time_min == float("inf")
+    else:
+        _refused(grid, "finite|greater", tmp_path)
 
 
 def test_deeply_nested_toml_is_refused(tmp_path: Path) -> None:

@@ -8,18 +8,30 @@ operations change.
 
 from __future__ import annotations
 
+import logging
+import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
+from rasterio.warp import transform_bounds
 
 from reach.errors import InputError, ResourceLimitError, ScenarioError
-from reach.ingest.boundaries import read_zones
+from reach.ingest.boundaries import read_vector_bounds, read_zones
 from reach.ingest.facilities import facilities_from_osm, read_facilities
-from reach.ingest.landcover import LandCover, read_cover_fractions, read_dem, read_landcover_classes
+from reach.ingest.landcover import (
+    LandCover,
+    dem_header,
+    geotiff_header,
+    read_cover_fractions,
+    read_dem,
+    read_landcover_classes,
+)
 from reach.ingest.layers import read_vector_layer
 from reach.ingest.lines import read_road_lines
 from reach.ingest.osm import read_osm_facilities, read_osm_roads
@@ -37,9 +49,11 @@ from reach.scenario import Scenario, ServiceSpec
 from reach.settings import MEMORY_ENV, available_memory_bytes
 
 __all__ = [
+    "MIN_LAYER_COVERAGE",
     "Clock",
     "Region",
     "RegionInputs",
+    "check_layers_overlap",
     "load_region",
     "mode_profile",
     "read_landcover",
@@ -51,6 +65,12 @@ __all__ = [
 ]
 
 StepCallback = Callable[[str], None]
+
+_log = logging.getLogger("reach")
+
+#: A land-cover or elevation layer covering less of the population grid than this share gets a
+#: warning (in ``Region.warnings`` and the ``reach`` log); one covering none of it is refused.
+MIN_LAYER_COVERAGE = 0.5
 
 
 class Clock:
@@ -204,6 +224,147 @@ def check_memory(
         )
 
 
+Bounds = tuple[float, float, float, float]
+
+
+def _grid_bounds(grid: AnalysisGrid) -> Bounds:
+    t = grid.transform
+    x0, y0 = t @ (0, 0)
+    x1, y1 = t @ (grid.cols, grid.rows)
+    return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+
+
+def _on_grid_crs(bounds: Bounds, crs: Any, grid: AnalysisGrid) -> Bounds | None:
+    """``bounds`` (in ``crs``) in the grid's CRS; None when they cannot be transformed."""
+    try:
+        if crs is None or grid.crs == crs:
+            out = bounds
+        else:
+            out = transform_bounds(crs, grid.crs, *bounds, densify_pts=21)
+    except Exception:  # PROJ refusing odd bounds: the check is skipped, never failed
+        return None
+    if not all(math.isfinite(v) for v in out):
+        return None
+    return (float(out[0]), float(out[1]), float(out[2]), float(out[3]))
+
+
+def _show_bounds(b: Bounds) -> str:
+    return "(" + ", ".join(f"{v:.6g}" for v in b) + ")"
+
+
+def _require_overlap(
+    layer_bounds: Sequence[tuple[Bounds, Any]],
+    grid: AnalysisGrid,
+    *,
+    what: str,
+    path: Path | str | None,
+) -> float | None:
+    """Refuse a layer none of whose parts overlaps the grid; return the share of it covered.
+
+    ``layer_bounds`` holds each part's (e.g. each DEM tile's) bounds and CRS. The share is
+    measured on a lattice of 101 × 101 points over the grid, counting those inside any part's
+    bounds (``None``, and no check, when a part's bounds cannot be brought onto the grid's CRS).
+    """
+    g = _grid_bounds(grid)
+    parts = [b for b in (_on_grid_crs(b, crs, grid) for b, crs in layer_bounds) if b is not None]
+    if len(parts) < len(layer_bounds) or not parts:
+        return None
+    if not any(b[0] < g[2] and g[0] < b[2] and b[1] < g[3] and g[1] < b[3] for b in parts):
+        shown = _show_bounds(parts[0]) if len(parts) == 1 else f"{len(parts)} tiles"
+        if len(parts) > 1:
+            joint = (
+                min(b[0] for b in parts),
+                min(b[1] for b in parts),
+                max(b[2] for b in parts),
+                max(b[3] for b in parts),
+            )
+            shown += f" within {_show_bounds(joint)}"
+        raise InputError(
+            f"the {what} does not overlap the region's population grid (its bounds {shown}, "
+            f"the grid's {_show_bounds(g)}, in {grid.crs.to_string()})",
+            path=path,
+            fix="give a layer that covers the study area, or check the population raster's "
+            "extent (gdalinfo / ogrinfo show each file's CRS and extent)",
+        )
+    xs = np.linspace(g[0], g[2], 101)
+    ys = np.linspace(g[1], g[3], 101)
+    gx, gy = np.meshgrid(xs, ys)
+    inside = np.zeros(gx.shape, dtype=bool)
+    for b in parts:
+        inside |= (gx >= b[0]) & (gx <= b[2]) & (gy >= b[1]) & (gy <= b[3])
+    return float(inside.mean())
+
+
+def _warn_partial(
+    share: float | None, *, what: str, path: Path | str, warnings: list[str] | None
+) -> None:
+    if share is None or share >= MIN_LAYER_COVERAGE:
+        return
+    text = (
+        f"{path}: the {what} covers only {share:.0%} of the region's population grid; "
+        "cells outside it keep the default values"
+    )
+    _log.warning(text)
+    if warnings is not None:
+        warnings.append(text)
+
+
+def check_layers_overlap(
+    scn: Scenario, grid: AnalysisGrid, *, warnings: list[str] | None = None
+) -> None:
+    """Refuse land-cover, elevation, barrier and water layers that miss the grid entirely.
+
+    Only headers and extents are read (no cell, no geometry), so a partitioned run checks its
+    layers here too before any window is built.
+
+    Parameters
+    ----------
+    scn
+        The scenario.
+    grid
+        The analysis grid (the population raster's).
+    warnings
+        Where to add a line for a land-cover or elevation layer covering less than
+        :data:`MIN_LAYER_COVERAGE` of the grid (also logged on the ``reach`` logger).
+
+    Raises
+    ------
+    InputError
+        If a layer does not overlap the grid at all, naming the file and both extents.
+    """
+    region = scn.region
+    lc = region.landcover
+    if lc is not None:
+        rasters: list[tuple[str, Path]] = []
+        if lc.path is not None:
+            rasters.append(("land cover raster", scn.resolve(lc.path)))
+        else:
+            rasters += [
+                (f"'{label}' cover fraction raster", scn.resolve(path))
+                for label, path in lc.fractions.items()
+            ]
+        for i, (what, path) in enumerate(rasters):
+            header = geotiff_header(path, what=what)
+            share = _require_overlap([(header.bounds, header.crs)], grid, what=what, path=path)
+            if i == 0:  # cover fractions share one grid: one warning is enough
+                _warn_partial(share, what=what, path=path, warnings=warnings)
+    if region.dem and scn.grid.slope:
+        paths = [scn.resolve(p) for p in region.dem]
+        headers = [dem_header(p) for p in paths]
+        shown_path: Path | str = paths[0] if len(paths) == 1 else ", ".join(map(str, paths))
+        what = "elevation (DEM) raster" + ("" if len(paths) == 1 else "s")
+        share = _require_overlap(
+            [(h.bounds, h.crs) for h in headers], grid, what=what, path=shown_path
+        )
+        _warn_partial(share, what=what, path=shown_path, warnings=warnings)
+    for kind, specs in (("barrier layer", region.barriers), ("water layer", region.water)):
+        for spec in specs:
+            path = scn.resolve(spec.path)
+            bounds, crs = read_vector_bounds(path, what=kind, layer=spec.layer)
+            if bounds is not None and crs is not None:
+                _require_overlap([(bounds, crs)], grid, what=kind, path=path)
+
+
 def _require_on_grid(
     scn: Scenario, svc: ServiceSpec, fac: gpd.GeoDataFrame, grid: AnalysisGrid
 ) -> None:
@@ -300,6 +461,9 @@ class Region:
         The baseline facilities of each service (lon/lat), by service name.
     timings_s
         Seconds spent per loading step.
+    warnings
+        Lines about inputs that were used but look wrong (e.g. a land-cover layer covering under
+        half of the grid), for the manifest; each is also logged on the ``reach`` logger.
     """
 
     scenario: Scenario
@@ -312,6 +476,7 @@ class Region:
     roads: RoadLines
     facilities: dict[str, gpd.GeoDataFrame]
     timings_s: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, eq=False)
@@ -325,6 +490,7 @@ class RegionInputs:
     zone: np.ndarray
     roads: RoadLines
     facilities: dict[str, gpd.GeoDataFrame]
+    warnings: tuple[str, ...] = ()
 
 
 def read_region_inputs(
@@ -363,9 +529,22 @@ def read_region_inputs(
         facilities = {s.name: read_service_facilities(scn, s, osm_cache) for s in scn.services}
         for svc in scn.services:
             _require_on_grid(scn, svc, facilities[svc.name], grid)
+    # after the facilities: when none of them is on the grid, the population raster is the
+    # file in the wrong place, and that refusal says so
+    warnings: list[str] = []
+    with clock.step("check layers"):
+        if scn.region.boundaries is not None:
+            zb = zones.total_bounds
+            _require_overlap(
+                [((float(zb[0]), float(zb[1]), float(zb[2]), float(zb[3])), zones.crs)],
+                grid,
+                what="zones file",
+                path=scn.resolve(scn.region.boundaries.path),
+            )
+        check_layers_overlap(scn, grid, warnings=warnings)
     return RegionInputs(
         population=pop, raster_total=raster_total, grid=grid, zones=zones, zone=zone,
-        roads=roads, facilities=facilities,
+        roads=roads, facilities=facilities, warnings=tuple(warnings),
     )  # fmt: skip
 
 
@@ -402,4 +581,5 @@ def load_region(scn: Scenario, *, clock: Clock | None = None) -> Region:
         roads=roads,
         facilities=facilities,
         timings_s=clock.timings,
+        warnings=list(inputs.warnings),
     )

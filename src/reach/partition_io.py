@@ -13,6 +13,11 @@ labelled) to a window of the file instead of the whole of it.
 
 Notes
 -----
+A south-up (or east-to-west) file is read north-up, as :mod:`reach.ingest` reads it; its
+geotransform is checked (finite, non-zero pixel sizes, no rotation) in every window. Whether
+each layer overlaps the region, and fits in memory, is checked once, by
+:func:`reach.build.read_region_inputs`, before the windows are built.
+
 Not checked window by window (``reach.ingest`` checks them on a whole-region run): a geographic
 CRS in degrees, cover fractions within 0–100 and on one grid, plausible elevations (-500 to
 9,000 m). SRTM ``.hgt`` tiles are read whole (they are small) when their name places them under
@@ -51,9 +56,12 @@ from reach.ingest.layers import read_vector_layer
 from reach.ingest.rasters import (
     RasterLayer,
     check_local_path,
+    check_transform,
     gdal_sandbox,
     looks_like_vrt,
     nodata_mask,
+    north_up,
+    north_up_transform,
 )
 from reach.model.grid import AnalysisGrid, Friction, build_friction
 from reach.scenario import Scenario
@@ -117,23 +125,30 @@ def _read_window(
                     path=p,
                     fix="assign one, e.g. gdal_edit.py -a_srs EPSG:4326",
                 )
+            check_transform(ds.transform, what=what, path=p)
+            t = ds.transform
+            # the window is found on the north-up grid (a south-up file is flipped on read)
+            up = north_up_transform(t, ds.height, ds.width)
             b = bounds if ds.crs == crs else transform_bounds(crs, ds.crs, *bounds, densify_pts=21)
-            win = from_bounds(*b, transform=ds.transform)
+            win = from_bounds(*b, transform=up)
             col0 = max(math.floor(win.col_off) - _SOURCE_MARGIN_PX, 0)
             row0 = max(math.floor(win.row_off) - _SOURCE_MARGIN_PX, 0)
             col1 = min(math.ceil(win.col_off + win.width) + _SOURCE_MARGIN_PX, ds.width)
             row1 = min(math.ceil(win.row_off + win.height) + _SOURCE_MARGIN_PX, ds.height)
             if col1 <= col0 or row1 <= row0:
                 return None
-            window = Window(col0, row0, col1 - col0, row1 - row0)
+            file_row0 = row0 if t.e < 0 else ds.height - row1
+            file_col0 = col0 if t.a > 0 else ds.width - col1
+            window = Window(file_col0, file_row0, col1 - col0, row1 - row0)
             values = ds.read(1, window=window)
-            transform = ds.transform @ Affine.translation(col0, row0)
+            transform = t @ Affine.translation(file_col0, file_row0)
             nodata = ds.nodata
             flags = ds.mask_flag_enums[0]
             file_mask = None
             if MaskFlags.per_dataset in flags or MaskFlags.alpha in flags:
                 file_mask = ds.read_masks(1, window=window) == 0
             file_crs = ds.crs
+            values, transform, (file_mask,) = north_up(values, transform, file_mask)
     except ReachError:
         raise
     except (rasterio.errors.RasterioError, OSError, ValueError) as exc:

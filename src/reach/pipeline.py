@@ -932,6 +932,7 @@ def run_scenario(
         scenario=scn, region=region, baseline=baseline, alternatives=alternatives,
         comparison=comparison, ranking=ranking, timings_s=clock.timings,
         inputs={str(p): digest for p, (digest, _) in inputs.items()},
+        warnings=list(getattr(region, "warnings", [])),
     )  # fmt: skip
     for p, (_, stamp) in inputs.items():
         if not p.is_file() or _stamp(p) != stamp:

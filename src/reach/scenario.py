@@ -164,7 +164,8 @@ class GridSpec(_Strict):
     """The analysis grid and the off-network walk."""
 
     neighbours: Literal[8, 16] = 8
-    max_travel_time_min: float = Field(default=720.0, gt=0)
+    #: Minutes; ``inf`` means no limit (NaN is refused by ``gt``).
+    max_travel_time_min: float = Field(default=720.0, gt=0, allow_inf_nan=True)
     aggregate_factor: int = Field(default=1, ge=1, le=100)
     default_walk_kph: float = Field(default=4.0, gt=0, le=20)
     slope: bool = True

@@ -334,8 +334,9 @@ class Cache:
     def clear(self) -> ClearedCache:
         """Delete every cached file, partial download and the index (the marker stays).
 
-        A folder without reach's cache marker is refused. Only what the cache wrote is removed (``files/``, ``partial/``, ``locks/``, the index);
-        anything else in the folder is left alone.
+        A folder without reach's cache marker is refused. Only what the cache wrote is removed
+        (``files/``, ``partial/``, ``locks/``, the index); anything else in the folder is left
+        alone.
         """
         if not self.folder.is_dir():
             return ClearedCache(self.folder, 0, 0, 0)

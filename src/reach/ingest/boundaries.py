@@ -1,7 +1,8 @@
 """Read reporting zones (admin boundaries or any polygons) and the shared vector-file opener.
 
-:func:`read_vector_file` is the one place vector layers are opened (facilities and road lines use
-it too): local files only, known formats only, no VRT, one named layer, errors as
+:func:`read_vector_file` is the one place vector layers are opened (facilities, road lines,
+barriers, water and connectivity use it too): local regular files only, known formats only (by
+name and by first bytes), no VRT, one named layer, GDAL kept off the network, errors as
 :class:`reach.errors.InputError`.
 """
 
@@ -18,13 +19,14 @@ import pyogrio.errors
 import shapely
 
 from reach.errors import InputError
-from reach.ingest.rasters import check_local_path, looks_like_vrt
+from reach.ingest.rasters import check_local_path, looks_like_vrt, ogr_sandbox
 
 __all__ = [
     "NAME_COLUMNS",
     "VECTOR_DRIVERS",
     "ZONE_ID_COLUMNS",
     "check_geographic_bounds",
+    "read_vector_bounds",
     "read_vector_file",
     "read_zones",
     "require_crs",
@@ -62,8 +64,134 @@ def _detail(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:200]
 
 
+#: First bytes of each supported format (after a UTF-8 byte-order mark and white space for the
+#: text formats): a file that does not start like its format is refused before GDAL opens it,
+#: so no other GDAL driver (OGR VRT, GML, KML, CSV, …) ever sees a user's file.
+_MAGIC: dict[str, tuple[bytes, ...]] = {
+    "GPKG": (b"SQLite format 3\x00",),
+    "ESRI Shapefile": (b"\x00\x00\x27\x0a",),
+    "FlatGeobuf": (b"fgb\x03",),
+    "GeoJSON": (b"{", b"["),
+    "GeoJSONSeq": (b"{", b"\x1e", b"["),
+}
+_TEXT_DRIVERS = frozenset({"GeoJSON", "GeoJSONSeq"})
+
+#: Files GDAL opens beside the one named: each must be a regular file too (a FIFO would hang).
+_SIDECARS: dict[str, tuple[str, ...]] = {
+    "ESRI Shapefile": (".shx", ".dbf", ".prj", ".cpg", ".qpj", ".sbn", ".sbx", ".qix"),
+    "GPKG": ("-wal", "-shm", "-journal"),
+}
+
+
+def _check_vector_kind(p: Path, *, what: str) -> str:
+    """Check the file is one reach reads, by its name and its first bytes; return the driver."""
+    suffix = p.suffix.lower()
+    if suffix == ".vrt" or looks_like_vrt(p):
+        raise InputError(
+            f"the {what} is a GDAL virtual dataset (VRT)",
+            path=p,
+            fix="convert it to a GeoPackage first (ogr2ogr out.gpkg in.vrt)",
+        )
+    if suffix not in VECTOR_DRIVERS:
+        raise InputError(
+            f"the {what} has an unsupported type '{suffix or p.name}'",
+            path=p,
+            fix="give a GeoPackage (.gpkg), GeoJSON (.geojson) or shapefile (.shp)",
+        )
+    driver = VECTOR_DRIVERS[suffix]
+    try:
+        with p.open("rb") as handle:
+            head = handle.read(64)
+    except OSError as exc:
+        raise InputError(
+            f"cannot read the {what} ({exc.strerror or type(exc).__name__})",
+            path=p,
+            fix="check the file's permissions",
+        ) from exc
+    if driver in _TEXT_DRIVERS:
+        head = head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+    if not head:
+        raise InputError(f"the {what} is empty", path=p, fix="give a file with features")
+    if not head.startswith(_MAGIC[driver]):
+        looks = "an XML file" if head.startswith(b"<") else "not a valid file of that kind"
+        raise InputError(
+            f"the {what} is named like a {driver} file but is {looks}",
+            path=p,
+            fix=f"give a real {driver} file (check it with ogrinfo), or rename it to its format",
+        )
+    extensions = _SIDECARS.get(driver, ())
+    if driver == "GPKG":
+        sides = [p.with_name(p.name + ext) for ext in extensions]
+    else:
+        sides = [p.with_name(p.stem + e) for ext in extensions for e in (ext, ext.upper())]
+    for side in sides:
+        if side.exists():
+            check_local_path(side, what=f"{what}'s side file")
+    return driver
+
+
+def _vector_error(what: str, exc: BaseException, *, layer: str | None = None) -> str:
+    where = f"layer '{layer}' of the {what}" if layer is not None else f"the {what}"
+    verb = "read" if layer is not None else "open"
+    return f"cannot {verb} {where} ({_detail(exc)})"
+
+
+def _choose_layer(p: Path, *, what: str, layer: str | None) -> str:
+    """The layer to read: the one asked for, or the file's only layer with geometry."""
+    try:
+        with ogr_sandbox():
+            layers = pyogrio.list_layers(p)
+    except _VECTOR_ERRORS as exc:
+        raise InputError(
+            _vector_error(what, exc),
+            path=p,
+            fix="check it is a complete, valid vector file (try ogrinfo on it)",
+        ) from exc
+    names = [str(row[0]) for row in layers]
+    spatial = [str(row[0]) for row in layers if row[1] is not None]
+    if layer is None:
+        if len(spatial) == 1:
+            return spatial[0]
+        if not spatial:
+            raise InputError(
+                f"the {what} has no layer with geometry",
+                path=p,
+                fix="give a file with points, lines or polygons",
+            )
+        raise InputError(
+            f"the {what} has {len(spatial)} layers ({', '.join(spatial[:10])})",
+            path=p,
+            fix="name the layer to read",
+        )
+    if layer not in names:
+        raise InputError(
+            f"the {what} has no layer '{layer}' (layers: {', '.join(names[:10])})",
+            path=p,
+            fix="use one of the listed layer names",
+        )
+    return layer
+
+
+def _layer_info(p: Path, *, what: str, layer: str, driver: str, **kw: Any) -> dict[str, Any]:
+    with ogr_sandbox():
+        info = pyogrio.read_info(p, layer=layer, **kw)
+    found = str(info.get("driver"))
+    if found != driver:
+        raise InputError(
+            f"the {what} is a {found} file, not {driver} as its name says",
+            path=p,
+            fix="give the file a name that matches its format",
+        )
+    return dict(info)
+
+
 def read_vector_file(path: str | Path, *, what: str, layer: str | None = None) -> gpd.GeoDataFrame:
     """Read one layer of a local vector file (GeoPackage, GeoJSON, shapefile, FlatGeobuf).
+
+    Every vector reader of :mod:`reach.ingest` goes through here: the path is checked
+    (:func:`~reach.ingest.rasters.check_local_path`: a readable regular file, never a FIFO or a
+    device), the file must start like the format its name gives (so no OGR VRT, GML or other
+    driver sees it), and GDAL runs in :func:`~reach.ingest.rasters.ogr_sandbox` (no network).
 
     Parameters
     ----------
@@ -82,69 +210,22 @@ def read_vector_file(path: str | Path, *, what: str, layer: str | None = None) -
     Raises
     ------
     InputError
-        If the path is a URL or missing, the format is not supported (including OGR VRT files),
-        the layer is missing or ambiguous, or the file cannot be read.
+        If the path is a URL, missing or not a regular file, the format is not supported
+        (including OGR VRT files) or the content does not match it, the layer is missing or
+        ambiguous, or the file cannot be read.
     """
     p = check_local_path(path, what=what)
-    suffix = p.suffix.lower()
-    if suffix == ".vrt" or looks_like_vrt(p):
-        raise InputError(
-            f"the {what} is a GDAL virtual dataset (VRT)",
-            path=p,
-            fix="convert it to a GeoPackage first (ogr2ogr out.gpkg in.vrt)",
-        )
-    if suffix not in VECTOR_DRIVERS:
-        raise InputError(
-            f"the {what} has an unsupported type '{suffix or p.name}'",
-            path=p,
-            fix="give a GeoPackage (.gpkg), GeoJSON (.geojson) or shapefile (.shp)",
-        )
+    driver = _check_vector_kind(p, what=what)
+    layer = _choose_layer(p, what=what, layer=layer)
     try:
-        layers = pyogrio.list_layers(p)
-    except _VECTOR_ERRORS as exc:
-        raise InputError(
-            f"cannot open the {what} ({_detail(exc)})",
-            path=p,
-            fix="check it is a complete, valid vector file (try ogrinfo on it)",
-        ) from exc
-    names = [str(row[0]) for row in layers]
-    spatial = [str(row[0]) for row in layers if row[1] is not None]
-    if layer is None:
-        if len(spatial) == 1:
-            layer = spatial[0]
-        elif not spatial:
-            raise InputError(
-                f"the {what} has no layer with geometry",
-                path=p,
-                fix="give a file with points, lines or polygons",
-            )
-        else:
-            raise InputError(
-                f"the {what} has {len(spatial)} layers ({', '.join(spatial[:10])})",
-                path=p,
-                fix="name the layer to read",
-            )
-    elif layer not in names:
-        raise InputError(
-            f"the {what} has no layer '{layer}' (layers: {', '.join(names[:10])})",
-            path=p,
-            fix="use one of the listed layer names",
-        )
-    try:
-        info = pyogrio.read_info(p, layer=layer)
-        driver = str(info.get("driver"))
-        if driver != VECTOR_DRIVERS[suffix]:
-            raise InputError(
-                f"the {what} is a {driver} file, not {VECTOR_DRIVERS[suffix]} as its name says",
-                path=p,
-                fix="give the file a name that matches its format",
-            )
-        frame = pyogrio.read_dataframe(p, layer=layer)
+        _layer_info(p, what=what, layer=layer, driver=driver)
+        with ogr_sandbox():
+            frame = pyogrio.read_dataframe(p, layer=layer)
     except InputError:
         raise
     except _VECTOR_ERRORS as exc:
         raise InputError(
-            f"cannot read layer '{layer}' of the {what} ({_detail(exc)})",
+            _vector_error(what, exc, layer=layer),
             path=p,
             fix="check it is a complete, valid vector file (try ogrinfo on it)",
         ) from exc
@@ -155,6 +236,49 @@ def read_vector_file(path: str | Path, *, what: str, layer: str | None = None) -
             fix="give a layer with points, lines or polygons",
         )
     return frame
+
+
+def read_vector_bounds(
+    path: str | Path, *, what: str, layer: str | None = None
+) -> tuple[tuple[float, float, float, float] | None, str | None]:
+    """The extent and CRS of a vector layer, with the checks of :func:`read_vector_file`.
+
+    Parameters
+    ----------
+    path
+        The file.
+    what
+        What it is, for messages.
+    layer
+        The layer; may be omitted when the file has one layer with geometry.
+
+    Returns
+    -------
+    tuple
+        ``(xmin, ymin, xmax, ymax)`` in the layer's CRS (``None`` when the layer has no
+        feature with a finite extent) and the CRS as GDAL gives it (``None`` without one).
+    """
+    p = check_local_path(path, what=what)
+    driver = _check_vector_kind(p, what=what)
+    layer = _choose_layer(p, what=what, layer=layer)
+    try:
+        info = _layer_info(p, what=what, layer=layer, driver=driver, force_total_bounds=True)
+    except InputError:
+        raise
+    except _VECTOR_ERRORS as exc:
+        raise InputError(
+            _vector_error(what, exc, layer=layer),
+            path=p,
+            fix="check it is a complete, valid vector file (try ogrinfo on it)",
+        ) from exc
+    raw = info.get("total_bounds")
+    bounds = None
+    if raw is not None:
+        values = tuple(float(v) for v in raw)
+        if len(values) == 4 and np.isfinite(values).all() and values[0] <= values[2]:
+            bounds = (values[0], values[1], values[2], values[3])
+    crs = info.get("crs")
+    return bounds, (str(crs) if crs else None)
 
 
 def require_crs(frame: gpd.GeoDataFrame, *, path: Path, what: str) -> None:

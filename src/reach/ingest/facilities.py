@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 FACILITY_COLUMNS: tuple[str, ...] = ("facility_id", "name", "service", "tier", "capacity")
-HEALTH_TIERS: tuple[str, ...] = ("hospital", "health_centre", "clinic")
+HEALTH_TIERS: tuple[str, ...] = ("hospital", "health_centre", "clinic", "health_post")
 EDUCATION_TIERS: tuple[str, ...] = ("primary", "lower_secondary", "upper_secondary")
 #: Tiers of the services reach knows; other service names accept any tier.
 SERVICE_TIERS: dict[str, tuple[str, ...]] = {"health": HEALTH_TIERS, "education": EDUCATION_TIERS}

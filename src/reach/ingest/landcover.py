@@ -11,17 +11,22 @@ import numpy as np
 
 from reach.errors import InputError
 from reach.ingest.rasters import (
+    RasterHeader,
     RasterLayer,
     check_geographic_grid,
     check_local_path,
+    looks_like_vrt,
     open_geotiff,
     read_raster_band,
+    read_raster_header,
 )
 
 __all__ = [
     "FRACTION_NODATA",
     "SRTM_VOID",
     "LandCover",
+    "dem_header",
+    "geotiff_header",
     "read_cover_fractions",
     "read_dem",
     "read_landcover_classes",
@@ -66,6 +71,33 @@ def _present_values(layer: RasterLayer) -> np.ndarray:
         counts = np.bincount((values.astype(np.int64) - low).ravel())
         return np.flatnonzero(counts) + low
     return np.unique(values)
+
+
+def geotiff_header(path: str | Path, *, what: str) -> RasterHeader:
+    """The header of a GeoTIFF layer (land cover, cover fraction), checked, no cell read.
+
+    Parameters
+    ----------
+    path
+        The GeoTIFF.
+    what
+        What it is, for messages.
+
+    Returns
+    -------
+    RasterHeader
+        Size, north-up transform and CRS.
+    """
+    p = check_local_path(path, what=what)
+    if p.suffix.lower() == ".vrt" or looks_like_vrt(p):
+        raise InputError(
+            f"the {what} is a GDAL virtual dataset (VRT), not a GeoTIFF",
+            path=p,
+            fix=f"convert it to a GeoTIFF first (gdal_translate {p.name} out.tif)",
+        )
+    header = read_raster_header(str(p), path=p, what=what, driver="GTiff")
+    check_geographic_grid(header, what=what)
+    return header
 
 
 def read_landcover_classes(path: str | Path, *, labels: Mapping[int, str]) -> LandCover:
@@ -236,9 +268,12 @@ def _srtm_member(path: Path) -> str:
     return names[0]
 
 
-def _read_dem_tile(path: str | Path) -> RasterLayer:
-    what = "elevation (DEM) raster"
-    p = check_local_path(path, what=what)
+_DEM_WHAT = "elevation (DEM) raster"
+
+
+def _dem_source(path: str | Path) -> tuple[Path, str, str]:
+    """The checked path of a DEM tile, the name to hand GDAL, and the GDAL driver for it."""
+    p = check_local_path(path, what=_DEM_WHAT)
     name = p.name.lower()
     if name.endswith(".hgt.zip"):
         if "!" in str(p):
@@ -254,13 +289,41 @@ def _read_dem_tile(path: str | Path) -> RasterLayer:
                 path=p,
                 fix="give the tile as NASA distributes it",
             )
-        layer = read_raster_band(
-            f"zip://{p.resolve()}!{member}", path=p, what=what, driver="SRTMHGT"
+        return p, f"zip://{p.resolve()}!{member}", "SRTMHGT"
+    if name.endswith(".hgt"):
+        return p, str(p), "SRTMHGT"
+    if p.suffix.lower() == ".vrt" or looks_like_vrt(p):
+        raise InputError(
+            f"the {_DEM_WHAT} is a GDAL virtual dataset (VRT), not a GeoTIFF",
+            path=p,
+            fix=f"convert it to a GeoTIFF first (gdal_translate {p.name} out.tif)",
         )
-    elif name.endswith(".hgt"):
-        layer = read_raster_band(str(p), path=p, what=what, driver="SRTMHGT")
-    else:
-        layer = open_geotiff(p, what=what)
+    return p, str(p), "GTiff"
+
+
+def dem_header(path: str | Path) -> RasterHeader:
+    """The header of one elevation tile (size, north-up transform, CRS), no cell read.
+
+    Parameters
+    ----------
+    path
+        A GeoTIFF or an SRTM ``.hgt`` / ``.hgt.zip`` tile.
+
+    Returns
+    -------
+    RasterHeader
+        What the tile's header says, checked as :func:`read_dem` checks it.
+    """
+    p, gdal_path, driver = _dem_source(path)
+    header = read_raster_header(gdal_path, path=p, what=_DEM_WHAT, driver=driver)
+    check_geographic_grid(header, what=_DEM_WHAT)
+    return header
+
+
+def _read_dem_tile(path: str | Path) -> RasterLayer:
+    what = _DEM_WHAT
+    p, gdal_path, driver = _dem_source(path)
+    layer = read_raster_band(gdal_path, path=p, what=what, driver=driver)
     check_geographic_grid(layer, what=what)
     raw = layer.values
     if raw.dtype.kind not in "iuf":

@@ -23,6 +23,7 @@ from osmium.filter import EntityFilter, IdFilter, KeyFilter
 from pyproj import CRS
 
 from reach.errors import InputError
+from reach.ingest.rasters import check_local_path
 from reach.ingest.roads import TAG_COLUMNS, RoadLines
 
 if TYPE_CHECKING:
@@ -126,23 +127,20 @@ def _check_path(path: str | Path) -> tuple[Path, str]:
     Raises
     ------
     InputError
-        The file is missing, not a regular file, empty, or has an unknown extension.
+        The file is missing, not a regular file (a folder, FIFO, socket or device), empty,
+        has a NUL byte or an over-long name, or has an unknown extension.
     """
-    p = Path(path)
-    name = p.name.lower()
+    text = str(path)
+    name = Path(text).name.lower()
     fmt = next((f for suffix, f in OSM_SUFFIXES.items() if name.endswith(suffix)), None)
-    if fmt is None:
+    if fmt is None and "\x00" not in text:
         raise InputError(
-            f"unsupported OSM file type '{p.name}'",
-            path=p,
+            f"unsupported OSM file type '{Path(text).name[:100]}'",
+            path=Path(text),
             fix=f"give an {_FORMATS} file, e.g. a Geofabrik extract",
         )
-    if not p.exists():
-        raise InputError(
-            "OSM file not found", path=p, fix="check the path (and the current directory)"
-        )
-    if not p.is_file():
-        raise InputError("OSM path is not a file", path=p, fix=f"give an {_FORMATS} file")
+    p = check_local_path(path, what="OSM file")
+    assert fmt is not None  # a NUL byte is refused by check_local_path
     if p.stat().st_size == 0:
         raise InputError(
             "OSM file is empty", path=p, fix="download the extract again (the copy is empty)"
@@ -175,6 +173,34 @@ def _processor(p: Path, fmt: str, *filters: object) -> osmium.FileProcessor:
     for filt in filters:
         fp = fp.with_filter(filt)
     return fp
+
+
+def _negative_node_locations(p: Path, fmt: str, wanted: set[int]) -> dict[int, tuple[float, float]]:
+    """Locations of the ``wanted`` nodes with negative ids.
+
+    JOSM saves objects that were never uploaded with negative ids (``<node id="-1" …>``).
+    libosmium's node-location index only holds positive ids (its store for negative ids is a
+    no-op in pyosmium), so ways made of such nodes come back without locations. This second pass
+    reads the nodes themselves; it runs only when a way refers to a negative node id.
+    """
+    found: dict[int, tuple[float, float]] = {}
+    fp = osmium.FileProcessor(osmium.io.File(str(p), fmt), osmium.osm.NODE)
+    for obj in _iterate(p, fp):
+        node: osmium.osm.Node = obj  # type: ignore[assignment]
+        if node.id < 0 and node.id in wanted:
+            loc = node.location
+            if loc.valid():
+                found[node.id] = (loc.lon, loc.lat)
+    return found
+
+
+def _fill_negative(
+    xs: list[float], ys: list[float], refs: list[int], located: dict[int, tuple[float, float]]
+) -> None:
+    """Put the locations of negative-id nodes in place of their NaN placeholders."""
+    for i, ref in enumerate(refs):
+        if ref < 0 and math.isnan(xs[i]) and ref in located:
+            xs[i], ys[i] = located[ref]
 
 
 def read_osm_roads(path: str | Path) -> RoadLines:
@@ -235,6 +261,7 @@ def read_osm_roads_with_report(path: str | Path) -> tuple[RoadLines, OsmReadRepo
     tag_rows: dict[str, list[str | None]] = {c: [] for c in TAG_COLUMNS}
     read_tags = [c for c in TAG_COLUMNS if c != "road_class"]
     dropped = nodes_missing = skipped = 0
+    pending: set[int] = set()
 
     fp = _processor(p, fmt, EntityFilter(osmium.osm.WAY), KeyFilter("highway", "route"))
     for obj in _iterate(p, fp):
@@ -257,6 +284,11 @@ def read_osm_roads_with_report(path: str | Path) -> tuple[RoadLines, OsmReadRepo
                 wx.append(loc.lon)
                 wy.append(loc.lat)
                 wr.append(nref.ref)
+            elif nref.ref < 0:  # located after the pass (see _negative_node_locations)
+                wx.append(math.nan)
+                wy.append(math.nan)
+                wr.append(nref.ref)
+                pending.add(nref.ref)
             else:
                 nodes_missing += 1
         if len(wr) < 2:
@@ -269,6 +301,28 @@ def read_osm_roads_with_report(path: str | Path) -> tuple[RoadLines, OsmReadRepo
         for col in read_tags:
             tag_rows[col].append(tags.get(col))
         tag_rows["road_class"].append(None)
+
+    if pending:
+        located = _negative_node_locations(p, fmt, pending)
+        keep_way = []
+        for wx, wy, wr in zip(xs, ys, refs, strict=True):
+            _fill_negative(wx, wy, wr, located)
+            missing = sum(1 for v in wx if math.isnan(v))
+            if missing:
+                nodes_missing += missing
+                kept = [i for i, v in enumerate(wx) if not math.isnan(v)]
+                wx[:] = [wx[i] for i in kept]
+                wy[:] = [wy[i] for i in kept]
+                wr[:] = [wr[i] for i in kept]
+            keep_way.append(len(wr) >= 2)
+        if not all(keep_way):
+            dropped += keep_way.count(False)
+            way_ids = [v for v, k in zip(way_ids, keep_way, strict=True) if k]
+            xs = [v for v, k in zip(xs, keep_way, strict=True) if k]
+            ys = [v for v, k in zip(ys, keep_way, strict=True) if k]
+            refs = [v for v, k in zip(refs, keep_way, strict=True) if k]
+            for col in TAG_COLUMNS:
+                tag_rows[col] = [v for v, k in zip(tag_rows[col], keep_way, strict=True) if k]
 
     if not way_ids:
         raise InputError(
@@ -338,10 +392,11 @@ def _facility_row(osm_type: str, osm_id: int, tags: osmium.osm.TagList) -> list[
 
 
 def _mean_point(points: Iterable[tuple[int, float, float]]) -> tuple[float, float] | None:
-    """Mean of the located points ``(node_id, lon, lat)``, each node counted once."""
+    """Mean of the located points ``(node_id, lon, lat)``, each node counted once (NaN skipped)."""
     seen: dict[int, tuple[float, float]] = {}
     for ref, lon, lat in points:
-        seen[ref] = (lon, lat)
+        if not math.isnan(lon):
+            seen[ref] = (lon, lat)
     if not seen:
         return None
     lon = math.fsum(v[0] for v in seen.values()) / len(seen)
@@ -350,13 +405,30 @@ def _mean_point(points: Iterable[tuple[int, float, float]]) -> tuple[float, floa
 
 
 def _way_points(way: osmium.osm.Way) -> list[tuple[int, float, float]]:
-    """Located nodes of a way as ``(node_id, lon, lat)``."""
+    """Located nodes of a way as ``(node_id, lon, lat)``; NaN for negative ids (located later)."""
     out = []
     for nref in way.nodes:
         loc = nref.location
         if loc.valid():
             out.append((nref.ref, loc.lon, loc.lat))
+        elif nref.ref < 0:
+            out.append((nref.ref, math.nan, math.nan))
     return out
+
+
+def _locate_negative(
+    p: Path, fmt: str, point_lists: Iterable[list[tuple[int, float, float]]]
+) -> None:
+    """Fill in, in place, the NaN points of negative-id nodes (see _negative_node_locations)."""
+    lists = list(point_lists)
+    wanted = {ref for pts in lists for ref, lon, _ in pts if ref < 0 and math.isnan(lon)}
+    if not wanted:
+        return
+    located = _negative_node_locations(p, fmt, wanted)
+    for pts in lists:
+        for i, (ref, lon, _) in enumerate(pts):
+            if ref < 0 and math.isnan(lon) and ref in located:
+                pts[i] = (ref, *located[ref])
 
 
 def read_osm_facilities(path: str | Path) -> gpd.GeoDataFrame:
@@ -399,6 +471,7 @@ def read_osm_facilities(path: str | Path) -> gpd.GeoDataFrame:
     p, fmt = _check_path(path)
     rows: list[list[object]] = []
     points: list[tuple[float, float]] = []
+    way_rows: list[tuple[list[object], list[tuple[int, float, float]]]] = []
     relations: list[tuple[list[object], list[int]]] = []
 
     fp = _processor(p, fmt, KeyFilter("amenity", "healthcare"))
@@ -412,27 +485,35 @@ def read_osm_facilities(path: str | Path) -> gpd.GeoDataFrame:
                 rows.append(_facility_row("node", obj.id, tags))
                 points.append((loc.lon, loc.lat))
         elif isinstance(obj, osmium.osm.Way):
-            pt = _mean_point(_way_points(obj))
-            if pt is not None:
-                rows.append(_facility_row("way", obj.id, tags))
-                points.append(pt)
+            way_rows.append((_facility_row("way", obj.id, tags), _way_points(obj)))
         elif isinstance(obj, osmium.osm.Relation):
             members = [m.ref for m in obj.members if m.type == "w"]
             if members:
                 relations.append((_facility_row("relation", obj.id, tags), members))
 
+    member_points: dict[int, list[tuple[int, float, float]]] = {}
     if relations:
         # Relations come after ways in an OSM file, so their member ways need a second pass.
+        # libosmium's IdFilter takes only ids >= 0: negative (JOSM) way ids are matched here.
         wanted = {ref for _, members in relations for ref in members}
-        member_points: dict[int, list[tuple[int, float, float]]] = {}
-        fp = _processor(p, fmt, EntityFilter(osmium.osm.WAY), IdFilter(wanted))
+        filters: list[object] = [EntityFilter(osmium.osm.WAY)]
+        if min(wanted) >= 0:
+            filters.append(IdFilter(wanted))
+        fp = _processor(p, fmt, *filters)
         for obj in _iterate(p, fp):
-            member_points[obj.id] = _way_points(obj)  # type: ignore[arg-type, attr-defined]
-        for row, members in relations:
-            pt = _mean_point(pt for ref in members for pt in member_points.get(ref, []))
-            if pt is not None:
-                rows.append(row)
-                points.append(pt)
+            if obj.id in wanted:  # type: ignore[attr-defined]
+                member_points[obj.id] = _way_points(obj)  # type: ignore[arg-type, attr-defined]
+    _locate_negative(p, fmt, [pts for _, pts in way_rows] + list(member_points.values()))
+    for row, pts in way_rows:
+        pt = _mean_point(pts)
+        if pt is not None:
+            rows.append(row)
+            points.append(pt)
+    for row, members in relations:
+        pt = _mean_point(pt for ref in members for pt in member_points.get(ref, []))
+        if pt is not None:
+            rows.append(row)
+            points.append(pt)
 
     frame = pd.DataFrame(
         {c: pd.Series([r[i] for r in rows], dtype=object) for i, c in enumerate(FACILITY_COLUMNS)}

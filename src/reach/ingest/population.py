@@ -137,7 +137,8 @@ def read_population(
             "or set negative cells to 0",
         )
     people = np.where(valid, values, 0.0)
-    total = float(people.sum(dtype=np.float64))
+    with np.errstate(over="ignore"):  # an overflowing sum is refused just below
+        total = float(people.sum(dtype=np.float64))
     if not math.isfinite(total):
         raise InputError(
             f"the {_WHAT} sums to {total}",

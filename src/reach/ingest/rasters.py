@@ -7,16 +7,29 @@ rules live in one place:
 - the path must be a plain local path: no ``/vsi…`` GDAL prefixes and no ``scheme://`` URLs;
 - the file must be a GeoTIFF (checked by GDAL's driver, not by the file name), so a GDAL VRT
   renamed to ``.tif`` cannot make GDAL read other files or URLs;
-- GDAL runs with directory listing and remote (curl) access switched off;
+- the path must name an existing regular file (never a folder, FIFO, socket or device: reading a
+  FIFO could block forever), with no NUL byte and no over-long name (:func:`check_local_path`,
+  which every reader in :mod:`reach.ingest` calls before it opens anything);
+- GDAL runs with directory listing and remote (curl) access switched off, for rasters
+  (:func:`gdal_sandbox`) and for vector files read through pyogrio (:func:`ogr_sandbox`);
+- the header is checked before any cell is read: the size against the memory budget, and a
+  geotransform that makes sense (finite, non-zero pixel sizes, no rotation); a south-up (or
+  east-to-west) grid is flipped to north-up on read, its transform fixed;
 - every failure is a :class:`reach.errors.InputError` naming the file, the problem and the fix.
 """
 
 from __future__ import annotations
 
+import ctypes
+import math
+import os
+import stat
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyproj
@@ -27,28 +40,59 @@ from affine import Affine
 from rasterio._err import CPLE_BaseError
 from rasterio.enums import MaskFlags
 
-from reach.errors import InputError, ReachError
+from reach.errors import InputError, ReachError, ResourceLimitError
 
 __all__ = [
+    "BYTES_PER_LAYER_CELL",
+    "MAX_NAME_BYTES",
+    "MAX_PATH_BYTES",
+    "RasterHeader",
     "RasterLayer",
     "check_geographic_grid",
     "check_local_path",
+    "check_transform",
     "gdal_sandbox",
+    "layer_memory_check",
     "looks_like_vrt",
     "nodata_mask",
+    "north_up",
+    "north_up_transform",
+    "ogr_sandbox",
     "open_geotiff",
     "read_raster_band",
+    "read_raster_header",
 ]
 
-#: GDAL configuration that keeps every open local and cheap.
+#: Longest file name (one path component) and whole path, in bytes, reach accepts (Linux limits).
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 4096
+
+#: Bytes per cell a raster layer (land cover, fraction, DEM tile, signal) holds while it is read
+#: and warped onto the grid: its values, its nodata mask and two float64 copies, rounded up.
+BYTES_PER_LAYER_CELL = 24
+
+#: A proxy no request can go through: libcurl refuses the scheme before it opens any connection.
+_NO_PROXY = "reach-offline://0.0.0.0:1"
+
+#: GDAL configuration that keeps every open local and cheap: no folder listing, no side-car
+#: files, and no HTTP (``/vsicurl/`` allows only a file name that cannot exist, and any request
+#: GDAL would send anyway goes to a proxy that cannot be reached).
 _SANDBOX = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
     "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".none",
+    "CPL_VSIL_CURL_ALLOWED_FILENAME": "/nonexistent/reach-allows-no-remote-file",
+    "GDAL_HTTP_PROXY": _NO_PROXY,
+    "GDAL_HTTPS_PROXY": _NO_PROXY,
     "GDAL_HTTP_MAX_RETRY": "0",
     "GDAL_HTTP_TIMEOUT": "1",
+    "GDAL_HTTP_CONNECTTIMEOUT": "1",
     "CPL_VSIL_CURL_USE_HEAD": "NO",
     "GDAL_PAM_ENABLED": "NO",
 }
+
+#: The same for the GDAL that pyogrio bundles (vector files). Folder listing stays on: a
+#: shapefile needs its .dbf / .prj siblings.
+_OGR_SANDBOX = {k: v for k, v in _SANDBOX.items() if k != "GDAL_DISABLE_READDIR_ON_OPEN"}
 
 #: First bytes of a file that is an XML GDAL / OGR virtual dataset.
 _VRT_MARKERS = (b"<VRTDataset", b"<OGRVRTDataSource")
@@ -104,8 +148,25 @@ class RasterLayer:
         return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
 
 
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _shown(text: str) -> str:
+    """A path safe to print on one line: NUL bytes visible, very long names shortened."""
+    text = text.replace("\x00", "\\0")
+    return text if len(text) <= 200 else f"{text[:120]}…{text[-60:]} ({len(text)} characters)"
+
+
 def check_local_path(path: str | Path, *, what: str) -> Path:
-    """Return ``path`` as a :class:`~pathlib.Path` after checking it is an existing local file.
+    """Return ``path`` as a :class:`~pathlib.Path` after checking it is a readable regular file.
+
+    Every reader in :mod:`reach.ingest` calls this before it opens a file, so nothing is ever
+    opened that could block (a FIFO), never end (``/dev/zero``) or reach the network.
 
     Parameters
     ----------
@@ -122,35 +183,91 @@ def check_local_path(path: str | Path, *, what: str) -> Path:
     Raises
     ------
     InputError
-        If the path is a GDAL virtual path (``/vsi…``) or a URL, does not exist, or is a folder.
+        If the path is a GDAL virtual path (``/vsi…``) or a URL, holds a NUL byte, has a name
+        longer than :data:`MAX_NAME_BYTES` or is longer than :data:`MAX_PATH_BYTES`, does not
+        exist, is a folder, is not a regular file (a FIFO, socket or device), or cannot be read.
     """
-    text = str(path)
+    text = os.fspath(path)
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    if "\x00" in text:
+        raise InputError(
+            f"the {what} path contains a NUL byte",
+            path=_shown(text),
+            fix="give the file's real path (a NUL byte cannot be part of a file name)",
+        )
+    if not text:
+        raise InputError(f"the {what} path is empty", fix=f"give the path of the {what}")
     if text.lower().startswith("/vsi") or "://" in text:
         raise InputError(
             f"the {what} path is a URL or GDAL virtual path, not a local file",
-            path=text,
+            path=_shown(text),
             fix="download the file and give its path on this machine",
         )
-    p = Path(text).expanduser()
-    if not p.exists():
+    try:
+        p = Path(text).expanduser()
+    except RuntimeError:  # "~nosuchuser/…": no home folder to expand
+        p = Path(text)
+    raw = os.fsencode(p)
+    longest = max((len(part) for part in raw.split(b"/")), default=0)
+    if longest > MAX_NAME_BYTES or len(raw) > MAX_PATH_BYTES:
+        limit = (
+            f"a name of {longest} bytes (at most {MAX_NAME_BYTES})"
+            if longest > MAX_NAME_BYTES
+            else f"{len(raw)} bytes (at most {MAX_PATH_BYTES})"
+        )
+        raise InputError(
+            f"the {what} path is too long: {limit}",
+            path=_shown(str(p)),
+            fix="rename the file or folder to a shorter name",
+        )
+    try:
+        info = p.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        info = None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InputError(
+            f"cannot look at the {what} ({reason})",
+            path=_shown(str(p)),
+            fix="check the path and its permissions",
+        ) from exc
+    if info is None:
         raise InputError(
             f"{what} not found",
-            path=p,
+            path=_shown(str(p)),
             fix="check the path (relative paths start at the run folder)",
         )
-    if p.is_dir():
+    if stat.S_ISDIR(info.st_mode):
         raise InputError(f"the {what} path is a folder, not a file", path=p, fix="give the file")
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a regular file")
+        raise InputError(
+            f"the {what} is {kind}, not a regular file",
+            path=p,
+            fix="give a file saved on disk (copy the data into a file first)",
+        )
+    if not os.access(p, os.R_OK):
+        raise InputError(
+            f"the {what} cannot be read (permission denied)",
+            path=p,
+            fix="check the file's permissions",
+        )
     return p
 
 
 def looks_like_vrt(path: Path) -> bool:
-    """Return whether the file starts like a GDAL / OGR XML virtual dataset."""
+    """Return whether the file is a GDAL / OGR XML virtual dataset.
+
+    It is one if its first 64 KiB name a VRT root element (after an XML declaration, comments
+    or padding, all of which GDAL skips).
+    """
     try:
         with path.open("rb") as handle:
-            head = handle.read(1024).lstrip(b"\xef\xbb\xbf \t\r\n")
+            head = handle.read(65536)
     except OSError:
         return False
-    return head.startswith(_VRT_MARKERS)
+    return any(marker in head for marker in _VRT_MARKERS)
 
 
 @contextmanager
@@ -160,9 +277,264 @@ def gdal_sandbox() -> Iterator[None]:
         yield
 
 
-def open_geotiff(
-    path: str | Path, *, what: str, max_cells: Callable[[int, int], None] | None = None
-) -> RasterLayer:
+# --- the same for pyogrio's GDAL --------------------------------------------------------------
+
+_ogr_lock = threading.Lock()
+_ogr_users = 0
+_ogr_saved: dict[str, Any] = {}
+
+
+class _HTTPResult(ctypes.Structure):
+    """GDAL's ``CPLHTTPResult`` (cpl_http.h)."""
+
+    _fields_ = [
+        ("nStatus", ctypes.c_int),
+        ("pszContentType", ctypes.c_void_p),
+        ("pszErrBuf", ctypes.c_void_p),
+        ("nDataLen", ctypes.c_int),
+        ("nDataAlloc", ctypes.c_int),
+        ("pabyData", ctypes.c_void_p),
+        ("papszHeaders", ctypes.c_void_p),
+        ("nMimePartCount", ctypes.c_int),
+        ("pasMimePart", ctypes.c_void_p),
+    ]
+
+
+_FETCH_CALLBACK = ctypes.CFUNCTYPE(
+    ctypes.c_void_p, *([ctypes.c_char_p] + [ctypes.c_void_p] * 6)
+)  # CPLHTTPFetchCallbackFunc
+#: URLs pyogrio's GDAL asked for inside the sandbox (each refused, none sent): for tests.
+REFUSED_URLS: list[str] = []
+
+
+def _refuse_fetch(url: bytes | None, *_: object) -> int | None:
+    """A CPLHTTPFetch that never connects: it returns a failed result (curl "couldn't connect")."""
+    try:
+        REFUSED_URLS.append((url or b"").decode("utf-8", "replace"))
+        lib = _ogr_lib()
+        assert lib is not None
+        address = lib.VSICalloc(1, ctypes.sizeof(_HTTPResult))
+        if not address:
+            return None
+        result = _HTTPResult.from_address(address)
+        result.nStatus = 7  # CURLE_COULDNT_CONNECT
+        result.pszErrBuf = lib.CPLStrdup(b"reach does not allow network access while reading")
+        return int(address)
+    except Exception:  # a callback must not raise; the proxy still blocks the request
+        return None
+
+
+_refuse_fetch_c = _FETCH_CALLBACK(_refuse_fetch)
+_ogr_lib_cache: list[Any] = []
+
+
+def _ogr_lib() -> Any:
+    """pyogrio's own GDAL library (bundled in its wheel), or None if it cannot be found."""
+    if _ogr_lib_cache:
+        return _ogr_lib_cache[0]
+    lib = None
+    try:
+        import pyogrio
+
+        here = Path(pyogrio.__file__).resolve().parent
+        candidates = sorted((here.parent / "pyogrio.libs").glob("libgdal*"))
+        candidates += sorted((here / ".dylibs").glob("libgdal*"))
+        for candidate in candidates:
+            lib = ctypes.CDLL(str(candidate))
+            lib.VSICalloc.restype = ctypes.c_void_p
+            lib.VSICalloc.argtypes = [ctypes.c_size_t, ctypes.c_size_t]
+            lib.CPLStrdup.restype = ctypes.c_void_p
+            lib.CPLStrdup.argtypes = [ctypes.c_char_p]
+            lib.CPLHTTPPushFetchCallback.restype = ctypes.c_int
+            lib.CPLHTTPPushFetchCallback.argtypes = [_FETCH_CALLBACK, ctypes.c_void_p]
+            lib.CPLHTTPPopFetchCallback.restype = ctypes.c_int
+            lib.CPLHTTPPopFetchCallback.argtypes = []
+            break
+    except (OSError, AttributeError, ImportError):
+        lib = None
+    _ogr_lib_cache.append(lib)
+    return lib
+
+
+@contextmanager
+def ogr_sandbox() -> Iterator[None]:
+    """Context in which pyogrio's GDAL cannot list remote files or reach the network.
+
+    pyogrio bundles its own GDAL, which :func:`gdal_sandbox` (rasterio's) does not reach. Its
+    configuration is process-wide, so the options are set when the first thread enters and
+    restored when the last one leaves. On top of them, GDAL's HTTP layer is replaced, in this
+    thread, by one that refuses every request (a GeoJSON ``"crs"`` of type ``link`` names a URL
+    GDAL would otherwise fetch, whatever the proxy settings and ``no_proxy`` say).
+    """
+    import pyogrio
+
+    global _ogr_users
+    with _ogr_lock:
+        if _ogr_users == 0:
+            _ogr_saved.clear()
+            _ogr_saved.update({k: pyogrio.get_gdal_config_option(k) for k in _OGR_SANDBOX})
+            pyogrio.set_gdal_config_options(dict(_OGR_SANDBOX))
+        _ogr_users += 1
+    lib = _ogr_lib()
+    pushed = bool(lib is not None and lib.CPLHTTPPushFetchCallback(_refuse_fetch_c, None))
+    try:
+        yield
+    finally:
+        if pushed:
+            lib.CPLHTTPPopFetchCallback()
+        with _ogr_lock:
+            _ogr_users -= 1
+            if _ogr_users == 0:
+                pyogrio.set_gdal_config_options(dict(_ogr_saved))
+
+
+Preflight = Callable[[int, int], None]
+
+
+def layer_memory_check(what: str, path: Path) -> Preflight:
+    """A preflight that refuses a raster layer whose cells would not fit in memory.
+
+    Parameters
+    ----------
+    what
+        What the raster is, for messages.
+    path
+        The file, for messages.
+
+    Returns
+    -------
+    Callable
+        Called with the header's ``(rows, cols)``; raises :class:`ResourceLimitError` when
+        ``rows × cols ×`` :data:`BYTES_PER_LAYER_CELL` exceeds the memory a run may use
+        (``$REACH_MEMORY_GB`` or the machine's available memory).
+    """
+
+    def check(rows: int, cols: int) -> None:
+        from reach.settings import MEMORY_ENV, available_memory_bytes
+
+        need = int(rows) * int(cols) * BYTES_PER_LAYER_CELL
+        have = available_memory_bytes()
+        if need > have:
+            gib = 2**30
+            raise ResourceLimitError(
+                f"the {what} is {rows:,} × {cols:,} cells: reading it needs about "
+                f"{need / gib:,.1f} GiB of memory; {have / gib:,.1f} GiB is available",
+                path=path,
+                fix="clip it to the study area (gdalwarp -te …) or resample it coarser "
+                f"(gdalwarp -tr …); {MEMORY_ENV} sets the budget",
+            )
+
+    return check
+
+
+def check_transform(transform: Affine, *, what: str, path: Path) -> None:
+    """Refuse a geotransform reach cannot use.
+
+    Parameters
+    ----------
+    transform
+        The raster's affine transform.
+    what, path
+        For messages.
+
+    Raises
+    ------
+    InputError
+        If a coefficient is NaN or infinite, the grid is rotated or sheared, a pixel size is 0,
+        or the transform is the identity (no georeferencing).
+    """
+    coefficients = (transform.a, transform.b, transform.c, transform.d, transform.e, transform.f)
+    if not all(math.isfinite(v) for v in coefficients):
+        raise InputError(
+            f"the {what} has a geotransform with NaN or infinite numbers "
+            f"(pixel size {transform.a:g} × {transform.e:g}, origin {transform.c:g}, "
+            f"{transform.f:g})",
+            path=path,
+            fix="georeference it again (gdal_edit.py -a_ullr …) or export it again as a GeoTIFF",
+        )
+    if transform.b != 0 or transform.d != 0:
+        raise InputError(
+            f"the {what} has a rotated or sheared grid",
+            path=path,
+            fix="warp it to a north-up grid with gdalwarp",
+        )
+    if transform.a == 0 or transform.e == 0 or transform == Affine.identity():
+        raise InputError(
+            f"the {what} has no georeferencing (identity transform or a pixel size of 0)",
+            path=path,
+            fix="georeference it (gdal_edit.py -a_ullr …) or export it again as a GeoTIFF",
+        )
+
+
+def north_up_transform(transform: Affine, rows: int, cols: int) -> Affine:
+    """The transform of a ``rows`` × ``cols`` grid once flipped to north-up, west-to-east.
+
+    Parameters
+    ----------
+    transform
+        The file's transform (not rotated).
+    rows, cols
+        The grid's size.
+
+    Returns
+    -------
+    Affine
+        ``a > 0`` and ``e < 0``, covering the same area.
+    """
+    t = transform
+    if t.e > 0:
+        t = Affine(t.a, 0.0, t.c, 0.0, -t.e, t.f + t.e * rows)
+    if t.a < 0:
+        t = Affine(-t.a, 0.0, t.c + t.a * cols, 0.0, t.e, t.f)
+    return t
+
+
+def north_up(
+    values: np.ndarray, transform: Affine, *masks: np.ndarray | None
+) -> tuple[np.ndarray, Affine, list[np.ndarray | None]]:
+    """Flip a south-up (positive y pixel size) or east-to-west grid to north-up, west-to-east.
+
+    Parameters
+    ----------
+    values
+        The 2-D band.
+    transform
+        Its transform (not rotated).
+    masks
+        Arrays of the same shape flipped alike (``None`` passes through).
+
+    Returns
+    -------
+    tuple
+        The values, the transform of the flipped grid (``a > 0``, ``e < 0``: the same cells in
+        the same places) and the masks.
+    """
+    rows, cols = values.shape
+    flipped = list(masks)
+    if transform.e > 0:
+        values = values[::-1, :]
+        flipped = [None if m is None else m[::-1, :] for m in flipped]
+    if transform.a < 0:
+        values = values[:, ::-1]
+        flipped = [None if m is None else m[:, ::-1] for m in flipped]
+    contiguous = [None if m is None else np.ascontiguousarray(m) for m in flipped]
+    return (
+        np.ascontiguousarray(values),
+        north_up_transform(transform, rows, cols),
+        contiguous,
+    )
+
+
+def _refuse_vrt(p: Path, what: str) -> None:
+    if p.suffix.lower() == ".vrt" or looks_like_vrt(p):
+        raise InputError(
+            f"the {what} is a GDAL virtual dataset (VRT), not a GeoTIFF",
+            path=p,
+            fix=f"convert it to a GeoTIFF first (gdal_translate {p.name} out.tif)",
+        )
+
+
+def open_geotiff(path: str | Path, *, what: str, max_cells: Preflight | None = None) -> RasterLayer:
     """Read band 1 of a local GeoTIFF.
 
     Parameters
@@ -173,27 +545,134 @@ def open_geotiff(
         What the raster is, used in messages (e.g. ``"population raster"``).
     max_cells
         Called with ``(rows, cols)`` from the header before any cell is read; it raises to
-        refuse a raster too large for the run (see :func:`reach.build.check_memory`).
+        refuse a raster too large for the run (see :func:`reach.build.check_memory`). By
+        default :func:`layer_memory_check`.
 
     Returns
     -------
     RasterLayer
-        Band 1 with its nodata mask, transform and CRS. Extra bands are ignored.
+        Band 1 with its nodata mask, transform and CRS, north-up (a south-up file is flipped).
+        Extra bands are ignored.
 
     Raises
     ------
     InputError
-        If the file is missing, is a URL or virtual path, is not a GeoTIFF (including a VRT
-        renamed to ``.tif``), is corrupt, has no CRS or has a rotated grid.
+        If the file is missing or not a regular file, is a URL or virtual path, is not a
+        GeoTIFF (including a VRT renamed to ``.tif``), is corrupt, has no CRS, or has a
+        rotated, NaN or zero-sized grid.
+    ResourceLimitError
+        If the preflight refuses its size.
     """
     p = check_local_path(path, what=what)
-    if p.suffix.lower() == ".vrt" or looks_like_vrt(p):
-        raise InputError(
-            f"the {what} is a GDAL virtual dataset (VRT), not a GeoTIFF",
-            path=p,
-            fix=f"convert it to a GeoTIFF first (gdal_translate {p.name} out.tif)",
-        )
+    _refuse_vrt(p, what)
     return read_raster_band(str(p), path=p, what=what, driver="GTiff", preflight=max_cells)
+
+
+_KIND_NAMES = {"GTiff": "GeoTIFF", "SRTMHGT": "SRTM .hgt tile"}
+
+
+@dataclass(frozen=True)
+class RasterHeader:
+    """What a raster's header says, read without reading any cell.
+
+    Attributes
+    ----------
+    rows, cols
+        Its size.
+    transform
+        North-up transform (as :func:`read_raster_band` would return it).
+    crs
+        Its CRS.
+    path
+        The user's file.
+    """
+
+    rows: int
+    cols: int
+    transform: Affine
+    crs: rasterio.crs.CRS
+    path: Path
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """``(left, bottom, right, top)`` in ``crs`` units."""
+        x0, y0 = self.transform @ (0, 0)
+        x1, y1 = self.transform @ (self.cols, self.rows)
+        return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+
+
+def _check_header(ds: Any, *, path: Path, what: str, driver: str, georef: bool = True) -> None:
+    """Check the driver and bands; with ``georef``, the CRS and the geotransform too."""
+    kinds = _KIND_NAMES.get(driver, driver)
+    if ds.driver != driver:
+        raise InputError(
+            f"the {what} is a {ds.driver} file, not a {kinds}",
+            path=path,
+            fix="convert it to a GeoTIFF (gdal_translate)",
+        )
+    if ds.count < 1:
+        raise InputError(f"the {what} has no bands", path=path, fix="give a raster")
+    if georef:
+        _check_georef(ds.crs, ds.transform, path=path, what=what)
+
+
+def _check_georef(crs: Any, transform: Affine, *, path: Path, what: str) -> None:
+    if crs is None or not crs.to_wkt():
+        raise InputError(
+            f"the {what} has no coordinate reference system",
+            path=path,
+            fix="assign one, e.g. gdal_edit.py -a_srs EPSG:4326 (use the right EPSG code)",
+        )
+    check_transform(transform, what=what, path=path)
+
+
+def _gdal_failure(exc: BaseException, *, path: Path, what: str, driver: str) -> InputError:
+    kinds = _KIND_NAMES.get(driver, driver)
+    detail = " ".join(str(exc).split())[:200]
+    return InputError(
+        f"cannot read the {what} as a {kinds} ({detail})",
+        path=path,
+        fix=f"check the file is a complete, valid {kinds} (try gdalinfo on it)",
+    )
+
+
+def read_raster_header(
+    gdal_path: str, *, path: Path, what: str, driver: str = "GTiff"
+) -> RasterHeader:
+    """Open a raster with the GDAL ``driver`` only and check its header; read no cell.
+
+    Parameters
+    ----------
+    gdal_path
+        The name handed to GDAL (a local path checked by :func:`check_local_path`, or a
+        ``zip://`` path reach built itself).
+    path
+        The user's file, for messages.
+    what
+        What the raster is, for messages.
+    driver
+        The GDAL driver allowed to open it.
+
+    Returns
+    -------
+    RasterHeader
+        Size, north-up transform and CRS.
+
+    Raises
+    ------
+    InputError
+        As :func:`read_raster_band`, for everything the header can show.
+    """
+    try:
+        with gdal_sandbox(), rasterio.open(gdal_path, driver=driver) as ds:
+            _check_header(ds, path=path, what=what, driver=driver)
+            rows, cols, transform, crs = ds.height, ds.width, ds.transform, ds.crs
+    except ReachError:
+        raise
+    except _RASTER_ERRORS as exc:
+        raise _gdal_failure(exc, path=path, what=what, driver=driver) from exc
+    t = north_up_transform(transform, rows, cols)
+    return RasterHeader(rows=int(rows), cols=int(cols), transform=t, crs=crs, path=path)
 
 
 def read_raster_band(
@@ -202,7 +681,7 @@ def read_raster_band(
     path: Path,
     what: str,
     driver: str,
-    preflight: Callable[[int, int], None] | None = None,
+    preflight: Preflight | None = None,
 ) -> RasterLayer:
     """Open ``gdal_path`` with the GDAL ``driver`` only and read band 1 (internal helper).
 
@@ -217,34 +696,28 @@ def read_raster_band(
     driver
         The GDAL driver short name allowed to open it (``"GTiff"`` or ``"SRTMHGT"``).
     preflight
-        Called with ``(rows, cols)`` before band 1 is read (it may raise to refuse the file).
+        Called with ``(rows, cols)`` before band 1 is read (it may raise to refuse the file);
+        by default :func:`layer_memory_check`, so no raster is read that cannot fit in memory.
 
     Returns
     -------
     RasterLayer
-        Band 1, its nodata mask, transform and CRS.
+        Band 1, its nodata mask, transform and CRS; north-up and west-to-east (a south-up or
+        east-to-west grid is flipped and its transform fixed, so the cells stay where they are).
 
     Raises
     ------
     InputError
-        On any GDAL failure, another driver, no CRS, or a rotated grid.
+        On any GDAL failure, another driver, no CRS, or a rotated, NaN or zero-sized grid.
     """
-    kinds = {"GTiff": "GeoTIFF", "SRTMHGT": "SRTM .hgt tile"}.get(driver, driver)
+    check = preflight if preflight is not None else layer_memory_check(what, path)
     try:
         with gdal_sandbox(), rasterio.open(gdal_path, driver=driver) as ds:
-            if ds.driver != driver:
-                raise InputError(
-                    f"the {what} is a {ds.driver} file, not a {kinds}",
-                    path=path,
-                    fix="convert it to a GeoTIFF (gdal_translate)",
-                )
-            if ds.count < 1:
-                raise InputError(f"the {what} has no bands", path=path, fix="give a raster")
+            _check_header(ds, path=path, what=what, driver=driver, georef=False)
             crs = ds.crs
             transform = ds.transform
             nodata = ds.nodata
-            if preflight is not None:
-                preflight(ds.height, ds.width)
+            check(ds.height, ds.width)
             values = ds.read(1)
             flags = ds.mask_flag_enums[0]
             file_mask = None
@@ -253,30 +726,10 @@ def read_raster_band(
     except ReachError:  # InputError, or a refusal from the preflight
         raise
     except _RASTER_ERRORS as exc:
-        detail = " ".join(str(exc).split())[:200]
-        raise InputError(
-            f"cannot read the {what} as a {kinds} ({detail})",
-            path=path,
-            fix=f"check the file is a complete, valid {kinds} (try gdalinfo on it)",
-        ) from exc
-    if crs is None or not crs.to_wkt():
-        raise InputError(
-            f"the {what} has no coordinate reference system",
-            path=path,
-            fix="assign one, e.g. gdal_edit.py -a_srs EPSG:4326 (use the right EPSG code)",
-        )
-    if transform.b != 0 or transform.d != 0:
-        raise InputError(
-            f"the {what} has a rotated or sheared grid",
-            path=path,
-            fix="warp it to a north-up grid with gdalwarp",
-        )
-    if transform.a == 0 or transform.e == 0 or transform == Affine.identity():
-        raise InputError(
-            f"the {what} has no georeferencing (identity transform)",
-            path=path,
-            fix="georeference it (gdal_edit.py -a_ullr …) or export it again as a GeoTIFF",
-        )
+        raise _gdal_failure(exc, path=path, what=what, driver=driver) from exc
+    # after the read, so a truncated file is reported as such rather than as lacking a CRS
+    _check_georef(crs, transform, path=path, what=what)
+    values, transform, (file_mask,) = north_up(values, transform, file_mask)
     return RasterLayer(
         values=values,
         nodata_mask=nodata_mask(values, nodata, file_mask),
@@ -306,7 +759,7 @@ def nodata_mask(
     return mask
 
 
-def check_geographic_grid(layer: RasterLayer, *, what: str) -> None:
+def check_geographic_grid(layer: RasterLayer | RasterHeader, *, what: str) -> None:
     """For a geographic CRS, check the axes are degrees and the grid lies on the globe.
 
     Parameters
