@@ -141,7 +141,11 @@ def test_map_command_writes_only_maps(tmp_path: Path) -> None:
     scenario = write_tiny_region(tmp_path)
     code, out, err = _run("map", str(scenario), "--out", str(tmp_path / "pages"))
     assert code == 0, err
-    assert sorted(p.name for p in (tmp_path / "pages").iterdir()) == ["map_health.html"]
+    assert sorted(p.name for p in (tmp_path / "pages").iterdir()) == [
+        ".reach-output",
+        "manifest.json",
+        "map_health.html",
+    ]
     assert "map_health.html" in out
     assert not (tmp_path / "out").exists()
     code, _, err = _run("map", str(scenario), "--basemap", "http://tiles.invalid/{z}/{x}/{y}")
@@ -155,7 +159,12 @@ def test_report_command_writes_both_languages(tmp_path: Path) -> None:
         "report", str(scenario), "--lang", "en", "--lang", "id", "--no-pdf", "--out", str(out)
     )
     assert code == 0, err
-    assert sorted(p.name for p in out.iterdir()) == ["report_en.html", "report_id.html"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".reach-output",
+        "manifest.json",
+        "report_en.html",
+        "report_id.html",
+    ]
     assert "Cakupan" in (out / "report_id.html").read_text()
     code, _, err = _run("report", str(scenario), "--lang", "fr")
     assert code == EXIT_BAD_INPUT and "fr" in err

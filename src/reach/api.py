@@ -17,9 +17,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from reach import scenario as spec
 from reach.build import Region, load_region
+from reach.errors import ScenarioError
+from reach.metrics import check_amount, check_count, check_minutes
 from reach.pipeline import (
     Evaluation,
     RunResult,
@@ -30,8 +33,25 @@ from reach.pipeline import (
 )
 from reach.scenarios.candidates import underserved_sites
 from reach.scenarios.compare import rank_alternatives
+from reach.studies import check_service, check_tier
 
 __all__ = ["Scenario"]
+
+#: At most this many candidate sites from :meth:`Scenario.underserved_sites`.
+MAX_UNDERSERVED_SITES = 10_000
+
+
+def _validated(model: type[Any], data: dict[str, Any], what: str) -> Any:
+    """``model.model_validate(data)``, a pydantic error turned into one ScenarioError."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(k) for k in err["loc"]) or "(top level)"
+        raise ScenarioError(
+            f"{what}: {where}: {err['msg']} (got {err.get('input')!r})"[:300],
+            fix="see the scenario reference in README.md",
+        ) from None
 
 
 class Scenario:
@@ -81,13 +101,34 @@ class Scenario:
         for alt in self.config.alternatives:
             if alt.name == name:
                 return self._with(list(alt.operations), name=alt.name, cost=alt.cost)
-        raise KeyError(
-            f"no alternative {name!r}; have {[a.name for a in self.config.alternatives]}"
+        names = [a.name for a in self.config.alternatives]
+        raise ScenarioError(
+            f"no alternative {name!r} in the scenario file",
+            fix=f"use one of {', '.join(names)}" if names else "add [[alternatives]] to the file",
         )
+
+    def _check_operations(self, ops: Sequence[Any]) -> None:
+        """Refuse operations on a service the scenario lacks, or of a tier it would refuse."""
+        for op in ops:
+            service = getattr(op, "service", None)
+            if service is None:
+                continue
+            what = getattr(op, "op", "operation")
+            check_service(self.config, service, option=f"{what}: service", default_first=False)
+            tier = getattr(op, "tier", None)
+            if tier is not None:
+                check_tier(self.config, service, tier, option=f"{what}: tier")
+            try:  # and whatever else the scenario file's own check refuses
+                spec.check_operation(op, self.config.services, where=self.name)
+            except ValueError as exc:
+                if isinstance(exc, ScenarioError):
+                    raise
+                raise ScenarioError(str(exc), fix="see the scenario reference") from None
 
     def _with(
         self, ops: Sequence[Any], *, name: str | None = None, cost: float | None = None
     ) -> Scenario:
+        self._check_operations(ops)
         return Scenario(
             self.config,
             region=self.region,
@@ -120,22 +161,52 @@ class Scenario:
         capacity: float | None = None,
     ) -> Scenario:
         """Open a facility of ``service`` at (lon, lat)."""
+        check_service(self.config, service, option="add_facility: service", default_first=False)
+        check_tier(self.config, service, tier, option="add_facility: tier")
         fid = facility_id or f"new-{len(self.operations) + 1}"
-        op = spec.AddFacility(
-            op="add_facility", service=service, facility_id=fid, name=name, lon=lon, lat=lat,
-            tier=tier, capacity=capacity,
-        )  # fmt: skip
+        if capacity is not None:
+            capacity = check_amount("add_facility: capacity", capacity, allow_zero=True)
+        op = _validated(spec.AddFacility, {
+            "op": "add_facility", "service": service, "facility_id": fid, "name": name,
+            "lon": lon, "lat": lat, "tier": tier, "capacity": capacity,
+        }, "add_facility")  # fmt: skip
         return self._with([op])
 
     def close_facility(self, service: str, facility_id: str) -> Scenario:
         """Close a facility."""
-        return self._with(
-            [spec.CloseFacility(op="close_facility", service=service, facility_id=facility_id)]
+        check_service(self.config, service, option="close_facility: service", default_first=False)
+        op = _validated(
+            spec.CloseFacility,
+            {"op": "close_facility", "service": service, "facility_id": facility_id},
+            "close_facility",
         )
+        return self._with([op])
+
+    def upgrade_facility(
+        self,
+        service: str,
+        facility_id: str,
+        *,
+        tier: str | None = None,
+        capacity: float | None = None,
+    ) -> Scenario:
+        """Change a facility's tier and/or capacity."""
+        check_service(self.config, service, option="upgrade_facility: service", default_first=False)
+        if tier is not None:
+            check_tier(self.config, service, tier, option="upgrade_facility: tier")
+        if capacity is not None:
+            capacity = check_amount("upgrade_facility: capacity", capacity, allow_zero=True)
+        op = _validated(spec.UpgradeFacility, {
+            "op": "upgrade_facility", "service": service, "facility_id": facility_id,
+            "tier": tier, "capacity": capacity,
+        }, "upgrade_facility")  # fmt: skip
+        return self._with([op])
 
     def with_operations(self, *operations: dict[str, Any]) -> Scenario:
         """Add operations written as in the scenario file (``{"op": "add_road", ...}``)."""
-        alt = spec.Alternative.model_validate({"name": "x", "operations": list(operations)})
+        alt = _validated(
+            spec.Alternative, {"name": "x", "operations": list(operations)}, "with_operations"
+        )
         return self._with(list(alt.operations))
 
     def evaluation(self) -> Evaluation:
@@ -195,9 +266,15 @@ class Scenario:
         zone
             Keep to one reporting zone (its id or its name).
         """
+        service = check_service(
+            self.config, service, option="underserved_sites: service", default_first=False
+        )
+        beyond_min = check_minutes("beyond_min", beyond_min, allow_zero=True)
+        n_sites = check_count("n_sites", n_sites, upper=MAX_UNDERSERVED_SITES)
+        radius_m = check_amount("radius_m", radius_m)
+        if zone is not None and not isinstance(zone, str):
+            raise ScenarioError(f"zone must be a zone id or name, not {zone!r}", fix="give text")
         ev = self.evaluation()
-        if service not in ev.services:
-            raise KeyError(f"no service {service!r}; have {sorted(ev.services)}")
         region = self.region
         res = ev.services[service]
         allowed = np.isfinite(region.friction.pace_min_per_m).reshape(region.grid.shape)
@@ -209,7 +286,10 @@ class Scenario:
             elif zone in names:
                 k = names.index(zone)
             else:
-                raise KeyError(f"no zone {zone!r}; have {names}")
+                raise ScenarioError(
+                    f"no zone {zone!r} in the region",
+                    fix=f"use a zone id or name, e.g. {', '.join(names[:10])}",
+                )
             allowed &= region.zone == k + 1
         return underserved_sites(
             region.population.people, res.search.time_min, region.grid,

@@ -1,58 +1,305 @@
-"""The ``reach`` command. The only place that sets up logging, progress display and exit codes."""
+"""The ``reach`` command. The only place that sets up logging, progress display and exit codes.
+
+Every option is checked at the door — before a scenario's region is read or a cluster started —
+with one line naming the option, the problem and the fix (exit 2). All of the command's own
+printing happens inside :func:`_guard`: data (zone names, facility ids, alternative names,
+paths) is cleaned of terminal control characters (:func:`clean`) and never read as markup, and
+a closed, full or ASCII-only standard output never gives a traceback.
+"""
 
 from __future__ import annotations
 
+import codecs
+import contextlib
+import errno
 import logging
+import os
+import re
+import signal
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
-import numpy as np
-import pandas as pd
 import typer
+import typer.core
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from reach.errors import EXIT_INTERNAL, ReachError, ScenarioError
-from reach.metrics.coverage import ALL_ZONES_ID
-from reach.pipeline import RunResult
-
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    help="reach: who can reach a clinic or a school, how long it takes, and what would change.",
+from reach.errors import (
+    EXIT_INTERNAL,
+    EXIT_RESOURCE,
+    ReachError,
+    ScenarioError,
+    resource_error,
 )
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
-_out = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
-_state = {"debug": False}
+from reach.metrics import (
+    MAX_CANDIDATES,
+    MAX_SITES,
+    check_amount,
+    check_count,
+    check_minutes,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from reach.build import Region
+    from reach.pipeline import Evaluation, RunResult
+    from reach.scenario import Scenario
+
 T = TypeVar("T")
+
+#: Exit code when the reader of the standard output went away (128 + SIGPIPE, as a shell says).
+EXIT_BROKEN_PIPE = 128 + 13
+#: Exit code of a usage error (an unknown option, a value of the wrong type).
+EXIT_USAGE = 2
+#: Exit code after Ctrl-C (128 + SIGINT).
+EXIT_INTERRUPTED = 128 + 2
+
+# --------------------------------------------------------------------------------------------
+# the terminal: control characters, encodings, closed or full streams
+# --------------------------------------------------------------------------------------------
+
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves, erasing
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: window titles, hyperlinks
+    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"  # DCS, SOS, PM and APC strings
+    r"|\x1b[ -/]*[0-~]?"  # any other escape, and a lone ESC
+    r"|\x9b[0-?]*[ -/]*[@-~]"  # the 8-bit CSI
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # C0 controls (but tab and newline), DEL, C1 controls
+    r"|[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"  # bidirectional overrides
+)
+
+
+def clean(value: object, *, lines: bool = False) -> str:
+    """``str(value)`` made safe for a terminal: escape sequences and control characters removed.
+
+    A tab becomes a space; so does a line break unless ``lines`` (text of several lines).
+    Use it on every piece of data that reaches the terminal.
+    """
+    text = _CONTROL.sub("", str(value)).replace("\t", " ")
+    return text if lines else text.replace("\n", " ")
+
+
+#: What a terminal that cannot show a character shows instead.
+_ASCII_FALLBACK = {
+    "≤": "<=", "≥": ">=", "–": "-", "—": "--", "−": "-", "…": "...", "×": "x", "Δ": "d",
+    "·": ".", "→": "->", "←": "<-", "‘": "'", "’": "'", "“": '"', "”": '"', "•": "*",
+    "±": "+/-", "°": " deg", "\u00a0": " ", "\u2009": " ", "\u202f": " ",
+}  # fmt: skip
+_ENCODE_ERRORS = "reach-terminal"
+
+
+def _encode_fallback(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    bad = exc.object[exc.start : exc.end]
+    return "".join(_ASCII_FALLBACK.get(ch, "?") for ch in bad), exc.end
+
+
+codecs.register_error(_ENCODE_ERRORS, _encode_fallback)
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream is not None and stream.isatty())
+    except (OSError, ValueError):
+        return False
+
+
+class _Console(Console):
+    """A console that never reads data as markup or emoji codes, nor highlights it, and that
+    reports a closed pipe as an error for :func:`_guard` (rich would exit with 1 itself)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(highlight=False, markup=False, emoji=False, **kwargs)
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
+_err = _Console(stderr=True, soft_wrap=True)
+_out = _Console(width=None if _isatty(sys.stdout) else 120)
+_state: dict[str, Any] = {"debug": False, "quiet": False, "signal": None, "told": False}
+
+
+class _StdoutError(Exception):
+    """Writing to the standard output failed (a closed pipe, a full disk)."""
+
+    def __init__(self, exc: OSError) -> None:
+        super().__init__(str(exc))
+        self.exc = exc
+
+
+def _print(*objects: Any) -> None:
+    """Print on the standard output (data must already be cleaned, or be :class:`Text`)."""
+    try:
+        _out.print(*objects)
+    except OSError as exc:
+        raise _StdoutError(exc) from exc
+
+
+def _say_err(text: str) -> None:
+    """One line on stderr; a closed or full stderr is ignored (there is nowhere else to say)."""
+    with contextlib.suppress(OSError, ValueError):
+        _err.print(" ".join(clean(text).split()))
+
+
+def _silence_stdout() -> None:
+    """Point the standard output at /dev/null, so what is still buffered goes nowhere quietly."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    with contextlib.suppress(OSError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd)
+        os.close(null)
+
+
+def _stdout_failed(exc: OSError) -> NoReturn:
+    _silence_stdout()
+    if exc.errno == errno.EPIPE:
+        raise typer.Exit(EXIT_BROKEN_PIPE)
+    why = exc.strerror or str(exc) or type(exc).__name__
+    _say_err(
+        f"error: cannot write to the standard output: {why} — fix: redirect it to a file on a "
+        "disk with space, or run with --quiet"
+    )
+    raise typer.Exit(EXIT_RESOURCE)
+
+
+def _fail(line: str, code: int) -> NoReturn:
+    if _state["debug"]:
+        with contextlib.suppress(OSError, ValueError):
+            traceback.print_exc()
+    _say_err(line)
+    raise typer.Exit(code)
 
 
 def _guard(fn: Callable[[], T]) -> T:
     """Run ``fn``; turn errors into one line on stderr and the documented exit code."""
     try:
         return fn()
+    except typer.Exit:
+        raise
+    except _StdoutError as exc:
+        _stdout_failed(exc.exc)
     except ReachError as exc:
-        if _state["debug"]:
-            traceback.print_exc()
-        _err.print(f"error: {exc.one_line()}", markup=False)
-        raise typer.Exit(exc.exit_code) from None
+        _fail(f"error: {exc.one_line()}", exc.exit_code)
     except KeyboardInterrupt:
-        _err.print("interrupted; the output folder was left as it was", markup=False)
-        raise typer.Exit(130) from None
+        _say_err("interrupted; the output folder was left as it was")
+        _state["told"] = True
+        raise typer.Exit(_interrupted_code()) from None
+    except RecursionError:
+        _fail(
+            "error: the inputs are nested too deeply (Python's recursion limit was reached) — "
+            "fix: shorten the `extends` chain or flatten the nested tables",
+            EXIT_RESOURCE,
+        )
+    except MemoryError:
+        _fail(
+            "error: the run ran out of memory — fix: coarsen the grid (grid.aggregate_factor), "
+            "run fewer services, or run on partitions (--workers N)",
+            EXIT_RESOURCE,
+        )
     except Exception as exc:
-        if _state["debug"]:
-            traceback.print_exc()
+        mapped = resource_error(exc)
+        if mapped is not None:
+            _fail(f"error: {mapped.one_line()}", mapped.exit_code)
         first = str(exc).splitlines()[0] if str(exc) else ""
-        _err.print(
+        _fail(
             f"internal error: {type(exc).__name__}: {first} — please report it, "
             "and run again with --debug for the traceback",
-            markup=False,
+            EXIT_INTERNAL,
         )
-        raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    """SIGTERM (and SIGHUP) end a run as Ctrl-C does: the output folder code cleans up."""
+    _state["signal"] = signum
+    raise KeyboardInterrupt
+
+
+def _prepare_process() -> None:
+    """Open /dev/null on closed standard streams, let them degrade to ASCII, catch SIGTERM."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.open(os.devnull, os.O_RDWR)  # takes the lowest free descriptor: this one
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(OSError, ValueError, TypeError, LookupError):
+                reconfigure(errors=_ENCODE_ERRORS)
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            with contextlib.suppress(OSError, ValueError):
+                signal.signal(signum, _on_signal)
+
+
+class _Group(typer.core.TyperGroup):
+    """The command group: a usage error (a wrong type, an unknown option) is one line too."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        call = {"args": args, "prog_name": prog_name, "complete_var": complete_var, **extra}
+        if not standalone_mode:
+            return super().main(standalone_mode=False, **call)
+        try:
+            rv = super().main(standalone_mode=False, **call)
+        except typer.Exit as exc:
+            rv = exc.exit_code
+        except typer.TyperException as exc:  # click's usage errors, as typer carries them
+            fmt = getattr(exc, "format_message", None)
+            message = str(fmt() if callable(fmt) else exc)
+            code = int(getattr(exc, "exit_code", EXIT_USAGE))
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                with contextlib.suppress(OSError, ValueError):
+                    typer.echo(message, err=True)
+                sys.exit(code)
+            ctx = getattr(exc, "ctx", None)
+            where = ctx.command_path if ctx is not None else "reach"
+            _say_err(f"error: {message} — fix: see `{where} --help`")
+            sys.exit(code)
+        except typer.Abort:
+            _say_err("interrupted")
+            _state["told"] = True
+            sys.exit(_interrupted_code())
+        except OSError as exc:  # printing the help into a closed pipe
+            _silence_stdout()
+            sys.exit(EXIT_BROKEN_PIPE if exc.errno == errno.EPIPE else EXIT_RESOURCE)
+        except Exception as exc:  # never a traceback, whatever escaped
+            _say_err(f"internal error: {type(exc).__name__}: {exc} — please report it")
+            sys.exit(EXIT_INTERNAL)
+        if rv == EXIT_INTERRUPTED:  # typer's own answer to an interrupt while it parsed
+            if not _state.get("told"):
+                _say_err("interrupted")
+                _state["told"] = True
+            rv = _interrupted_code()
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+app = typer.Typer(
+    cls=_Group,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="reach: who can reach a clinic or a school, how long it takes, and what would change.",
+)
 
 
 @app.callback()
@@ -64,6 +311,23 @@ def _main(
     _state["quiet"] = quiet
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("reach").setLevel(logging.DEBUG if debug else logging.WARNING)
+    for name in ("distributed", "dask"):  # Dask says more at info than a user wants
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.WARNING)
+
+
+@contextlib.contextmanager
+def _status(first: str) -> Iterator[Callable[[str], None]]:
+    """A progress line on stderr (none with --quiet); yields the function that updates it."""
+    if _state.get("quiet"):
+        yield lambda _text: None
+        return
+    with _err.status(first, spinner="dots") as status:
+        yield lambda text: status.update(clean(text))
+
+
+# --------------------------------------------------------------------------------------------
+# tables
+# --------------------------------------------------------------------------------------------
 
 
 def _fmt(value: float, spec: str, suffix: str = "") -> str:
@@ -71,10 +335,14 @@ def _fmt(value: float, spec: str, suffix: str = "") -> str:
 
 
 def _coverage_tables(run: RunResult) -> None:
+    from reach.metrics.coverage import ALL_ZONES_ID
+
     thresholds = {s.name: sorted(s.thresholds_min) for s in run.scenario.services}
     for svc, part in run.coverage.groupby("service", sort=False):
         th = thresholds[str(svc)]
-        table = Table(title=f"{svc}: people within reach — {run.scenario.scenario.name}")
+        table = Table(
+            title=Text(clean(f"{svc}: people within reach — {run.scenario.scenario.name}"))
+        )
         for col in ("zone", "population", *[f"≤{t:g} min" for t in th]):
             table.add_column(col, justify="left" if col == "zone" else "right")
         for col in ("median min", "p90 min", "unreachable"):
@@ -82,17 +350,19 @@ def _coverage_tables(run: RunResult) -> None:
         for _, row in part.iterrows():
             bold = "bold" if row["zone_id"] == ALL_ZONES_ID else ""
             table.add_row(
-                Text(str(row["zone_name"]), style=bold),
+                Text(clean(row["zone_name"]), style=bold),
                 f"{row['population']:,.0f}",
                 *[_fmt(row[f"pct_within_{t:g}min"], ".1f", " %") for t in th],
                 _fmt(row["median_time_min"], ".0f"),
                 _fmt(row["p90_time_min"], ".0f"),
                 f"{row['unreachable_total']:,.0f}",
             )
-        _out.print(table)
+        _print(table)
 
 
 def _comparison_table(run: RunResult) -> None:
+    from reach.metrics.coverage import ALL_ZONES_ID
+
     if run.ranking is None or run.comparison is None:
         return
     cmp = run.comparison[run.comparison["zone_id"] == ALL_ZONES_ID]
@@ -100,7 +370,9 @@ def _comparison_table(run: RunResult) -> None:
     for svc, part in run.ranking.groupby("service", sort=False):
         th = thresholds[str(svc)]
         key = part.iloc[0]["threshold_min"]
-        table = Table(title=f"{svc}: alternatives against the baseline (ranked at ≤{key:g} min)")
+        table = Table(
+            title=Text(clean(f"{svc}: alternatives against the baseline (ranked at ≤{key:g} min)"))
+        )
         table.add_column("rank", justify="right")
         table.add_column("alternative", justify="left", no_wrap=True)
         for col in (f"≤{t:g} min" for t in th):
@@ -117,7 +389,7 @@ def _comparison_table(run: RunResult) -> None:
             row = cmp[(cmp["service"] == svc) & (cmp["alternative"] == r["alternative"])].iloc[0]
             table.add_row(
                 str(r["rank"]),
-                Text(str(r["alternative"])),
+                Text(clean(r["alternative"])),
                 *[_fmt(row[f"pct_alt_within_{t:g}min"], ".1f", " %") for t in th],
                 f"{r['net_newly_covered']:+,.0f}",
                 f"{r['gaining']:,.0f}",
@@ -126,31 +398,134 @@ def _comparison_table(run: RunResult) -> None:
                 _fmt(r["cost"], ",.0f"),
                 _fmt(1000 * r["newly_covered_per_cost"], ".2f"),
             )
-        _out.print(table)
+        _print(table)
 
 
 def _summary(run: object) -> None:
+    from reach.pipeline import RunResult
+
     assert isinstance(run, RunResult)
     _coverage_tables(run)
     _comparison_table(run)
     if run.out_dir is not None:
-        _out.print(f"outputs written to {run.out_dir}", markup=False)
+        _print(f"outputs written to {clean(run.out_dir)}")
+
+
+def _frame_table(frame: pd.DataFrame, title: str, columns: dict[str, str]) -> None:
+    """Print chosen columns of a table (``{column: header}``); numbers get separators."""
+    import numpy as np
+    import pandas as pd
+
+    table = Table(title=Text(clean(title)))
+    for header in columns.values():
+        table.add_column(clean(header), justify="right")
+    for _, row in frame.iterrows():
+        cells: list[str | Text] = []
+        for col in columns:
+            value = row[col]
+            if isinstance(value, float | np.floating):
+                number = float(value)
+                spec = ".2f" if abs(number) < 10 else ",.1f" if abs(number) < 1000 else ",.0f"
+                spec = ".5f" if col in ("lon", "lat") else spec
+                cells.append(_fmt(number, spec))
+            else:
+                cells.append(Text("" if pd.isna(value) else clean(value)))
+        table.add_row(*cells)
+    _print(table)
+
+
+# --------------------------------------------------------------------------------------------
+# checks at the door
+# --------------------------------------------------------------------------------------------
+
+
+def _load(scenario: Path) -> Scenario:
+    from reach.scenario import load_scenario
+
+    return load_scenario(scenario)
+
+
+def _check_target(folder: Path, scn: Scenario | None) -> Path:
+    """Refuse an output folder reach may not replace, before any work (see ``atomic_folder``)."""
+    from reach.outputs.folders import check_output_target
+
+    return check_output_target(folder, protect=scn.protected_paths() if scn is not None else ())
+
+
+def _parts(workers: int | None, scheduler: str | None, by: str | None) -> dict[str, Any] | None:
+    """The partitioned-run options, checked (the scheduler's address is probed)."""
+    if workers is None and scheduler is None and by is None:
+        return None
+    from reach.partition import check_partition_options, check_scheduler_address, check_workers
+
+    if by is not None:
+        check_partition_options(by, by_option="--by")
+    if workers is None and scheduler is None:
+        if by is not None:
+            raise ScenarioError(
+                f"--by {by} needs --workers or --scheduler (it splits a run on Dask)",
+                fix="add --workers 2, or drop --by",
+            )
+        return None
+    if workers is not None and scheduler is not None:
+        raise ScenarioError(
+            "--workers and --scheduler exclude each other",
+            fix="give --workers N for a new local cluster, or --scheduler for a running one",
+        )
+    if workers is not None:
+        check_workers(workers, option="--workers")
+    if scheduler is not None:
+        scheduler = check_scheduler_address(scheduler, option="--scheduler")
+    return {"workers": workers, "scheduler": scheduler, "by": by or "auto"}
+
+
+_BASEMAP = re.compile(r"https://[^\s'\"<>\\]+")
+
+
+def _check_basemap(url: str) -> str:
+    if not _BASEMAP.fullmatch(url) or len(url) > 2000:
+        raise ScenarioError(
+            f"--basemap {url!r} is not an https tile URL", fix="give https://…/{z}/{x}/{y}.png"
+        )
+    missing = [p for p in ("{z}", "{x}", "{y}") if p not in url]
+    if missing:
+        raise ScenarioError(
+            f"--basemap {url!r} has no {', '.join(missing)} in it",
+            fix="give a tile URL template such as https://…/{z}/{x}/{y}.png",
+        )
+    return url
+
+
+def _check_langs(lang: Sequence[str]) -> list[str]:
+    from reach.outputs.i18n import LANGUAGES
+
+    if not lang:
+        raise ScenarioError("--lang: no language given", fix=f"use {', '.join(LANGUAGES)}")
+    for code in lang:
+        if code not in LANGUAGES:
+            raise ScenarioError(
+                f"--lang {code!r}: no report in that language",
+                fix="use " + ", ".join(f"{k} ({v})" for k, v in LANGUAGES.items()),
+            )
+    return list(dict.fromkeys(lang))
+
+
+# --------------------------------------------------------------------------------------------
+# run, compare, plan
+# --------------------------------------------------------------------------------------------
 
 
 def _run_with_progress(
-    scenario_path: Path,
+    scn: Scenario,
     out: Path | None,
     *,
     maps: bool = True,
     write: bool = True,
     parts: dict[str, Any] | None = None,
-) -> object:
+) -> RunResult:
     from reach.pipeline import run_scenario
-    from reach.scenario import load_scenario
 
-    scn = load_scenario(scenario_path)
-
-    def go(on_step: Callable[[str], None] | None) -> object:
+    def go(on_step: Callable[[str], None] | None) -> RunResult:
         if not parts:
             return run_scenario(scn, out_dir=out, maps=maps, write=write, on_step=on_step)
         from reach.build import load_region
@@ -166,10 +541,11 @@ def _run_with_progress(
 
     if _state.get("quiet"):
         return go(None)
-    with _err.status("starting", spinner="dots") as status:
-        return go(lambda name: status.update(name))
+    with _status("starting") as step:
+        return go(step)
 
 
+ScenarioArg = Annotated[Path, typer.Argument(help="Scenario file (TOML).")]
 WorkersOpt = Annotated[
     int | None,
     typer.Option("--workers", help="Run the baseline as partitions on a local Dask cluster."),
@@ -179,84 +555,115 @@ SchedulerOpt = Annotated[
     typer.Option("--scheduler", help="Run the baseline on a Dask cluster (tcp://host:port)."),
 ]
 ByOpt = Annotated[
-    str, typer.Option("--by", help="Partitions: auto, islands, tiles or zones (with --workers).")
+    str | None,
+    typer.Option(
+        "--by", help="Partitions: auto (default), islands, tiles or zones (with --workers)."
+    ),
+]
+NoMaps = Annotated[bool, typer.Option("--no-maps", help="Do not write the HTML maps.")]
+RunOutOpt = Annotated[
+    Path | None, typer.Option("--out", help="Output folder (default: the scenario's).")
 ]
 
 
-def _parts(workers: int | None, scheduler: str | None, by: str) -> dict[str, Any] | None:
-    if workers is None and scheduler is None:
-        return None
-    return {"workers": workers, "scheduler": scheduler, "by": by}
-
-
-NoMaps = Annotated[bool, typer.Option("--no-maps", help="Do not write the HTML maps.")]
+def _default_folder(scn: Scenario, out: Path | None) -> Path:
+    return out if out is not None else scn.resolve(scn.outputs.folder)
 
 
 @app.command()
 def run(
-    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder (default: the scenario's).")
-    ] = None,
+    scenario: ScenarioArg,
+    out: RunOutOpt = None,
     no_maps: NoMaps = False,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
-    by: ByOpt = "auto",
+    by: ByOpt = None,
 ) -> None:
     """Run a scenario: travel times, coverage tables, rasters, maps and a manifest."""
-    parts = _parts(workers, scheduler, by)
-    result = _guard(lambda: _run_with_progress(scenario, out, maps=not no_maps, parts=parts))
-    _summary(result)
+
+    def go() -> None:
+        parts = _parts(workers, scheduler, by)
+        scn = _load(scenario)
+        _check_target(_default_folder(scn, out), scn)
+        _summary(_run_with_progress(scn, out, maps=not no_maps, parts=parts))
+
+    _guard(go)
 
 
 @app.command()
 def compare(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML) with alternatives.")],
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder (default: the scenario's).")
-    ] = None,
+    out: RunOutOpt = None,
     no_maps: NoMaps = False,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
-    by: ByOpt = "auto",
+    by: ByOpt = None,
 ) -> None:
     """Run a scenario set and print the alternatives against the baseline, ranked."""
-    parts = _parts(workers, scheduler, by)
-    result = _guard(lambda: _run_with_progress(scenario, out, maps=not no_maps, parts=parts))
-    assert isinstance(result, RunResult)
-    if not result.alternatives:
-        _err.print(
-            f"error: {scenario}: the scenario has no [[alternatives]] to compare — fix: add some",
-            markup=False,
-        )
-        raise typer.Exit(2)
-    _comparison_table(result)
-    _out.print(f"comparison.csv, ranking.csv and delta rasters written to {result.out_dir}")
+
+    def go() -> None:
+        parts = _parts(workers, scheduler, by)
+        scn = _load(scenario)
+        if not scn.alternatives:
+            raise ScenarioError(
+                "the scenario has no [[alternatives]] to compare",
+                path=scenario,
+                fix="add [[alternatives]] entries, or use `reach run`",
+            )
+        _check_target(_default_folder(scn, out), scn)
+        result = _run_with_progress(scn, out, maps=not no_maps, parts=parts)
+        _comparison_table(result)
+        _print(f"comparison.csv, ranking.csv and delta rasters written to {clean(result.out_dir)}")
+
+    _guard(go)
 
 
 @app.command()
 def plan(
-    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
-    by: ByOpt = "auto",
+    scenario: ScenarioArg,
+    by: ByOpt = None,
     tile_cells: Annotated[
         int | None, typer.Option("--tile-cells", help="Cells per tile (default 4,000,000).")
     ] = None,
     workers: WorkersOpt = None,
 ) -> None:
     """Print the partitions a run on Dask would use: cells, halos, memory per task."""
-    from reach.partition import plan_partitions
-    from reach.scenario import load_scenario
 
-    def go() -> str:
-        scn = load_scenario(scenario)
-        return plan_partitions(scn, by=by, tile_cells=tile_cells, workers=workers).describe()  # type: ignore[arg-type]
+    def go() -> None:
+        from reach.partition import check_partition_options, check_workers, plan_partitions
 
-    _out.print(_guard(go), markup=False)
+        check_partition_options(
+            by or "auto", tile_cells, by_option="--by", tile_option="--tile-cells"
+        )
+        if workers is not None:
+            check_workers(workers, option="--workers")
+        scn = _load(scenario)
+        text = plan_partitions(
+            scn,
+            by=by or "auto",  # type: ignore[arg-type]
+            tile_cells=tile_cells,
+            workers=workers,
+        ).describe()
+        _print(clean(text, lines=True))
+
+    _guard(go)
+
+
+# --------------------------------------------------------------------------------------------
+# map, report
+# --------------------------------------------------------------------------------------------
+
+
+def _sizes(folder: Path, tmp: Path, written: list[Path], size: Callable[[int], str]) -> None:
+    """Print each file written (named in ``folder``, where the swap put it) and its size."""
+    for path in written:
+        final = folder / path.relative_to(tmp)
+        _print(f"{clean(final)}  ({size(final.stat().st_size)})")
 
 
 @app.command("map")
 def map_(
-    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
+    scenario: ScenarioArg,
     out: Annotated[
         Path | None,
         typer.Option("--out", help="Folder for the maps (default: the scenario's output folder)."),
@@ -269,34 +676,33 @@ def map_(
     ] = None,
 ) -> None:
     """Run a scenario in memory and write only its HTML maps, one per service."""
-    from reach.outputs.maps import write_maps
 
-    def go() -> list[Path]:
-        result = _run_with_progress(scenario, None, write=False)
-        assert isinstance(result, RunResult)
-        scn = result.scenario
-        folder = out if out is not None else scn.resolve(scn.outputs.folder)
-        if basemap is not None and not basemap.startswith("https://"):
-            raise ScenarioError(
-                f"--basemap {basemap!r} is not an https tile URL", fix="give https://…/{z}/{x}/{y}"
+    def go() -> None:
+        from reach.outputs.maps import write_maps
+        from reach.outputs.write import atomic_folder
+
+        if basemap is not None:
+            _check_basemap(basemap)
+        scn = _load(scenario)
+        folder = _check_target(_default_folder(scn, out), scn)
+        result = _run_with_progress(scn, None, write=False)
+        with atomic_folder(
+            folder, protect=scn.protected_paths(), keep_existing=True, command="map"
+        ) as tmp:
+            written = write_maps(
+                result,
+                tmp,
+                offline=not online and scn.outputs.maps_offline,
+                basemap_url=basemap or scn.outputs.basemap_url,
             )
-        folder.mkdir(parents=True, exist_ok=True)
-        return write_maps(
-            result,
-            folder,
-            offline=not online and scn.outputs.maps_offline,
-            basemap_url=basemap or scn.outputs.basemap_url,
-        )
+        _sizes(folder, tmp, written, lambda n: f"{n / 1e6:.1f} MB")
 
-    written = _guard(go)
-    assert isinstance(written, list)
-    for path in written:
-        _out.print(f"{path}  ({path.stat().st_size / 1e6:.1f} MB)", markup=False)
+    _guard(go)
 
 
 @app.command()
 def report(
-    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
+    scenario: ScenarioArg,
     lang: Annotated[
         list[str], typer.Option("--lang", help="Language: en (English) or id (Bahasa Indonesia).")
     ] = ["en"],  # noqa: B006 - typer reads the default
@@ -307,140 +713,150 @@ def report(
     no_pdf: Annotated[bool, typer.Option("--no-pdf", help="Write the HTML report only.")] = False,
 ) -> None:
     """Run a scenario (or set) in memory and write its regional report, HTML and PDF."""
-    from reach.outputs.i18n import LANGUAGES
-    from reach.outputs.report import write_report
 
-    def go() -> list[Path]:
-        unknown = [x for x in lang if x not in LANGUAGES]
-        if unknown:
-            raise ScenarioError(
-                f"no report language {unknown[0]!r}", fix=f"use one of {', '.join(LANGUAGES)}"
-            )
-        result = _run_with_progress(scenario, None, write=False)
-        assert isinstance(result, RunResult)
-        scn = result.scenario
-        folder = out if out is not None else scn.resolve(scn.outputs.folder)
-        folder.mkdir(parents=True, exist_ok=True)
+    def go() -> None:
+        from reach.outputs.report import write_report
+        from reach.outputs.write import atomic_folder
+
+        langs = _check_langs(lang)
+        scn = _load(scenario)
+        folder = _check_target(_default_folder(scn, out), scn)
+        result = _run_with_progress(scn, None, write=False)
         written: list[Path] = []
-        for code in lang:
-            written += write_report(result, folder, lang=code, pdf=not no_pdf)
-        return written
+        with atomic_folder(
+            folder, protect=scn.protected_paths(), keep_existing=True, command="report"
+        ) as tmp:
+            for code in langs:
+                written += write_report(result, tmp, lang=code, pdf=not no_pdf)
+        _sizes(folder, tmp, written, lambda n: f"{n / 1e3:,.0f} KB")
 
-    for path in _guard(go):
-        _out.print(f"{path}  ({path.stat().st_size / 1e3:,.0f} KB)", markup=False)
-
-
-def _frame_table(frame: pd.DataFrame, title: str, columns: dict[str, str]) -> None:
-    """Print chosen columns of a table (``{column: header}``); numbers get separators."""
-    table = Table(title=title)
-    for header in columns.values():
-        table.add_column(header, justify="right")
-    for _, row in frame.iterrows():
-        cells = []
-        for col in columns:
-            value = row[col]
-            if isinstance(value, float | np.floating):
-                number = float(value)
-                spec = ".2f" if abs(number) < 10 else ",.1f" if abs(number) < 1000 else ",.0f"
-                spec = ".5f" if col in ("lon", "lat") else spec
-                cells.append(_fmt(number, spec))
-            else:
-                cells.append("" if pd.isna(value) else str(value))
-        table.add_row(*cells)
-    _out.print(table)
+    _guard(go)
 
 
-def _study_setup(scenario: Path) -> tuple[Any, Any]:
-    from reach.build import load_region
-    from reach.pipeline import evaluate
-    from reach.scenario import load_scenario
-
-    scn = load_scenario(scenario)
-    if _state.get("quiet"):
-        region = load_region(scn)
-        return region, evaluate(region)
-    with _err.status("loading the region", spinner="dots") as status:
-        region = load_region(scn, clock=None)
-        status.update("baseline travel times")
-        return region, evaluate(region)
+# --------------------------------------------------------------------------------------------
+# the analysis commands
+# --------------------------------------------------------------------------------------------
 
 
-def _study_out(region: Any, out: Path | None, name: str) -> Path:
-    scn = region.scenario
+@dataclass
+class _Study:
+    scn: Scenario
+    region: Region
+    base: Evaluation
+    service: str
+    folder: Path
+
+
+def _study_out(scn: Scenario, out: Path | None, name: str) -> Path:
     if out is not None:
         return out
     base = scn.resolve(scn.outputs.folder)
     return base.parent / f"{base.name}_{name}"
 
 
-def _write_study(folder: Path, tables: dict[str, pd.DataFrame]) -> None:
+def _open_study(
+    scenario: Path,
+    out: Path | None,
+    kind: str,
+    *,
+    service: str | None = None,
+    per_service: bool = True,
+    check: Callable[[Scenario, str], None] | None = None,
+    before_search: Callable[[Region, str], None] | None = None,
+) -> _Study:
+    """Load the scenario, check the names and the output folder, then the region, then search."""
+    from reach.build import load_region
+    from reach.pipeline import evaluate
+    from reach.studies import check_service
+
+    scn = _load(scenario)
+    name = ""
+    if per_service:
+        name = check_service(scn, service, option="--service", default_first=service is None)
+    if check is not None:
+        check(scn, name)
+    folder = _check_target(_study_out(scn, out, f"{kind}_{name}" if name else kind), scn)
+    with _status("loading the region") as step:
+        region = load_region(scn)
+        if before_search is not None:
+            before_search(region, name)
+        step("baseline travel times")
+        base = evaluate(region)
+    return _Study(scn=scn, region=region, base=base, service=name, folder=folder)
+
+
+def _write_study(
+    study: _Study,
+    tables: dict[str, pd.DataFrame],
+    command: str,
+    files: dict[str, str] | None = None,
+) -> None:
     from reach.outputs.write import atomic_folder, write_table
 
-    with atomic_folder(folder) as tmp:
+    with atomic_folder(study.folder, protect=study.scn.protected_paths(), command=command) as tmp:
         for stem, frame in tables.items():
             write_table(frame, tmp / stem)
-    _out.print(f"written to {folder}", markup=False)
+        for name, text in (files or {}).items():
+            (tmp / name).write_text(text, "utf-8")
+    _print(f"written to {clean(study.folder)}")
 
 
-ServiceOpt = Annotated[str, typer.Option("--service", help="Service name (default: the first).")]
+ServiceOpt = Annotated[
+    str | None, typer.Option("--service", help="Service name (default: the first).")
+]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Output folder.")]
 ThresholdOpt = Annotated[
     float | None, typer.Option("--threshold", help="Minutes (default: the middle threshold).")
 ]
 
 
-def _svc(region: Any, service: str) -> str:
-    names = [s.name for s in region.scenario.services]
-    if not service:
-        return names[0]
-    if service not in names:
-        raise ScenarioError(f"no service {service!r}", fix=f"use one of {', '.join(names)}")
-    return service
+def _threshold(threshold: float | None) -> float | None:
+    return None if threshold is None else check_minutes("--threshold", threshold)
 
 
 @app.command()
 def capacity(
-    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
-    service: ServiceOpt = "",
+    scenario: ScenarioArg,
+    service: ServiceOpt = None,
     threshold: ThresholdOpt = None,
     out: OutOpt = None,
 ) -> None:
     """Capacity-limited coverage: served, within reach but over capacity, beyond reach."""
-    from reach.studies import capacity_study
 
     def go() -> None:
-        region, base = _study_setup(scenario)
-        name = _svc(region, service)
-        result = capacity_study(region, base, name, threshold_min=threshold)
+        minutes = _threshold(threshold)
+        from reach.studies import capacity_study
+
+        study = _open_study(scenario, out, "capacity", service=service)
+        result = capacity_study(study.region, study.base, study.service, threshold_min=minutes)
         _frame_table(
             result.zones,
-            f"{name}: capacity-limited coverage within {result.threshold_min:g} min",
+            f"{study.service}: capacity-limited coverage within {result.threshold_min:g} min",
             {"zone_name": "zone", "population": "population", "pct_served": "% served",
              "pct_in_reach_over_capacity": "% in reach, over capacity",
              "pct_beyond_reach": "% beyond reach"},
         )  # fmt: skip
         _write_study(
-            _study_out(region, out, f"capacity_{name}"),
+            study,
             {"capacity_zones": result.zones, "capacity_facilities": result.facilities},
+            "capacity",
         )
 
     _guard(go)
 
 
 @app.command()
-def equity(
-    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
-    out: OutOpt = None,
-) -> None:
+def equity(scenario: ScenarioArg, out: OutOpt = None) -> None:
     """Equity of travel times per zone: beyond the threshold, mean, p90, Gini, Palma."""
-    from reach.pipeline import key_threshold
-    from reach.studies import equity_study
 
     def go() -> None:
-        region, base = _study_setup(scenario)
-        table = equity_study(region, base)
+        from reach.pipeline import key_threshold
+        from reach.studies import equity_study
+
+        study = _open_study(scenario, out, "equity", per_service=False)
+        table = equity_study(study.region, study.base)
         for name, part in table.groupby("service", sort=False):
-            spec = next(s for s in region.scenario.services if s.name == name)
+            spec = next(s for s in study.scn.services if s.name == name)
             mid = f"pct_beyond_{key_threshold(spec):g}min"
             _frame_table(
                 part,
@@ -451,35 +867,30 @@ def equity(
                  "gini_reached": "Gini", "palma_reached": "Palma",
                  "pct_unreachable": "% unreachable"},
             )  # fmt: skip
-        _write_study(_study_out(region, out, "equity"), {"equity": table})
+        _write_study(study, {"equity": table}, "equity")
 
     _guard(go)
 
 
 @app.command("access")
-def access_scores(
-    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
-    service: ServiceOpt = "",
-    out: OutOpt = None,
-) -> None:
+def access_scores(scenario: ScenarioArg, service: ServiceOpt = None, out: OutOpt = None) -> None:
     """Accessibility scores (enhanced two-step floating catchment): supply per 1,000 people."""
-    from reach.studies import accessibility_study
 
     def go() -> None:
-        region, base = _study_setup(scenario)
-        name = _svc(region, service)
-        result = accessibility_study(region, base, name)
+        from reach.studies import accessibility_study
+
+        study = _open_study(scenario, out, "access", service=service)
+        result = accessibility_study(study.region, study.base, study.service)
         _frame_table(
             result.zones,
-            f"{name}: {result.method} supply per 1,000 people",
+            f"{study.service}: {result.method} supply per 1,000 people",
             {"zone_name": "zone", "population": "population",
              "mean_supply_per_1000_people": "mean per 1,000",
              "median_supply_per_1000_people": "median per 1,000",
              "pct_with_access": "% with access"},
         )  # fmt: skip
         _write_study(
-            _study_out(region, out, f"access_{name}"),
-            {"access_zones": result.zones, "access_facilities": result.facilities},
+            study, {"access_zones": result.zones, "access_facilities": result.facilities}, "access"
         )
 
     _guard(go)
@@ -487,35 +898,60 @@ def access_scores(
 
 @app.command()
 def referral(
-    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
-    service: ServiceOpt = "",
-    tier: Annotated[str, typer.Option("--tier", help="Referral tier.")] = "hospital",
+    scenario: ScenarioArg,
+    service: ServiceOpt = None,
+    tier: Annotated[
+        str | None, typer.Option("--tier", help="Referral tier (default: hospital).")
+    ] = None,
     out: OutOpt = None,
 ) -> None:
     """Referral: each facility's time to the nearest hospital, and end-to-end coverage."""
-    from reach.studies import referral_study
 
     def go() -> None:
-        region, base = _study_setup(scenario)
-        name = _svc(region, service)
-        result = referral_study(region, base, name, referral_tier=tier)
-        spec = next(s for s in region.scenario.services if s.name == name)
+        from reach.studies import check_referral_tier, check_tier, referral_study, service_tiers
+
+        chosen: dict[str, str] = {}
+
+        def check(scn: Scenario, name: str) -> None:
+            tiers = service_tiers(scn, name)
+            wanted = tier if tier is not None else "hospital" if "hospital" in tiers else None
+            if wanted is None:
+                raise ScenarioError(
+                    f"--tier: service {name!r} has no hospital tier to refer to",
+                    fix=f"give --tier, one of {', '.join(tiers)}",
+                )
+            chosen["tier"] = check_tier(scn, name, wanted, option="--tier")
+
+        def before_search(region: Region, name: str) -> None:
+            check_referral_tier(region, name, chosen["tier"], option="--tier")
+
+        study = _open_study(
+            scenario, out, "referral", service=service, check=check, before_search=before_search
+        )
+        name, hub = study.service, chosen["tier"]
+        result = referral_study(study.region, study.base, name, referral_tier=hub)
+        spec = next(s for s in study.scn.services if s.name == name)
         cols = {"zone_name": "zone", "population": "population"}
         cols |= {f"pct_end_to_end_within_{t:g}min": f"% ≤{t:g} min" for t in spec.thresholds_min}
         cols |= {"mean_end_to_end_min": "mean min", "pct_primary_unreachable": "% unreachable"}
-        _frame_table(result.zones, f"{name}: end to end, facility then {tier}", cols)
+        _frame_table(result.zones, f"{name}: end to end, facility then {hub}", cols)
         _write_study(
-            _study_out(region, out, f"referral_{name}"),
+            study,
             {"referral_zones": result.zones, "referral_facilities": result.facilities},
+            "referral",
         )
 
     _guard(go)
 
 
+#: The widest lattice of candidate sites --grid-step accepts at the door (in cells).
+MAX_GRID_STEP = 1_000_000
+
+
 @app.command()
 def optimize(
-    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
-    service: ServiceOpt = "",
+    scenario: ScenarioArg,
+    service: ServiceOpt = None,
     sites: Annotated[int, typer.Option("--sites", help="How many new sites.")] = 5,
     threshold: ThresholdOpt = None,
     candidates: Annotated[
@@ -526,47 +962,75 @@ def optimize(
     ] = 0,
     budget: Annotated[float | None, typer.Option("--budget", help="Total budget.")] = None,
     cost: Annotated[float | None, typer.Option("--cost", help="Cost per site.")] = None,
-    tier: Annotated[str, typer.Option("--tier", help="Tier of the new sites.")] = "health_centre",
+    tier: Annotated[
+        str | None,
+        typer.Option("--tier", help="Tier of the new sites (default: health_centre)."),
+    ] = None,
     out: OutOpt = None,
 ) -> None:
     """Choose new sites that bring most people within the threshold (greedy and exact)."""
-    from reach.studies import siting_study
 
     def go() -> None:
-        if budget is not None and cost is None:
+        n_sites = check_count("--sites", sites, upper=MAX_SITES)
+        minutes = _threshold(threshold)
+        n_candidates = check_count("--candidates", candidates, upper=MAX_CANDIDATES)
+        step = check_count("--grid-step", grid_step, lower=0, upper=MAX_GRID_STEP)
+        money = None if budget is None else check_amount("--budget", budget)
+        per_site = None if cost is None else check_amount("--cost", cost)
+        if money is not None and per_site is None:
             raise ScenarioError("--budget needs --cost (the cost of a site)", fix="add --cost")
-        region, base = _study_setup(scenario)
-        name = _svc(region, service)
-        study = siting_study(
-            region, base, name, n_sites=sites, threshold_min=threshold,
-            n_candidates=candidates, grid_step_cells=grid_step or None, budget=budget,
-            cost_per_site=cost,
+        from reach.studies import check_tier, service_tiers, siting_study
+
+        chosen: dict[str, str] = {}
+
+        def check(scn: Scenario, name: str) -> None:
+            tiers = service_tiers(scn, name)
+            wanted = tier if tier is not None else "health_centre"
+            if tier is None and wanted not in tiers:
+                wanted = tiers[0]
+            chosen["tier"] = check_tier(scn, name, wanted, option="--tier")
+
+        study = _open_study(scenario, out, "optimize", service=service, check=check)
+        name = study.service
+        result = siting_study(
+            study.region, study.base, name, n_sites=n_sites, threshold_min=minutes,
+            n_candidates=n_candidates, grid_step_cells=step or None, budget=money,
+            cost_per_site=per_site,
         )  # fmt: skip
-        cmp = study.comparison
+        cmp = result.comparison
         for sol in (cmp.greedy, cmp.exact):
             optimal = " (proven optimal)" if sol.proven_optimal else ""
             _frame_table(
                 sol.sites,
                 f"{name}: {sol.solver} — {sol.covered_people:,.0f} people newly within "
-                f"{study.threshold_min:g} min{optimal}",
+                f"{result.threshold_min:g} min{optimal}",
                 {"order": "#", "candidate_id": "candidate", "lon": "lon", "lat": "lat",
                  "marginal_gain_people": "gain", "cumulative_gain_people": "cumulative"},
             )  # fmt: skip
-        _out.print(
+        _print(
             f"gap greedy vs exact: {cmp.gap_people:,.0f} people ({cmp.gap_pct:.2f} %) "
-            f"from {len(study.candidates)} candidates",
-            markup=False,
+            f"from {len(result.candidates)} candidates"
         )
-        folder = _study_out(region, out, f"optimize_{name}")
+        toml = cmp.exact.alternative_toml(
+            name=f"optimal_{name}_sites", service=name, tier=chosen["tier"]
+        )
         _write_study(
-            folder,
+            study,
             {"sites_greedy": cmp.greedy.sites, "sites_exact": cmp.exact.sites,
-             "candidates": study.candidates},
+             "candidates": result.candidates},
+            "optimize",
+            files={"alternative.toml": toml},
         )  # fmt: skip
-        toml = cmp.exact.alternative_toml(name=f"optimal_{name}_sites", service=name, tier=tier)
-        (folder / "alternative.toml").write_text(toml, "utf-8")
 
     _guard(go)
+
+
+# --------------------------------------------------------------------------------------------
+# fetch, cache, demo
+# --------------------------------------------------------------------------------------------
+
+#: The widest margin ``reach fetch --margin-km`` adds around an area.
+MAX_MARGIN_KM = 1000.0
 
 
 @app.command()
@@ -590,32 +1054,47 @@ def fetch(
     cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Cache folder.")] = None,
 ) -> None:
     """Download (or take from the cache) roads, population and zones, and write a scenario."""
-    from reach.fetch import FetchResult, fetch_region
 
-    def go() -> FetchResult:
+    def go() -> None:
+        from reach.fetch import FetchResult, fetch_region
+
+        if not region.strip():
+            raise ScenarioError("no region given", fix='give a place name, e.g. "Anjouan, Comoros"')
+        check_count("--admin-level", admin_level, lower=0, upper=5)
+        margin = check_amount("--margin-km", margin_km, allow_zero=True)
+        if margin > MAX_MARGIN_KM:
+            raise ScenarioError(
+                f"--margin-km {margin_km:g} is more than {MAX_MARGIN_KM:g} km",
+                fix="give a margin of a few km",
+            )
         kwargs: dict[str, Any] = {
             "out_dir": out, "year": year, "iso3": iso3,
             "admin_level": admin_level or None, "offline": offline, "refresh": refresh,
-            "pbf_url": pbf_url, "margin_km": margin_km, "overwrite": overwrite,
+            "pbf_url": pbf_url, "margin_km": margin, "overwrite": overwrite,
             "cache_dir": cache_dir,
         }  # fmt: skip
+        result: FetchResult
         if _state.get("quiet"):
-            return fetch_region(region, **kwargs)
-        with _err.status("fetching", spinner="dots") as status:
+            result = fetch_region(region, **kwargs)
+        else:
+            with _err.status("fetching", spinner="dots") as status:
 
-            def progress(label: str, done: int, total: int | None) -> None:
-                size = f"{done / 1e6:,.1f} MB" + (f" of {total / 1e6:,.1f} MB" if total else "")
-                status.update(f"{label}: {size}")
+                def progress(label: str, done: int, total: int | None) -> None:
+                    size = f"{done / 1e6:,.1f} MB" + (f" of {total / 1e6:,.1f} MB" if total else "")
+                    status.update(clean(f"{label}: {size}"))
 
-            return fetch_region(
-                region, progress=progress, on_step=lambda t: status.update(t), **kwargs
-            )
+                result = fetch_region(
+                    region, progress=progress, on_step=lambda t: status.update(clean(t)), **kwargs
+                )
+        _print(f"scenario written: {clean(result.scenario)}")
+        for note in result.notes:
+            _print(f"note: {clean(note)}")
+        _print(f"next: reach run {clean(result.scenario)}")
 
-    result = _guard(go)
-    _out.print(f"scenario written: {result.scenario}", markup=False)
-    for note in result.notes:
-        _out.print(f"note: {note}", markup=False)
-    _out.print(f"next: reach run {result.scenario}", markup=False)
+    _guard(go)
+
+
+CACHE_ACTIONS = ("info", "clear")
 
 
 @app.command("cache")
@@ -624,29 +1103,35 @@ def cache_cmd(
     cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Cache folder.")] = None,
 ) -> None:
     """Show or clear the download cache of `reach fetch`."""
-    from reach.fetch import cache_clear, cache_info
 
     def go() -> None:
+        if action not in CACHE_ACTIONS:
+            raise ScenarioError(f"no cache action {action!r}", fix="use `info` or `clear`")
+        from reach.fetch import cache_clear, cache_info
+
         if action == "info":
             info = cache_info(cache_dir=cache_dir)
-            table = Table(title=f"reach cache: {info.folder}")
+            table = Table(title=Text(clean(f"reach cache: {info.folder}")))
             for col in ("what", "size", "fetched", "sha256"):
                 table.add_column(col)
             for e in info.entries:
-                table.add_row(e.label, f"{e.size / 1e6:,.1f} MB", str(e.created), e.sha256[:12])
-            _out.print(table)
-            _out.print(
-                f"{len(info.entries)} entries, {info.total_bytes / 1e6:,.1f} MB", markup=False
-            )
-        elif action == "clear":
-            cleared = cache_clear(cache_dir=cache_dir)
-            _out.print(
-                f"removed {cleared.entries} entries ({cleared.bytes / 1e6:,.1f} MB)", markup=False
-            )
+                table.add_row(
+                    Text(clean(e.label)),
+                    f"{e.size / 1e6:,.1f} MB",
+                    Text(clean(e.created)),
+                    Text(clean(e.sha256[:12])),
+                )
+            _print(table)
+            _print(f"{len(info.entries)} entries, {info.total_bytes / 1e6:,.1f} MB")
         else:
-            raise ScenarioError(f"no cache action {action!r}", fix="use `info` or `clear`")
+            cleared = cache_clear(cache_dir=cache_dir)
+            _print(f"removed {cleared.entries} entries ({cleared.bytes / 1e6:,.1f} MB)")
 
     _guard(go)
+
+
+#: The largest region ``reach demo --size`` generates, in cells.
+MAX_DEMO_CELLS = 2_000_000_000
 
 
 @app.command()
@@ -656,25 +1141,59 @@ def demo(
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the generator.")] = 7,
 ) -> None:
     """Generate the built-in island district and run it (no network needed)."""
-    from reach.demo import run_demo
 
-    def go() -> object:
-        if _state.get("quiet"):
-            return run_demo(out, size_cells=size or None, seed=seed)
-        with _err.status("generating the demo region", spinner="dots") as status:
-            return run_demo(
-                out, size_cells=size or None, seed=seed, on_step=lambda n: status.update(n)
-            )
+    def go() -> None:
+        from reach.demo import run_demo
+        from reach.synthetic import MIN_SIZE_CELLS
 
-    _summary(_guard(go))
+        if size != 0:
+            check_count("--size", size, lower=MIN_SIZE_CELLS, upper=MAX_DEMO_CELLS)
+        check_count("--seed", seed, lower=0, upper=2**63 - 1)
+        _check_target(out, None)
+        with _status("generating the demo region") as step:
+            result = run_demo(out, size_cells=size or None, seed=seed, on_step=step)
+        _summary(result)
+
+    _guard(go)
+
+
+def _interrupted_code() -> int:
+    return 128 + int(_state.get("signal") or signal.SIGINT)
+
+
+def _late_signal(signum: int, frame: object) -> None:
+    """After the command: a signal only sets the exit code (no exception while exiting)."""
+    _state["signal"] = signum
 
 
 def main() -> None:
     """Console entry point."""
+    _prepare_process()
+    code: Any = 0
     try:
-        app()
-    except SystemExit as exc:
-        sys.exit(exc.code)
+        try:
+            app()
+        except SystemExit as exc:
+            code = exc.code
+        try:
+            sys.stdout.flush()
+        except (AttributeError, ValueError):
+            pass
+        except OSError as exc:
+            _silence_stdout()
+            if code in (0, None):
+                code = EXIT_BROKEN_PIPE if exc.errno == errno.EPIPE else EXIT_RESOURCE
+    except KeyboardInterrupt:  # before a command started, or while it ended
+        if not _state.get("told"):
+            _say_err("interrupted")
+        code = _interrupted_code()
+    finally:
+        for name in ("SIGTERM", "SIGHUP"):
+            signum = getattr(signal, name, None)
+            if signum is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    signal.signal(signum, _late_signal)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import re
+import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -177,16 +180,18 @@ class _Dask:
                 "a Dask run needs dask.distributed, which is not installed",
                 fix="pip install 'reach[dask]' (or run without workers / scheduler)",
             ) from exc
+        level = quiet_dask_logs()
         self.cluster: Any = None
         if scheduler:
-            self.client = Client(scheduler)
+            check_scheduler_address(scheduler)
+            self.client = Client(scheduler, timeout=f"{SCHEDULER_CONNECT_TIMEOUT_S * 3:g}s")
         else:
             self.cluster = LocalCluster(
                 n_workers=workers or 2,
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
-                silence_logs=logging.ERROR,
+                silence_logs=level,
             )
             self.client = Client(self.cluster)
         self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
@@ -247,9 +252,116 @@ def _executor(
         return _Local()
     if executor != "dask":
         raise ScenarioError(f"unknown executor {executor!r}", fix="use 'local' or 'dask'")
-    if workers is not None and workers < 1:
-        raise ScenarioError(f"workers must be at least 1, not {workers}", fix="use workers=2")
+    if workers is not None:
+        check_workers(workers)
     return _Dask(workers=workers, scheduler=scheduler)
+
+
+#: The loggers of Dask that a run keeps at warning level (unless reach's own log is at debug).
+DASK_LOGGERS = ("distributed", "dask", "bokeh", "tornado")
+#: Seconds a probe of a scheduler's address waits for the connection.
+SCHEDULER_CONNECT_TIMEOUT_S = 3.0
+#: Ways to partition a region.
+PARTITION_BY = ("auto", "islands", "tiles", "zones")
+#: The smallest tile, in cells (an 8 × 8 square).
+MIN_TILE_CELLS = 64
+#: The largest tile, in cells.
+MAX_TILE_CELLS = 10**12
+
+
+def max_workers() -> int:
+    """The most workers a new local cluster may have: four per core, at least 4."""
+    return max(4, 4 * (os.cpu_count() or 1))
+
+
+def quiet_dask_logs() -> int:
+    """Keep Dask's loggers at warning level (debug when reach's own logger is at debug).
+
+    Dask sets its loggers to info when it is imported, so call this after importing it.
+    Returns the level set.
+    """
+    debug = logging.getLogger("reach").isEnabledFor(logging.DEBUG)
+    level = logging.DEBUG if debug else logging.WARNING
+    for name in DASK_LOGGERS:
+        logging.getLogger(name).setLevel(level)
+    return level
+
+
+def check_workers(workers: object, *, option: str = "workers") -> int:
+    """``workers`` if it is a whole number from 1 to :func:`max_workers`.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the option, the value and a fix.
+    """
+    from reach.metrics import check_count
+
+    return check_count(option, workers, upper=max_workers())
+
+
+def check_partition_options(
+    by: object,
+    tile_cells: object = None,
+    halo_cells: object = None,
+    *,
+    by_option: str = "by",
+    tile_option: str = "tile_cells",
+) -> None:
+    """Refuse an unknown way to partition, or a tile or halo size out of range, up front.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the option, the value and a fix (a tile is never silently enlarged).
+    """
+    from reach.metrics import check_count
+
+    if by not in PARTITION_BY:
+        raise ScenarioError(
+            f"{by_option} {by!r} is not a known partitioning", fix=f"use {', '.join(PARTITION_BY)}"
+        )
+    if tile_cells is not None:
+        check_count(tile_option, tile_cells, lower=MIN_TILE_CELLS, upper=MAX_TILE_CELLS)
+    if halo_cells is not None:
+        check_count("halo_cells", halo_cells, lower=0, upper=MAX_TILE_CELLS)
+
+
+_ADDRESS = re.compile(
+    r"(?:(?P<scheme>[a-z]+)://)?(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):(?P<port>\d{1,5})/?"
+)
+
+
+def check_scheduler_address(address: object, *, option: str = "scheduler") -> str:
+    """``address`` if it is ``tcp://host:port`` (or ``tls://``) and something listens there.
+
+    A plain TCP connection is tried, for at most :data:`SCHEDULER_CONNECT_TIMEOUT_S` seconds,
+    before any cluster is contacted.
+
+    Raises
+    ------
+    ScenarioError
+        On a malformed address, or when nothing answers at it.
+    """
+    fix = "give the address of a running Dask scheduler, e.g. tcp://scheduler:8786"
+    text = address if isinstance(address, str) else ""
+    m = _ADDRESS.fullmatch(text.strip())
+    if m is None or (m["scheme"] or "tcp") not in ("tcp", "tls"):
+        raise ScenarioError(f"{option} {address!r} is not an address like tcp://host:8786", fix=fix)
+    host, port = m["host"].strip("[]"), int(m["port"])
+    if not 1 <= port <= 65535:
+        raise ScenarioError(f"{option} {address!r}: port {port} is out of range", fix=fix)
+    try:
+        with socket.create_connection((host, port), timeout=SCHEDULER_CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        why = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise ScenarioError(
+            f"{option} {text}: no Dask scheduler answers there ({why})",
+            fix="start the scheduler (`dask scheduler`), check the host and port, "
+            "or run with --workers N for a local cluster",
+        ) from None
+    return text.strip()
 
 
 # --------------------------------------------------------------------------------------------
@@ -722,6 +834,7 @@ def plan_partitions(
     PartitionPlan
         The partitions (``plan.table()`` / ``plan.describe()`` for a printable table).
     """
+    check_partition_options(by, tile_cells, halo_cells)
     ex = _executor(executor, workers, scheduler)
     try:
         return _plan(source, ex, by=by, tile_cells=tile_cells, halo_cells=halo_cells,
@@ -740,8 +853,7 @@ def _plan(
     clock: Clock,
     inputs: _Inputs | None = None,
 ) -> PartitionPlan:
-    if by not in ("auto", "islands", "tiles", "zones"):
-        raise ScenarioError(f"unknown partitioning {by!r}", fix="use auto, islands, tiles or zones")
+    check_partition_options(by, tile_cells, halo_cells)
     if inputs is None:
         inputs = (
             _inputs_from_region(source)
@@ -1289,6 +1401,10 @@ def run_partitioned(
         every partition.
     """
     clock = Clock(on_step)
+    if plan is None:
+        check_partition_options(by, tile_cells, halo_cells)
+    if isinstance(max_rounds, bool) or not isinstance(max_rounds, int) or max_rounds < 1:
+        raise ScenarioError(f"max_rounds must be at least 1, not {max_rounds!r}", fix="use 10000")
     ex = _executor(executor, workers, scheduler)
     try:
         inputs = (

@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 
 from reach.build import Region
+from reach.errors import ScenarioError
 from reach.ingest.facilities import EDUCATION_TIERS, HEALTH_TIERS
+from reach.metrics import MAX_CANDIDATES, MAX_SITES, check_amount, check_count, check_minutes
 from reach.metrics.accessibility import Accessibility, StepDecay, fca_accessibility
 from reach.metrics.capacity import (
     CapacityCoverage,
@@ -27,7 +29,7 @@ from reach.metrics.capacity import (
 from reach.metrics.equity import equity_table
 from reach.metrics.referral import ReferralResult, referral_analysis
 from reach.pipeline import Evaluation, ServiceResult, key_threshold, service_graph
-from reach.scenario import ServiceSpec
+from reach.scenario import Scenario, ServiceSpec
 from reach.scenarios.optimize import (
     SolverComparison,
     build_siting_problem,
@@ -37,13 +39,94 @@ from reach.scenarios.optimize import (
 )
 
 __all__ = [
+    "MAX_CANDIDATES",
+    "MAX_SITES",
     "SitingStudy",
     "accessibility_study",
     "capacity_study",
+    "check_referral_tier",
+    "check_service",
+    "check_tier",
     "equity_study",
     "referral_study",
+    "service_tiers",
     "siting_study",
 ]
+
+
+def check_service(
+    scn: Scenario, service: object, *, option: str = "service", default_first: bool = True
+) -> str:
+    """The named service of ``scn`` (the first when ``service`` is empty and ``default_first``).
+
+    Raises
+    ------
+    ScenarioError
+        When the scenario has no such service, listing the names it has.
+    """
+    names = [s.name for s in scn.services]
+    if service is None or service == "":
+        if default_first:
+            return names[0]
+        raise ScenarioError(f"{option}: no service named", fix=f"use one of {', '.join(names)}")
+    if not isinstance(service, str) or service not in names:
+        raise ScenarioError(
+            f"{option} {service!r}: the scenario has no such service",
+            fix=f"use one of {', '.join(names)}",
+        )
+    return service
+
+
+def _spec(scn: Scenario, service: str) -> ServiceSpec:
+    return next(s for s in scn.services if s.name == check_service(scn, service))
+
+
+def service_tiers(scn: Scenario, service: str) -> list[str]:
+    """The tiers a facility of ``service`` may have: its declared ``tiers``, else its kind's."""
+    return _tier_order(_spec(scn, service))
+
+
+def check_tier(scn: Scenario, service: str, tier: object, *, option: str = "tier") -> str:
+    """``tier`` if a facility of ``service`` may have it (as the facility files are checked).
+
+    Raises
+    ------
+    ScenarioError
+        When the service's tiers (its declared ``tiers``, else its kind's) do not include it.
+    """
+    tiers = service_tiers(scn, service)
+    if not isinstance(tier, str) or tier not in tiers:
+        raise ScenarioError(
+            f"{option} {tier!r} is not a tier of service {service!r}",
+            fix=f"use one of {', '.join(tiers)}",
+        )
+    return tier
+
+
+def check_referral_tier(
+    region: Region, service: str, tier: str, *, option: str = "referral tier"
+) -> str:
+    """``tier`` if ``service`` has a facility of that tier in the loaded region.
+
+    Call it after loading the region and before any search.
+
+    Raises
+    ------
+    ScenarioError
+        When no facility of the service has that tier, listing the tiers its facilities have.
+    """
+    check_service(region.scenario, service)
+    fac = region.facilities[service]
+    present = list(dict.fromkeys(fac["tier"].dropna().astype(str)))
+    if tier not in present:
+        order = {t: i for i, t in enumerate(service_tiers(region.scenario, service))}
+        have = sorted(present, key=lambda t: (order.get(t, len(order)), t))
+        raise ScenarioError(
+            f"{option} {tier!r}: service {service!r} has no facility of that tier "
+            f"(its facilities have {', '.join(have) or 'no tiers'})",
+            fix=f"use one of {', '.join(have)}" if have else "give the facilities tiers",
+        )
+    return tier
 
 
 def _zones(region: Region) -> dict[str, list[str]]:
@@ -54,8 +137,11 @@ def _zones(region: Region) -> dict[str, list[str]]:
 
 
 def _service(baseline: Evaluation, service: str) -> tuple[ServiceSpec, ServiceResult]:
-    if service not in baseline.services:
-        raise KeyError(f"no service {service!r}; have {sorted(baseline.services)}")
+    if not isinstance(service, str) or service not in baseline.services:
+        raise ScenarioError(
+            f"service {service!r}: the scenario has no such service",
+            fix=f"use one of {', '.join(baseline.services)}",
+        )
     res = baseline.services[service]
     return res.spec, res
 
@@ -92,7 +178,11 @@ def capacity_study(
         Served / within reach but over capacity / beyond reach, per cell, facility and zone.
     """
     spec, res = _service(baseline, service)
-    threshold = float(threshold_min if threshold_min is not None else key_threshold(spec))
+    threshold = (
+        check_minutes("threshold_min", threshold_min)
+        if threshold_min is not None
+        else float(key_threshold(spec))
+    )
     fac = res.facilities
     graph = service_graph(region, spec.mode)
     people = region.population.people
@@ -138,7 +228,17 @@ def accessibility_study(
         Weight of each band.
     """
     spec, res = _service(baseline, service)
+    if edges_min is not None:
+        if len(edges_min) == 0:
+            raise ScenarioError("edges_min is empty", fix="give at least one band edge, minutes")
+        for edge in edges_min:
+            check_minutes("edges_min", edge)
     edges = tuple(sorted(edges_min or spec.thresholds_min))
+    if len(weights) < len(edges):
+        raise ScenarioError(
+            f"{len(edges)} band edges but only {len(weights)} weights",
+            fix="give one weight per band edge",
+        )
     decay = StepDecay(edges_min=edges, weights=tuple(weights[: len(edges)]))
     fac = res.facilities
     capacity = fac["capacity"].to_numpy(float)
@@ -192,11 +292,23 @@ def referral_study(
 
     spec, res = _service(baseline, service)
     fac = res.facilities
-    hubs = np.flatnonzero((fac["tier"].astype(str) == referral_tier).to_numpy())
+    tiers = fac["tier"].astype(str)
+    if not isinstance(referral_tier, str) or referral_tier not in set(tiers):
+        have = ", ".join(dict.fromkeys(tiers)) or "none"
+        raise ScenarioError(
+            f"referral tier {referral_tier!r}: service {service!r} has no facility of that tier "
+            f"(its facilities have {have})",
+            fix=f"use one of {have}",
+        )
+    hubs = np.flatnonzero((tiers == referral_tier).to_numpy())
     cells = fac["cell"].to_numpy()
     hubs = hubs[cells[hubs] >= 0]
     if len(hubs) == 0:
-        raise KeyError(f"service {service!r} has no facility of tier {referral_tier!r}")
+        raise ScenarioError(
+            f"referral tier {referral_tier!r}: no facility of that tier of service {service!r} "
+            "lies on a passable cell of the grid",
+            fix="check the facilities' coordinates, or use another tier",
+        )
     graph = service_graph(region, spec.mode)
     referral = combined_search(
         graph, cells[hubs], seed_facility=hubs,
@@ -241,7 +353,25 @@ def siting_study(
     search; the greedy and the exact (MILP, HiGHS) solvers then pick the sites.
     """
     spec, res = _service(baseline, service)
-    threshold = float(threshold_min if threshold_min is not None else key_threshold(spec))
+    threshold = (
+        check_minutes("threshold_min", threshold_min)
+        if threshold_min is not None
+        else float(key_threshold(spec))
+    )
+    if budget is None or n_sites is not None:
+        n_sites = check_count("n_sites", n_sites, upper=MAX_SITES)
+    n_candidates = check_count("n_candidates", n_candidates, upper=MAX_CANDIDATES)
+    if grid_step_cells is not None:
+        grid_step_cells = check_count(
+            "grid_step_cells", grid_step_cells, upper=max(region.grid.shape)
+        )
+    if budget is not None:
+        budget = check_amount("budget", budget)
+        if cost_per_site is None:
+            raise ScenarioError("a budget needs a cost per site", fix="give cost_per_site")
+    if cost_per_site is not None:
+        cost_per_site = check_amount("cost_per_site", cost_per_site)
+    time_limit_s = check_amount("time_limit_s", time_limit_s)
     grid = region.grid
     passable = np.isfinite(region.friction.pace_min_per_m).reshape(grid.shape)
     if grid_step_cells:
@@ -251,6 +381,16 @@ def siting_study(
             region.population.people, res.search.time_min, grid,
             threshold_min=threshold, n_sites=n_candidates, allowed=passable,
         )  # fmt: skip
+    if candidates.empty:
+        how = (
+            f"a lattice every {grid_step_cells} cells"
+            if grid_step_cells
+            else f"no cell has people beyond {threshold:g} min around it"
+        )
+        raise ScenarioError(
+            f"service {spec.name!r}: no candidate site ({how})",
+            fix="use a smaller grid step" if grid_step_cells else "use a lower threshold",
+        )
     if cost_per_site is not None:
         candidates = candidates.assign(cost=float(cost_per_site))
     problem = build_siting_problem(

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from reach.errors import ConservationError
+from reach.errors import ConservationError, ScenarioError
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID, weighted_quantiles_by_group
 
 __all__ = [
@@ -79,13 +79,13 @@ class StepDecay:
         e = np.asarray(self.edges_min, dtype=np.float64)
         w = np.asarray(self.weights, dtype=np.float64)
         if e.size == 0 or e.shape != w.shape:
-            raise ValueError("give one weight per band edge (at least one band)")
+            raise ScenarioError("give one weight per band edge (at least one band)")
         if not np.isfinite(e).all() or (e <= 0).any() or (np.diff(e) <= 0).any():
-            raise ValueError(
+            raise ScenarioError(
                 f"band edges must be positive, finite and increasing: {self.edges_min}"
             )
         if not np.isfinite(w).all() or (w < 0).any() or (w > 1).any():
-            raise ValueError(f"band weights must lie in [0, 1]: {self.weights}")
+            raise ScenarioError(f"band weights must lie in [0, 1]: {self.weights}")
 
     @classmethod
     def plain(cls, threshold_min: float) -> StepDecay:
@@ -124,7 +124,7 @@ class GaussianDecay:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.cutoff_min) and self.cutoff_min > 0):
-            raise ValueError(f"cutoff_min must be positive and finite (got {self.cutoff_min})")
+            raise ScenarioError(f"cutoff_min must be positive and finite (got {self.cutoff_min})")
 
     @property
     def max_time_min(self) -> float:
@@ -150,7 +150,7 @@ Decay = StepDecay | GaussianDecay
 def _weights_matrix(times: sparse.csr_array, decay: Decay) -> sparse.csr_array:
     m = sparse.csr_array(times)
     if m.nnz and (np.isnan(m.data).any() or (m.data < 0).any()):
-        raise ValueError("catchment times must be ≥ 0 and not NaN")
+        raise ScenarioError("catchment times must be ≥ 0 and not NaN")
     w = sparse.csr_array((decay.weight(m.data), m.indices, m.indptr), shape=m.shape)
     return w
 
@@ -187,16 +187,16 @@ def fca_scores(
     """
     pop = np.asarray(demand_people, dtype=np.float64).ravel()
     if not np.isfinite(pop).all() or (pop < 0).any():
-        raise ValueError("demand must be finite and ≥ 0")
+        raise ScenarioError("demand must be finite and ≥ 0")
     w = _weights_matrix(catchment_time_min, decay)
     n_fac, n_cells = w.shape
     if n_cells != pop.size:
-        raise ValueError(f"the catchment matrix has {n_cells} columns for {pop.size} cells")
+        raise ScenarioError(f"the catchment matrix has {n_cells} columns for {pop.size} cells")
     s = np.ones(n_fac) if supply is None else np.asarray(supply, dtype=np.float64).ravel()
     if s.shape != (n_fac,):
-        raise ValueError(f"supply has {s.size} values for {n_fac} facilities")
+        raise ScenarioError(f"supply has {s.size} values for {n_fac} facilities")
     if not np.isfinite(s).all() or (s < 0).any():
-        raise ValueError("supply must be finite and ≥ 0 (or None for 1 per facility)")
+        raise ScenarioError("supply must be finite and ≥ 0 (or None for 1 per facility)")
     demand = w @ pop
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(demand > 0, s / demand, np.nan)
@@ -282,21 +282,21 @@ def fca_accessibility(
         zone rows do not add up to the grid's population.
     """
     if not (0.0 < float(target_share) <= 1.0):
-        raise ValueError(f"target_share must lie in (0, 1] (got {target_share})")
+        raise ScenarioError(f"target_share must lie in (0, 1] (got {target_share})")
     pop = np.asarray(people, dtype=np.float64).ravel() * float(target_share)
     z = np.asarray(zone).ravel().astype(np.int64)
     if z.shape != pop.shape:
-        raise ValueError(f"zone has {z.size} values for {pop.size} cells")
+        raise ScenarioError(f"zone has {z.size} values for {pop.size} cells")
     n_zones = len(zone_ids)
     if len(zone_names) != n_zones:
-        raise ValueError("zone_ids and zone_names differ in length")
+        raise ScenarioError("zone_ids and zone_names differ in length")
     if z.size and (z.min() < 0 or z.max() > n_zones):
-        raise ValueError(f"zone numbers must lie in 0..{n_zones}")
+        raise ScenarioError(f"zone numbers must lie in 0..{n_zones}")
     score, demand, ratio = fca_scores(pop, catchment_time_min, decay=decay, supply=supply)
     n_fac = len(demand)
     s = np.ones(n_fac) if supply is None else np.asarray(supply, dtype=np.float64).ravel()
     if facilities is not None and len(facilities) != n_fac:
-        raise ValueError(f"facilities has {len(facilities)} rows for {n_fac} facilities")
+        raise ScenarioError(f"facilities has {len(facilities)} rows for {n_fac} facilities")
 
     fac = pd.DataFrame(
         {}

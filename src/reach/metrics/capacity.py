@@ -36,7 +36,7 @@ from reach.engine.combined import (
     SearchResult,
     combined_search,
 )
-from reach.errors import ConservationError
+from reach.errors import ConservationError, ScenarioError
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID
 
 __all__ = [
@@ -109,13 +109,13 @@ def catchment_times(
     """
     bound = float(max_time_min)
     if not math.isfinite(bound) or bound < 0:
-        raise ValueError(f"max_time_min must be finite and ≥ 0 (got {max_time_min})")
+        raise ScenarioError(f"max_time_min must be finite and ≥ 0 (got {max_time_min})")
     pop = np.asarray(people, dtype=np.float64).ravel()
     if pop.shape != (graph.n_cells,):
-        raise ValueError(f"people has {pop.size} values; the graph has {graph.n_cells} cells")
+        raise ScenarioError(f"people has {pop.size} values; the graph has {graph.n_cells} cells")
     seeds = np.asarray(seed_cells, dtype=np.int64).ravel()
     if seeds.size and seeds.max() >= graph.n_cells:
-        raise ValueError("a seed cell lies outside the grid")
+        raise ScenarioError("a seed cell lies outside the grid")
     kept = np.flatnonzero(pop > 0)
     blank = _blank_search(graph)
     indptr = np.zeros(len(seeds) + 1, dtype=np.int64)
@@ -174,14 +174,14 @@ def processing_order(
     rank = np.zeros(n_facilities, dtype=np.int64)
     if tier is not None:
         if len(tier) != n_facilities:
-            raise ValueError(f"tier has {len(tier)} values for {n_facilities} facilities")
+            raise ScenarioError(f"tier has {len(tier)} values for {n_facilities} facilities")
         pos = {str(t): i for i, t in enumerate(tier_order)}
         rank = np.array([pos.get(str(t), len(pos)) for t in tier], dtype=np.int64)
     cap_key = np.zeros(n_facilities)
     if capacity_people is not None:
         cap = np.asarray(capacity_people, dtype=np.float64).ravel()
         if cap.shape != (n_facilities,):
-            raise ValueError(f"capacity_people has {cap.size} values for {n_facilities}")
+            raise ScenarioError(f"capacity_people has {cap.size} values for {n_facilities}")
         cap = np.where(np.isnan(cap), np.inf, cap)
         cap_key = -cap if larger_capacity_first else cap
     return np.lexsort((index, cap_key, rank)).astype(np.int64)
@@ -226,11 +226,11 @@ class CapacityCoverage:
 def _check_matrix(times: sparse.csr_array | sparse.csr_matrix, n_cells: int) -> sparse.csr_array:
     m = sparse.csr_array(times)
     if m.shape[1] != n_cells:
-        raise ValueError(f"the catchment matrix has {m.shape[1]} columns for {n_cells} cells")
+        raise ScenarioError(f"the catchment matrix has {m.shape[1]} columns for {n_cells} cells")
     if m.nnz and (np.isnan(m.data).any() or (m.data < 0).any()):
-        raise ValueError("catchment times must be ≥ 0 and not NaN")
+        raise ScenarioError("catchment times must be ≥ 0 and not NaN")
     if not m.has_canonical_format:
-        raise ValueError("the catchment matrix must list each cell once per facility, sorted")
+        raise ScenarioError("the catchment matrix must list each cell once per facility, sorted")
     return m
 
 
@@ -285,34 +285,34 @@ def capacity_coverage(
         serves more than its capacity.
     """
     if not (0.0 < float(target_share) <= 1.0):
-        raise ValueError(f"target_share must lie in (0, 1] (got {target_share})")
+        raise ScenarioError(f"target_share must lie in (0, 1] (got {target_share})")
     th = float(threshold_min)
     if math.isnan(th) or th < 0:
-        raise ValueError(f"threshold_min must be ≥ 0 (got {threshold_min})")
+        raise ScenarioError(f"threshold_min must be ≥ 0 (got {threshold_min})")
     pop = np.asarray(people, dtype=np.float64).ravel() * float(target_share)
     if not np.isfinite(pop).all() or (pop < 0).any():
-        raise ValueError("people must be finite and ≥ 0 (give 0 where the raster has nodata)")
+        raise ScenarioError("people must be finite and ≥ 0 (give 0 where the raster has nodata)")
     n_cells = pop.size
     z = np.asarray(zone).ravel().astype(np.int64)
     if z.shape != (n_cells,):
-        raise ValueError(f"zone has {z.size} values for {n_cells} cells")
+        raise ScenarioError(f"zone has {z.size} values for {n_cells} cells")
     n_zones = len(zone_ids)
     if len(zone_names) != n_zones:
-        raise ValueError("zone_ids and zone_names differ in length")
+        raise ScenarioError("zone_ids and zone_names differ in length")
     if n_cells and (z.min() < 0 or z.max() > n_zones):
-        raise ValueError(f"zone numbers must lie in 0..{n_zones}")
+        raise ScenarioError(f"zone numbers must lie in 0..{n_zones}")
     times = _check_matrix(catchment_time_min, n_cells)
     n_fac = times.shape[0]
     cap = np.asarray(capacity_people, dtype=np.float64).ravel()
     if cap.shape != (n_fac,):
-        raise ValueError(f"capacity_people has {cap.size} values for {n_fac} facilities")
+        raise ScenarioError(f"capacity_people has {cap.size} values for {n_fac} facilities")
     if (cap < 0).any() or np.isinf(cap).any():
-        raise ValueError("capacities must be ≥ 0 and finite (NaN = unlimited)")
+        raise ScenarioError("capacities must be ≥ 0 and finite (NaN = unlimited)")
     seq = np.arange(n_fac, dtype=np.int64) if order is None else np.asarray(order, np.int64)
     if not np.array_equal(np.sort(seq), np.arange(n_fac)):
-        raise ValueError("order must list every facility index exactly once")
+        raise ScenarioError("order must list every facility index exactly once")
     if facilities is not None and len(facilities) != n_fac:
-        raise ValueError(f"facilities has {len(facilities)} rows for {n_fac} facilities")
+        raise ScenarioError(f"facilities has {len(facilities)} rows for {n_fac} facilities")
 
     remaining = pop.copy()
     served_fac = np.zeros(n_fac)

@@ -41,7 +41,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from reach.errors import ConservationError
+from reach.errors import ConservationError, ScenarioError
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID, weighted_quantiles_by_group
 
 __all__ = ["equity_table", "gini", "palma_ratio", "weighted_quantile"]
@@ -52,18 +52,18 @@ def _prepare(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.nd
     x = np.asarray(values, dtype=np.float64).ravel()
     w = np.asarray(weights, dtype=np.float64).ravel()
     if x.shape != w.shape:
-        raise ValueError(f"values ({x.size}) and weights ({w.size}) differ in size")
+        raise ScenarioError(f"values ({x.size}) and weights ({w.size}) differ in size")
     if not np.isfinite(w).all() or (w < 0).any():
-        raise ValueError("weights (people) must be finite and ≥ 0")
+        raise ScenarioError("weights (people) must be finite and ≥ 0")
     keep = w > 0
     x, w = x[keep], w[keep]
     if not np.isfinite(x).all():
-        raise ValueError(
+        raise ScenarioError(
             "travel times must be finite: leave the unreachable out, or set them to the "
             "time limit on purpose (equity_table does both and labels them)"
         )
     if (x < 0).any():
-        raise ValueError("travel times must be ≥ 0")
+        raise ScenarioError("travel times must be ≥ 0")
     order = np.argsort(x, kind="stable")
     return x[order], w[order]
 
@@ -140,7 +140,7 @@ def palma_ratio(
         weight or the total time is 0.
     """
     if not (0 < top_share <= 1 and 0 < bottom_share <= 1):
-        raise ValueError("top_share and bottom_share must lie in (0, 1]")
+        raise ScenarioError("top_share and bottom_share must lie in (0, 1]")
     x, w = _prepare(time_min, people)
     return _palma_sorted(x, w, top_share, bottom_share)
 
@@ -255,26 +255,26 @@ def equity_table(
         not add up to the grid total.
     """
     if not (0.0 < float(target_share) <= 1.0):
-        raise ValueError(f"target_share must lie in (0, 1] (got {target_share})")
+        raise ScenarioError(f"target_share must lie in (0, 1] (got {target_share})")
     pop = np.asarray(people, dtype=np.float64).ravel() * float(target_share)
     if not np.isfinite(pop).all() or (pop < 0).any():
-        raise ValueError("people must be finite and ≥ 0 (give 0 where the raster has nodata)")
+        raise ScenarioError("people must be finite and ≥ 0 (give 0 where the raster has nodata)")
     z = np.asarray(zone).ravel().astype(np.int64)
     t = np.asarray(time_min, dtype=np.float64).ravel()
     if not (pop.shape == z.shape == t.shape):
-        raise ValueError(
+        raise ScenarioError(
             f"people, zone and time_min differ in size ({pop.size}, {z.size}, {t.size})"
         )
     if (t < 0).any():
-        raise ValueError("travel times must be ≥ 0")
+        raise ScenarioError("travel times must be ≥ 0")
     n_zones = len(zone_ids)
     if len(zone_names) != n_zones:
-        raise ValueError("zone_ids and zone_names differ in length")
+        raise ScenarioError("zone_ids and zone_names differ in length")
     if z.size and (z.min() < 0 or z.max() > n_zones):
-        raise ValueError(f"zone numbers must lie in 0..{n_zones}")
+        raise ScenarioError(f"zone numbers must lie in 0..{n_zones}")
     thresholds = sorted({float(x) for x in thresholds_min})
     if not thresholds or any(math.isnan(x) for x in thresholds):
-        raise ValueError("give at least one threshold, in minutes")
+        raise ScenarioError("give at least one threshold, in minutes")
     rank_th = thresholds[len(thresholds) // 2] if rank_threshold_min is None else rank_threshold_min
     rank_th = float(rank_th)
     reached = np.isfinite(t)
@@ -282,7 +282,7 @@ def equity_table(
         limit = float(limit_min)
         top = float(t[reached & (pop > 0)].max()) if (reached & (pop > 0)).any() else 0.0
         if not (math.isfinite(limit) and limit >= top):
-            raise ValueError(
+            raise ScenarioError(
                 f"limit_min ({limit_min}) must be finite and at least the longest reached time "
                 f"({top:g}): give the search's max_travel_time_min"
             )

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from reach.engine.combined import SearchResult
-from reach.errors import ConservationError
+from reach.errors import ConservationError, ScenarioError
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID, weighted_quantiles_by_group
 
 __all__ = [
@@ -80,7 +80,7 @@ def referral_times(
     cells = np.asarray(primary_cells, dtype=np.int64).ravel()
     n = referral.time_min.size
     if cells.size and cells.max() >= n:
-        raise ValueError("a primary facility's cell lies outside the grid")
+        raise ScenarioError("a primary facility's cell lies outside the grid")
     on = cells >= 0
     safe = np.where(on, cells, 0)
     time = np.where(on, referral.time_min[safe], np.inf)
@@ -115,10 +115,10 @@ def end_to_end_times(
     lab = np.asarray(primary_facility, dtype=np.int64).ravel()
     ref = np.asarray(facility_referral_min, dtype=np.float64).ravel()
     if t.shape != lab.shape:
-        raise ValueError("primary_time_min and primary_facility differ in size")
+        raise ScenarioError("primary_time_min and primary_facility differ in size")
     reached = np.isfinite(t) & (lab >= 0)
     if reached.any() and lab[reached].max() >= ref.size:
-        raise ValueError("a catchment id has no referral time: number facilities as the search")
+        raise ScenarioError("a catchment id has no referral time: number facilities as the search")
     ref_or_none = np.r_[ref, np.inf]  # the extra last entry: no primary facility reached
     leg2 = ref_or_none[np.where(reached, lab, ref.size)]
     leg2 = np.where(np.isfinite(leg2), leg2, np.inf)
@@ -211,26 +211,26 @@ def referral_analysis(
         If a zone row's parts do not add up to its population, or the zone rows to the grid.
     """
     if not (0.0 < float(target_share) <= 1.0):
-        raise ValueError(f"target_share must lie in (0, 1] (got {target_share})")
+        raise ScenarioError(f"target_share must lie in (0, 1] (got {target_share})")
     pop = np.asarray(people, dtype=np.float64).ravel() * float(target_share)
     if not np.isfinite(pop).all() or (pop < 0).any():
-        raise ValueError("people must be finite and ≥ 0 (give 0 where the raster has nodata)")
+        raise ScenarioError("people must be finite and ≥ 0 (give 0 where the raster has nodata)")
     z = np.asarray(zone).ravel().astype(np.int64)
     n = pop.size
     if not (z.size == n == primary.time_min.size == referral.time_min.size):
-        raise ValueError("people, zone and the two searches differ in size")
+        raise ScenarioError("people, zone and the two searches differ in size")
     n_zones = len(zone_ids)
     if len(zone_names) != n_zones:
-        raise ValueError("zone_ids and zone_names differ in length")
+        raise ScenarioError("zone_ids and zone_names differ in length")
     if n and (z.min() < 0 or z.max() > n_zones):
-        raise ValueError(f"zone numbers must lie in 0..{n_zones}")
+        raise ScenarioError(f"zone numbers must lie in 0..{n_zones}")
     thresholds = sorted({float(x) for x in thresholds_min})
     if not thresholds or any(math.isnan(x) for x in thresholds):
-        raise ValueError("give at least one threshold, in minutes")
+        raise ScenarioError("give at least one threshold, in minutes")
     cells = np.asarray(primary_cells, dtype=np.int64).ravel()
     n_fac = cells.size
     if facilities is not None and len(facilities) != n_fac:
-        raise ValueError(f"facilities has {len(facilities)} rows for {n_fac} primary facilities")
+        raise ScenarioError(f"facilities has {len(facilities)} rows for {n_fac} primary facilities")
 
     ref_time, ref_which = referral_times(cells, referral)
     total, chain = end_to_end_times(primary.time_min, primary.facility, ref_time)

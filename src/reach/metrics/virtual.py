@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from reach.errors import ConservationError
+from reach.errors import ConservationError, ScenarioError
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID
 
 __all__ = [
@@ -66,9 +66,9 @@ def classify_access(
     t = np.asarray(time_min, dtype=np.float64)
     c = np.asarray(connected, dtype=bool)
     if t.shape != c.shape:
-        raise ValueError(f"time_min {t.shape} and connected {c.shape} must have the same shape")
+        raise ScenarioError(f"time_min {t.shape} and connected {c.shape} must have the same shape")
     if math.isnan(threshold_min):
-        raise ValueError("threshold_min must be a number")
+        raise ScenarioError("threshold_min must be a number")
     physical = t <= threshold_min  # NaN compares False: unreachable
     out = np.where(physical, PHYSICAL, np.where(c, VIRTUAL_ONLY, NEITHER))
     return out.astype(np.uint8)
@@ -80,7 +80,7 @@ def _share(name: str, value: float, *, allow_zero: bool) -> float:
     ok = math.isfinite(v) and low_ok and v <= 1.0
     if not ok:
         bound = "[0, 1]" if allow_zero else "(0, 1]"
-        raise ValueError(f"{name} must lie in {bound} (got {value})")
+        raise ScenarioError(f"{name} must lie in {bound} (got {value})")
     return v
 
 
@@ -145,20 +145,20 @@ def virtual_coverage_table(
     t = np.asarray(time_min, dtype=np.float64).ravel()
     c = np.asarray(connected, dtype=bool).ravel()
     if not (len(pop) == len(z) == len(t) == len(c)):
-        raise ValueError(
+        raise ScenarioError(
             f"people, zone, time_min and connected differ in size "
             f"({len(pop)}, {len(z)}, {len(t)}, {len(c)})"
         )
     if not np.isfinite(pop).all():
-        raise ValueError("people must be finite (give 0 where the raster has nodata)")
+        raise ScenarioError("people must be finite (give 0 where the raster has nodata)")
     n_zones = len(zone_ids)
     if len(zone_names) != n_zones:
-        raise ValueError("zone_ids and zone_names differ in length")
+        raise ScenarioError("zone_ids and zone_names differ in length")
     if len(z) and (z.min() < 0 or z.max() > n_zones):
-        raise ValueError(f"zone numbers must lie in 0..{n_zones}")
+        raise ScenarioError(f"zone numbers must lie in 0..{n_zones}")
     thresholds = sorted({float(x) for x in thresholds_min})
     if not thresholds or any(math.isnan(x) for x in thresholds):
-        raise ValueError("give at least one threshold, in minutes")
+        raise ScenarioError("give at least one threshold, in minutes")
 
     # only cells with people count (most of a region has none): every sum below is unchanged
     keep = np.flatnonzero(pop != 0)
@@ -299,19 +299,19 @@ def referral_trips_avoided(
     conn = np.asarray(connected_facility, dtype=bool).ravel()
     ref_time = np.asarray(referral_time_min, dtype=np.float64).ravel()
     if not (len(pop) == len(conn) == len(ref_time) == n):
-        raise ValueError(
+        raise ScenarioError(
             f"catchment_population, connected_facility and referral_time_min need one value "
             f"per facility ({n}); got {len(pop)}, {len(conn)}, {len(ref_time)}"
         )
     if not np.isfinite(pop).all() or (pop < 0).any():
-        raise ValueError("catchment_population must be finite and ≥ 0")
+        raise ScenarioError("catchment_population must be finite and ≥ 0")
     if (ref_time < 0).any():
-        raise ValueError("referral_time_min must be ≥ 0 (NaN where no hub can be reached)")
+        raise ScenarioError("referral_time_min must be ≥ 0 (NaN where no hub can be reached)")
     referral = _share("referral_share", referral_share, allow_zero=True)
     remote = _share("remote_share", remote_share, allow_zero=True)
     visits = float(visits_per_person_year)
     if not (math.isfinite(visits) and visits >= 0):
-        raise ValueError(f"visits_per_person_year must be finite and ≥ 0 (got {visits})")
+        raise ScenarioError(f"visits_per_person_year must be finite and ≥ 0 (got {visits})")
 
     reachable = np.isfinite(ref_time)
     referrals = pop * visits * referral

@@ -42,7 +42,7 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from reach.engine.combined import SearchGraph
-from reach.errors import ResourceLimitError
+from reach.errors import ResourceLimitError, ScenarioError
 from reach.metrics.capacity import catchment_times
 from reach.model.grid import AnalysisGrid
 from reach.model.snap import snap_to_passable
@@ -119,7 +119,7 @@ def candidates_from_points(
     lon_a = np.asarray(lon, dtype=np.float64).ravel()
     lat_a = np.asarray(lat, dtype=np.float64).ravel()
     if lon_a.shape != lat_a.shape:
-        raise ValueError("lon and lat differ in length")
+        raise ScenarioError("lon and lat differ in length")
     x, y = Transformer.from_crs("EPSG:4326", grid.crs, always_xy=True).transform(lon_a, lat_a)
     cells = snap_to_passable(
         np.asarray(x, np.float64), np.asarray(y, np.float64), grid, np.asarray(passable, bool)
@@ -161,7 +161,7 @@ def candidates_from_grid(
         ``candidate_id`` (``g<cell>``), ``lon``, ``lat``, ``cell``, in cell order.
     """
     if step_cells < 1:
-        raise ValueError("step_cells must be ≥ 1")
+        raise ScenarioError("step_cells must be ≥ 1")
     ok = np.asarray(passable, dtype=bool).reshape(grid.shape)
     if allowed is not None:
         ok = ok & np.asarray(allowed, dtype=bool).reshape(grid.shape)
@@ -306,9 +306,9 @@ def siting_problem(
     n_cand, n_points = m.shape
     pop = np.asarray(demand_people, dtype=np.float64).ravel()
     if pop.shape != (n_points,):
-        raise ValueError(f"demand_people has {pop.size} values for {n_points} demand points")
+        raise ScenarioError(f"demand_people has {pop.size} values for {n_points} demand points")
     if not np.isfinite(pop).all() or (pop < 0).any():
-        raise ValueError("demand_people must be finite and ≥ 0")
+        raise ScenarioError("demand_people must be finite and ≥ 0")
     if candidates is not None:
         if cost is None and "cost" in candidates.columns:
             cost = candidates["cost"].to_numpy(np.float64)
@@ -316,14 +316,14 @@ def siting_problem(
             capacity_people = candidates["capacity_people"].to_numpy(np.float64)
     c = None if cost is None else np.asarray(cost, dtype=np.float64).ravel()
     if c is not None and (c.shape != (n_cand,) or not np.isfinite(c).all() or (c < 0).any()):
-        raise ValueError(f"cost needs {n_cand} finite values ≥ 0")
+        raise ScenarioError(f"cost needs {n_cand} finite values ≥ 0")
     cap = None if capacity_people is None else np.asarray(capacity_people, np.float64).ravel()
     if cap is not None and (cap.shape != (n_cand,) or (cap < 0).any() or np.isinf(cap).any()):
-        raise ValueError(f"capacity_people needs {n_cand} values ≥ 0 (NaN = unlimited)")
+        raise ScenarioError(f"capacity_people needs {n_cand} values ≥ 0 (NaN = unlimited)")
     if candidates is None:
         candidates = pd.DataFrame({"candidate_id": [f"c{i}" for i in range(n_cand)]})
     if len(candidates) != n_cand:
-        raise ValueError(f"candidates has {len(candidates)} rows for {n_cand} candidates")
+        raise ScenarioError(f"candidates has {len(candidates)} rows for {n_cand} candidates")
 
     coo = m.tocoo()
     keep = pop[coo.col] > 0  # demand points with nobody in them change nothing
@@ -387,13 +387,13 @@ def build_siting_problem(
         The problem over the people the baseline leaves uncovered.
     """
     if not (0.0 < float(target_share) <= 1.0):
-        raise ValueError(f"target_share must lie in (0, 1] (got {target_share})")
+        raise ScenarioError(f"target_share must lie in (0, 1] (got {target_share})")
     pop = np.asarray(people, dtype=np.float64).ravel() * float(target_share)
     base = np.asarray(baseline_time_min, dtype=np.float64).ravel()
     if pop.shape != base.shape:
-        raise ValueError("people and baseline_time_min differ in size")
+        raise ScenarioError("people and baseline_time_min differ in size")
     if "cell" not in candidates.columns:
-        raise ValueError("candidates need a `cell` column")
+        raise ScenarioError("candidates need a `cell` column")
     uncovered = np.where(base <= threshold_min, 0.0, pop)  # NaN compares False: uncovered
     times = catchment_times(
         graph,
@@ -483,16 +483,24 @@ def _pick(score: np.ndarray, gain: np.ndarray, ok: np.ndarray) -> int:
 
 def _limits(problem: SitingProblem, n_sites: int | None, budget: float | None) -> tuple[int, float]:
     if n_sites is None and budget is None:
-        raise ValueError("give n_sites, a budget, or both")
+        raise ScenarioError("give n_sites, a budget, or both")
+    if problem.n_candidates == 0:
+        raise ScenarioError(
+            "the siting problem has no candidate sites", fix="give at least one candidate"
+        )
+    if n_sites is not None and (
+        isinstance(n_sites, bool) or not isinstance(n_sites, int | np.integer)
+    ):
+        raise ScenarioError(f"n_sites must be a whole number, not {n_sites!r}")
     k = problem.n_candidates if n_sites is None else int(n_sites)
     if k < 0:
-        raise ValueError("n_sites must be ≥ 0")
+        raise ScenarioError("n_sites must be ≥ 0")
     b = math.inf if budget is None else float(budget)
     if budget is not None:
         if problem.cost is None:
-            raise ValueError("a budget needs a cost per candidate")
+            raise ScenarioError("a budget needs a cost per candidate")
         if math.isnan(b) or b < 0:
-            raise ValueError("budget must be ≥ 0")
+            raise ScenarioError("budget must be ≥ 0")
     return k, b
 
 
@@ -570,7 +578,7 @@ class SitingSolution:
         candidate's capacity becomes the facility's ``capacity``.
         """
         if not {"lon", "lat"} <= set(self.sites.columns):
-            raise ValueError("the candidates have no lon / lat: give them to place facilities")
+            raise ScenarioError("the candidates have no lon / lat: give them to place facilities")
         ops: list[dict[str, Any]] = []
         orders = self.sites["order"].to_numpy(np.int64)
         lon = self.sites["lon"].to_numpy(np.float64)
@@ -638,7 +646,7 @@ def _toml_value(v: object) -> str:
     if isinstance(v, float | np.floating):
         f = float(v)
         if not math.isfinite(f):
-            raise ValueError("TOML cannot hold a non-finite number here")
+            raise ScenarioError("TOML cannot hold a non-finite number here")
         return repr(f)
     return json.dumps(str(v), ensure_ascii=True)
 
