@@ -55,10 +55,9 @@ from reach.ingest.landcover import FRACTION_NODATA, SRTM_VOID, LandCover, read_d
 from reach.ingest.layers import read_vector_layer
 from reach.ingest.rasters import (
     RasterLayer,
-    check_local_path,
+    check_geotiff_path,
     check_transform,
     gdal_sandbox,
-    looks_like_vrt,
     nodata_mask,
     north_up,
     north_up_transform,
@@ -110,13 +109,7 @@ def _read_window(
     path: Path, *, what: str, bounds: tuple[float, float, float, float], crs: CRS
 ) -> RasterLayer | None:
     """Band 1 of a local GeoTIFF under ``bounds`` (in ``crs``) plus a margin; None if outside."""
-    p = check_local_path(path, what=what)
-    if p.suffix.lower() == ".vrt" or looks_like_vrt(p):
-        raise InputError(
-            f"the {what} is a GDAL virtual dataset (VRT), not a GeoTIFF",
-            path=p,
-            fix=f"convert it to a GeoTIFF first (gdal_translate {p.name} out.tif)",
-        )
+    p = check_geotiff_path(path, what=what)
     try:
         with gdal_sandbox(), rasterio.open(p, driver="GTiff") as ds:
             if ds.crs is None or not ds.crs.to_wkt():

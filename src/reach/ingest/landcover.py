@@ -14,6 +14,7 @@ from reach.ingest.rasters import (
     RasterHeader,
     RasterLayer,
     check_geographic_grid,
+    check_geotiff_path,
     check_local_path,
     looks_like_vrt,
     open_geotiff,
@@ -88,13 +89,7 @@ def geotiff_header(path: str | Path, *, what: str) -> RasterHeader:
     RasterHeader
         Size, north-up transform and CRS.
     """
-    p = check_local_path(path, what=what)
-    if p.suffix.lower() == ".vrt" or looks_like_vrt(p):
-        raise InputError(
-            f"the {what} is a GDAL virtual dataset (VRT), not a GeoTIFF",
-            path=p,
-            fix=f"convert it to a GeoTIFF first (gdal_translate {p.name} out.tif)",
-        )
+    p = check_geotiff_path(path, what=what)
     header = read_raster_header(str(p), path=p, what=what, driver="GTiff")
     check_geographic_grid(header, what=what)
     return header

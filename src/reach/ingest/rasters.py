@@ -49,6 +49,7 @@ __all__ = [
     "RasterHeader",
     "RasterLayer",
     "check_geographic_grid",
+    "check_geotiff_path",
     "check_local_path",
     "check_transform",
     "gdal_sandbox",
@@ -523,6 +524,19 @@ def north_up(
         north_up_transform(transform, rows, cols),
         contiguous,
     )
+
+
+def check_geotiff_path(path: str | Path, *, what: str) -> Path:
+    """:func:`check_local_path`, and refuse a GDAL virtual dataset (VRT) named or made as one.
+
+    Raises
+    ------
+    InputError
+        As :func:`check_local_path`, or for a VRT.
+    """
+    p = check_local_path(path, what=what)
+    _refuse_vrt(p, what)
+    return p
 
 
 def _refuse_vrt(p: Path, what: str) -> None:
