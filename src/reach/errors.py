@@ -140,4 +140,13 @@ def resource_error(exc: BaseException) -> ReachError | None:
         if words in text:
             problem, fix = _RESOURCE_ERRNOS[code]
             return ResourceLimitError(problem, fix=fix)
+    if any(words in text for words in _STORAGE_TEXTS):
+        return ResourceLimitError(
+            "the disk refused a write (it may be full or read-only, or a file-size limit hit)",
+            fix="free some space, raise the limit (ulimit -f) or write to another disk",
+        )
     return None
+
+
+#: How SQLite (GeoPackages) and GDAL word a write the disk refused, without the reason.
+_STORAGE_TEXTS = ("disk i/o error", "database or disk is full", "could not add feature to layer")
