@@ -48,6 +48,12 @@ def _sigterm_caught(pid: int) -> bool:
     return False
 
 
+def _small_file_size_limit() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_FSIZE, (20 * 1024, resource.RLIM_INFINITY))
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[int, str, str]]]:
     """Start every subprocess case at once; yield ``{case: (exit code, stdout, stderr)}``."""
@@ -75,6 +81,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[i
         stdout=subprocess.DEVNULL,
         cmd=["sh", "-c", 'exec "$@" >&-', "sh", *_reach("run", "--no-maps", str(scenario))],
     )
+    start("file_size_limit", preexec_fn=_small_file_size_limit)
     start("sigterm")
     sig = procs["sigterm"]
     deadline = time.monotonic() + 60
@@ -109,6 +116,14 @@ def test_full_standard_output_is_one_line_and_exit_3(runs: dict[str, tuple[int, 
     assert code == EXIT_RESOURCE, err
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and "standard output" in lines[0], err
+
+
+def test_file_size_limit_is_one_line_and_exit_3(runs: dict[str, tuple[int, str, str]]) -> None:
+    code, _, err = runs["file_size_limit"]
+    _no_traceback(err)
+    assert code == EXIT_RESOURCE, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and ("size" in lines[0] or "ulimit" in lines[0]), err
 
 
 def test_closed_pipe_is_quiet(runs: dict[str, tuple[int, str, str]]) -> None:
