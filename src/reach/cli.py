@@ -212,39 +212,11 @@ def _guard(fn: Callable[[], T]) -> T:
         if mapped is not None:
             _fail(f"error: {mapped.one_line()}", mapped.exit_code)
         first = str(exc).splitlines()[0] if str(exc) else ""
-        limit = _file_size_limit()
-        if limit is not None and _from_a_writer(exc):
-            # GDAL's SQLite (GeoPackage) words a file-size limit as anything but that
-            _fail(
-                f"error: writing failed while this system limits a file to {limit:,} bytes "
-                f"(ulimit -f): {type(exc).__name__}: {first[:160]} — fix: raise the limit "
-                "(ulimit -f unlimited) or write to another disk",
-                EXIT_RESOURCE,
-            )
         _fail(
             f"internal error: {type(exc).__name__}: {first} — please report it, "
             "and run again with --debug for the traceback",
             EXIT_INTERNAL,
         )
-
-
-#: Libraries whose errors, under a file-size limit, are most likely that limit.
-_WRITERS = ("pyogrio", "rasterio", "fiona", "osgeo", "sqlite3", "pyarrow", "shapely", "weasyprint")
-
-
-def _file_size_limit() -> int | None:
-    """This process's file-size limit in bytes (``ulimit -f``), or None when there is none."""
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - not on POSIX
-        return None
-    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
-    return None if soft == resource.RLIM_INFINITY or soft < 0 else int(soft)
-
-
-def _from_a_writer(exc: BaseException) -> bool:
-    module = type(exc).__module__ or ""
-    return isinstance(exc, OSError) or module.split(".")[0] in _WRITERS
 
 
 def _on_signal(signum: int, frame: object) -> None:

@@ -145,8 +145,35 @@ def resource_error(exc: BaseException) -> ReachError | None:
             "the disk refused a write (it may be full or read-only, or a file-size limit hit)",
             fix="free some space, raise the limit (ulimit -f) or write to another disk",
         )
+    limit = _file_size_limit()
+    if limit is not None and _from_a_writer(exc):
+        # GDAL's SQLite (GeoPackage) words a file-size limit as anything but that
+        first = (str(exc).splitlines() or [""])[0]
+        return ResourceLimitError(
+            f"writing failed while this system limits a file to {limit:,} bytes (ulimit -f): "
+            f"{type(exc).__name__}: {first[:160]}",
+            fix="raise the limit (ulimit -f unlimited) or write to another disk",
+        )
     return None
 
 
-#: How SQLite (GeoPackages) and GDAL word a write the disk refused, without the reason.
-_STORAGE_TEXTS = ("disk i/o error", "database or disk is full", "could not add feature to layer")
+#: How SQLite (GeoPackages) words a write the disk refused, without the reason.
+_STORAGE_TEXTS = ("disk i/o error", "database or disk is full")
+
+#: Libraries whose errors, under a file-size limit, are most likely that limit.
+_WRITERS = ("pyogrio", "rasterio", "fiona", "osgeo", "sqlite3", "pyarrow", "shapely", "weasyprint")
+
+
+def _file_size_limit() -> int | None:
+    """This process's file-size limit in bytes (``ulimit -f``), or None when there is none."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on POSIX
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    return None if soft == resource.RLIM_INFINITY or soft < 0 else int(soft)
+
+
+def _from_a_writer(exc: BaseException) -> bool:
+    module = type(exc).__module__ or ""
+    return isinstance(exc, OSError) or module.split(".")[0] in _WRITERS

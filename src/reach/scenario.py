@@ -556,8 +556,8 @@ class Scenario(_Strict):
         folders = {project_root(self._base_dir), self._base_dir}
         if self._source is not None:
             folders.add(Path(self._source).resolve().parent)
-        folders |= {p.parent for p in self.input_paths()}
-        folders |= {p for p in self.input_paths() if p.is_dir()}
+        inputs = self.input_paths()
+        folders |= {p.parent for p in inputs} | {p for p in inputs if p.is_dir()}
         return sorted(folders)
 
     def resolve(self, path: Path) -> Path:

@@ -172,6 +172,29 @@ def _choose_layer(p: Path, *, what: str, layer: str | None) -> str:
     return layer
 
 
+def _unreadable(p: Path, what: str, exc: BaseException, layer: str) -> InputError:
+    return InputError(
+        _vector_error(what, exc, layer=layer),
+        path=p,
+        fix="check it is a complete, valid vector file (try ogrinfo on it)",
+    )
+
+
+def _open_layer(
+    path: str | Path, *, what: str, layer: str | None, **kw: Any
+) -> tuple[Path, str, dict[str, Any]]:
+    """Check a vector file and its layer before anything reads it: (path, layer, layer info)."""
+    p = check_local_path(path, what=what)
+    driver = _check_vector_kind(p, what=what)
+    chosen = _choose_layer(p, what=what, layer=layer)
+    try:
+        return p, chosen, _layer_info(p, what=what, layer=chosen, driver=driver, **kw)
+    except InputError:
+        raise
+    except _VECTOR_ERRORS as exc:
+        raise _unreadable(p, what, exc, chosen) from exc
+
+
 def _layer_info(p: Path, *, what: str, layer: str, driver: str, **kw: Any) -> dict[str, Any]:
     with ogr_sandbox():
         info = pyogrio.read_info(p, layer=layer, **kw)
@@ -214,21 +237,12 @@ def read_vector_file(path: str | Path, *, what: str, layer: str | None = None) -
         (including OGR VRT files) or the content does not match it, the layer is missing or
         ambiguous, or the file cannot be read.
     """
-    p = check_local_path(path, what=what)
-    driver = _check_vector_kind(p, what=what)
-    layer = _choose_layer(p, what=what, layer=layer)
+    p, layer, _ = _open_layer(path, what=what, layer=layer)
     try:
-        _layer_info(p, what=what, layer=layer, driver=driver)
         with ogr_sandbox():
             frame = pyogrio.read_dataframe(p, layer=layer)
-    except InputError:
-        raise
     except _VECTOR_ERRORS as exc:
-        raise InputError(
-            _vector_error(what, exc, layer=layer),
-            path=p,
-            fix="check it is a complete, valid vector file (try ogrinfo on it)",
-        ) from exc
+        raise _unreadable(p, what, exc, layer) from exc
     if not isinstance(frame, gpd.GeoDataFrame):
         raise InputError(
             f"layer '{layer}' of the {what} has no geometry",
@@ -258,19 +272,7 @@ def read_vector_bounds(
         ``(xmin, ymin, xmax, ymax)`` in the layer's CRS (``None`` when the layer has no
         feature with a finite extent) and the CRS as GDAL gives it (``None`` without one).
     """
-    p = check_local_path(path, what=what)
-    driver = _check_vector_kind(p, what=what)
-    layer = _choose_layer(p, what=what, layer=layer)
-    try:
-        info = _layer_info(p, what=what, layer=layer, driver=driver, force_total_bounds=True)
-    except InputError:
-        raise
-    except _VECTOR_ERRORS as exc:
-        raise InputError(
-            _vector_error(what, exc, layer=layer),
-            path=p,
-            fix="check it is a complete, valid vector file (try ogrinfo on it)",
-        ) from exc
+    _, _, info = _open_layer(path, what=what, layer=layer, force_total_bounds=True)
     raw = info.get("total_bounds")
     bounds = None
     if raw is not None:

@@ -533,6 +533,12 @@ def _swap(
             if had_old:
                 dest.rename(old)
                 _audit("old-parked", dest)
+                # a file written into it after the check above would be lost: check again,
+                # now that the folder is out of its users' way
+                try:
+                    _prove_owned(old, top=old, accept_changed=accept_changed)
+                except InputError:
+                    raise _not_owned(dest, "received a file while reach was replacing it") from None
             tmp.rename(dest)
             _fsync_dir(parent)
             _audit("new-in-place", dest)
