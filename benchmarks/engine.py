@@ -52,18 +52,13 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 from skimage.graph import MCP_Geometric
 
-from reach.build import read_roads, read_service_facilities, read_zone_layer, region_friction
-from reach.demo import demo_scenario_toml
-from reach.engine.combined import (
-    STATUS_BARRIER,
-    SearchGraph,
-    SearchResult,
-    combined_search,
-)
+from reach.codes import STATUS_BARRIER
+from reach.demo import demo_scenario_toml, generate_demo
+from reach.engine.combined import SearchResult, combined_search
 from reach.ingest.population import Population, aggregate_population, read_population
 from reach.ingest.roads import RoadLines
 from reach.metrics.coverage import coverage_table
-from reach.model.assemble import search_graph
+from reach.model.assemble import SearchGraph, search_graph
 from reach.model.grid import (
     AnalysisGrid,
     Friction,
@@ -72,9 +67,9 @@ from reach.model.grid import (
 from reach.model.network import Network, build_network
 from reach.model.snap import snap_to_passable
 from reach.model.speeds import default_profile, profile_with_overrides
-from reach.pipeline import run_scenario
-from reach.scenario import Scenario, ServiceSpec, load_scenario
-from reach.synthetic import generate_demo
+from reach.run.region import read_roads, read_service_facilities, read_zone_layer, region_friction
+from reach.run.scenario_set import run_scenario
+from reach.spec import ScenarioSpec, ServiceSpec, load_scenario
 
 __all__ = [
     "Row",
@@ -118,7 +113,7 @@ class Row:
     notes
         Free text (exactness checks, what the row includes).
     ratio
-        Median time over the reference row's median time (filled by :func:`_set_ratios`).
+        Median time over the reference row's median time (filled by :func:`set_ratios`).
     """
 
     group: str
@@ -171,7 +166,7 @@ def timed(fn: Callable[[], T], *, repeat: int) -> tuple[T, list[float]]:
     return out, times
 
 
-def _set_ratios(rows: Sequence[Row]) -> None:
+def set_ratios(rows: Sequence[Row]) -> None:
     """Fill each row's ratio to its reference row."""
     by_name = {r.name: r for r in rows if r.group == "reach" or r.ref is None}
     for r in rows:
@@ -179,7 +174,7 @@ def _set_ratios(rows: Sequence[Row]) -> None:
             r.ratio = r.median_s / by_name[r.ref].median_s
 
 
-def _count(n: float) -> str:
+def fmt_n(n: float) -> str:
     """Compact count: 1234 → 1.2k, 2_000_000 → 2.00M."""
     if n >= 1e6:
         return f"{n / 1e6:.2f}M"
@@ -293,7 +288,7 @@ def cold_compile_s() -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def stage_population(scn: Scenario) -> tuple[Population, AnalysisGrid]:
+def stage_population(scn: ScenarioSpec) -> tuple[Population, AnalysisGrid]:
     """Read the population raster (aggregated if the scenario says so) and derive the grid."""
     pop = read_population(scn.resolve(scn.region.population))
     if scn.grid.aggregate_factor > 1:
@@ -301,18 +296,18 @@ def stage_population(scn: Scenario) -> tuple[Population, AnalysisGrid]:
     return pop, grid_from_population(pop)
 
 
-def stage_zones(scn: Scenario, *, grid: AnalysisGrid) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+def stage_zones(scn: ScenarioSpec, *, grid: AnalysisGrid) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     """Read the reporting zones and rasterize them onto the grid."""
     return read_zone_layer(scn, grid)
 
 
-def stage_friction(scn: Scenario, *, grid: AnalysisGrid, pop: Population) -> Friction:
+def stage_friction(scn: ScenarioSpec, *, grid: AnalysisGrid, pop: Population) -> Friction:
     """Read land cover, DEM, barriers and water, and build the walking friction."""
     return region_friction(scn, grid=grid, pop=pop)
 
 
 def stage_network(
-    roads: RoadLines, *, scn: Scenario, grid: AnalysisGrid, svc: ServiceSpec
+    roads: RoadLines, *, scn: ScenarioSpec, grid: AnalysisGrid, svc: ServiceSpec
 ) -> Network:
     """Build the routable network of the service's travel mode."""
     profile = profile_with_overrides(default_profile(svc.mode), scn.modes.get(svc.mode, {}))
@@ -320,7 +315,7 @@ def stage_network(
 
 
 def stage_facilities(
-    scn: Scenario, *, svc: ServiceSpec, grid: AnalysisGrid, friction: Friction
+    scn: ScenarioSpec, *, svc: ServiceSpec, grid: AnalysisGrid, friction: Friction
 ) -> gpd.GeoDataFrame:
     """Read the service's facilities and snap them to passable cells (``cell`` column)."""
     fac = read_service_facilities(scn, svc, {})
@@ -460,7 +455,7 @@ def bench_network(
         Table rows, and the exactness check (scipy vs networkx node times).
     """
     sources = facility_nodes(network, seed_cells, grid=grid)
-    size = f"{_count(network.n_nodes)} nodes, {_count(network.n_edges)} edges"
+    size = f"{fmt_n(network.n_nodes)} nodes, {fmt_n(network.n_edges)} edges"
     csg, t_build_sp = timed(lambda: reversed_csr(network), repeat=repeat)
     sp_time, t_sp = timed(
         lambda: dijkstra(csg, directed=True, indices=sources, min_only=True), repeat=repeat
@@ -468,7 +463,7 @@ def bench_network(
     nx_time, t_build_nx, t_nx = _networkx_run(network, sources, repeat=repeat)
     cmp = compare_times(np.asarray(sp_time, dtype=np.float64), nx_time)
     exact = (
-        f"vs scipy: max |Δ| {cmp['max_abs']:.2g} min on {_count(cmp['both'])} nodes; "
+        f"vs scipy: max |Δ| {cmp['max_abs']:.2g} min on {fmt_n(cmp['both'])} nodes; "
         f"reached by one only: {cmp['only_a'] + cmp['only_b']}"
     )
     src_note = f"{len(sources)} source nodes"
@@ -555,7 +550,7 @@ def bench_grid(
         Table rows and the comparison of the two time grids.
     """
     graph = flat_walk_graph(grid, friction)
-    size = f"{_count(graph.n_cells)} cells"
+    size = f"{fmt_n(graph.n_cells)} cells"
     reach_res, t_reach = timed(lambda: combined_search(graph, seed_cells), repeat=repeat)
     sk_time, t_build, t_search = skimage_times(graph, seed_cells, repeat=repeat)
     cmp = compare_times(reach_res.time_min, sk_time)
@@ -563,7 +558,7 @@ def bench_grid(
     name = "reach combined_search, no network"
     note = (
         f"max |Δ| {cmp['max_abs']:.3g} min, median {cmp['median_abs']:.2g}, "
-        f"identical {100 * cmp['identical_share']:.1f}% of {_count(cmp['both'])} cells; "
+        f"identical {100 * cmp['identical_share']:.1f}% of {fmt_n(cmp['both'])} cells; "
         f"reached by one only: {cmp['only_a'] + cmp['only_b']}"
     )
     rows = [
@@ -578,7 +573,7 @@ def bench_grid(
     cmp_open = compare_times(open_res.time_min, sk_open)
     name_open = "reach, all cells passable"
     note_open = (
-        f"exactness: max |Δ| {cmp_open['max_abs']:.2g} min on {_count(cmp_open['both'])} cells; "
+        f"exactness: max |Δ| {cmp_open['max_abs']:.2g} min on {fmt_n(cmp_open['both'])} cells; "
         f"reached by one only: {cmp_open['only_a'] + cmp_open['only_b']}"
     )
     rows += [
@@ -595,7 +590,7 @@ def bench_grid(
 
 
 def bench_region(
-    scn: Scenario,
+    scn: ScenarioSpec,
     *,
     region: str,
     service: str = "health",
@@ -631,15 +626,15 @@ def bench_region(
     add = res.add
 
     (pop, grid), t = timed(lambda: stage_population(scn), repeat=repeat)
-    cells = f"{_count(grid.n_cells)} cells"
+    cells = f"{fmt_n(grid.n_cells)} cells"
     add(Row("reach", "read population", cells, t, notes=f"{grid.rows} x {grid.cols}"))
     (zones, zone), t = timed(lambda: stage_zones(scn, grid=grid), repeat=repeat)
     add(Row("reach", "read + rasterize zones", f"{len(zones)} zones", t))
     roads, t = timed(lambda: read_roads(scn), repeat=repeat)
-    add(Row("reach", "read OSM roads", f"{_count(roads.n_ways)} ways", t,
-            notes=f"{_count(len(roads.x))} points"))  # fmt: skip
+    add(Row("reach", "read OSM roads", f"{fmt_n(roads.n_ways)} ways", t,
+            notes=f"{fmt_n(len(roads.x))} points"))  # fmt: skip
     network, t = timed(lambda: stage_network(roads, scn=scn, grid=grid, svc=svc), repeat=repeat)
-    net_size = f"{_count(network.n_nodes)} nodes, {_count(network.n_edges)} edges"
+    net_size = f"{fmt_n(network.n_nodes)} nodes, {fmt_n(network.n_edges)} edges"
     add(Row("reach", f"build network ({svc.mode})", net_size, t))
     friction, t = timed(lambda: stage_friction(scn, grid=grid, pop=pop), repeat=repeat)
     slope = "with slope" if friction.elevation_m is not None else "no DEM"
@@ -665,7 +660,7 @@ def bench_region(
     reached = int(np.isfinite(result.time_min).sum())
     add(Row("reach", combined_name, f"{cells} + {net_size}", t,
             notes=f"all {len(seed_cells)} facilities at once, limit {limit:g} min; "
-            f"{_count(reached)} cells reached"))  # fmt: skip
+            f"{fmt_n(reached)} cells reached"))  # fmt: skip
     cov, t = timed(
         lambda: coverage_table(
             pop.people,
@@ -690,7 +685,7 @@ def bench_region(
     res.rows += net_rows
     grid_rows, grid_facts = bench_grid(grid, friction, seed_cells, repeat=repeat)
     res.rows += grid_rows
-    _set_ratios(res.rows)
+    set_ratios(res.rows)
     res.facts = {
         "scenario": scn.scenario.name,
         "service": svc.name,
@@ -716,7 +711,7 @@ def _covered(cov: pd.DataFrame) -> dict[str, Any]:
     return {str(k): (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
 
 
-def _check_pipeline(scn: Scenario, *, svc: ServiceSpec, result: SearchResult) -> dict[str, Any]:
+def _check_pipeline(scn: ScenarioSpec, *, svc: ServiceSpec, result: SearchResult) -> dict[str, Any]:
     """Run the pipeline and compare its travel times for ``svc`` with the benchmark's."""
     t0 = time.perf_counter()
     run = run_scenario(scn, write=False)
@@ -755,7 +750,10 @@ def bench_demo(
         path.write_text(demo_scenario_toml(files, relative_to=folder), encoding="utf-8")
         scn = load_scenario(path)
         res = bench_region(
-            scn, region=f"demo {_count(size_cells)}", repeat=repeat, check_pipeline=check_pipeline
+            scn,
+            region=f"demo {fmt_n(size_cells)}",
+            repeat=repeat,
+            check_pipeline=check_pipeline,
         )
     res.facts["generate_s"] = gen_s
     res.facts["requested_size_cells"] = size_cells

@@ -40,14 +40,15 @@ import numpy as np
 import pandas as pd
 import psutil
 
-from reach.build import load_region, memory_estimate_bytes
-from reach.demo import demo_scenario_toml
+from reach.demo import demo_scenario_toml, generate_demo
 from reach.metrics.coverage import ALL_ZONES_ID
 from reach.partition import PartitionedRun, coordinator_bytes, run_partitioned
-from reach.pipeline import Evaluation, evaluate
-from reach.scenario import Scenario, load_scenario
+from reach.results import Evaluation
+from reach.run.checks import memory_estimate_bytes
+from reach.run.evaluate import evaluate
+from reach.run.region import load_region
 from reach.settings import MEMORY_ENV, available_memory_bytes
-from reach.synthetic import generate_demo
+from reach.spec import ScenarioSpec, load_scenario
 
 __all__ = ["compare_evaluations", "main", "national_estimate"]
 
@@ -362,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
 
         folder = args.folder or Path(tempfile.mkdtemp(prefix="reach-partition-"))
         scn_path = demo_folder(folder, size=args.size, seed=args.seed)
-        scn: Scenario = load_scenario(scn_path)
+        scn: ScenarioSpec = load_scenario(scn_path)
         # the whole-region run's own preflight, for comparison
         import rasterio
 

@@ -22,10 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from reach.build import load_region
-from reach.pipeline import Evaluation, compare_evaluations, evaluate
-from reach.scenario import Alternative, load_scenario
+from reach.results import Evaluation
+from reach.run.evaluate import compare_evaluations, evaluate
+from reach.run.region import load_region
 from reach.scenarios.candidates import underserved_sites
+from reach.spec import Alternative, load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -57,30 +57,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.engine import (
     Row,
-    _count,
-    _set_ratios,
     all_passable,
     compare_times,
     facility_nodes,
+    fmt_n,
     networkx_times,
     reversed_csr,
     reversed_digraph,
+    set_ratios,
     skimage_times,
     timed,
 )
-from reach import pipeline
-from reach.build import Region, load_region, mode_profile, read_roads
-from reach.demo import demo_scenario_toml
-from reach.engine.combined import (
-    SearchGraph,
-    combined_search,
-    network_search,
-)
-from reach.model.assemble import search_graph
+from reach.demo import demo_scenario_toml, generate_demo
+from reach.engine.combined import combined_search, network_search
+from reach.model.assemble import SearchGraph, search_graph
 from reach.model.network import Network, build_network
-from reach.scenario import Scenario, load_scenario
+from reach.model.region import Region, mode_profile
+from reach.results import BASELINE, RunResult
+from reach.run.evaluate import evaluate
+from reach.run.region import load_region, read_roads
+from reach.run.scenario_set import run_scenario
+from reach.run.session import region_session, service_graph
 from reach.settings import data_dir
-from reach.synthetic import generate_demo
+from reach.spec import ScenarioSpec, load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SIZE = 16_000_000
@@ -114,7 +113,7 @@ def _reset_hwm() -> None:
 
 def _service_seeds(region: Region, service: str) -> tuple[np.ndarray, np.ndarray]:
     """Snapped cells and facility indices of a service's facilities on the grid."""
-    searcher = pipeline._base_searcher(region)
+    searcher = region_session(region)
     fac = searcher.snap(region.facilities[service])
     cells = fac["cell"].to_numpy()
     on_grid = np.flatnonzero(cells >= 0)
@@ -136,7 +135,7 @@ def _agreement(a: np.ndarray, b: np.ndarray) -> str:
     cmp = compare_times(a, b)
     return (
         f"max |Δ| {cmp['max_abs']:.2g} min (median {cmp['median_abs']:.2g}) on "
-        f"{_count(cmp['both'])}; reached by one only: {cmp['only_a'] + cmp['only_b']}"
+        f"{fmt_n(cmp['both'])}; reached by one only: {cmp['only_a'] + cmp['only_b']}"
     )
 
 
@@ -157,7 +156,7 @@ def surface_child(scenario_path: Path, service: str) -> dict[str, Any]:
     svc = next(s for s in scn.services if s.name == service)
     seeds, labels = _service_seeds(region, service)
     t0 = time.perf_counter()
-    graph = pipeline.service_graph(region, svc.mode)
+    graph = service_graph(region, svc.mode)
     graph_s = time.perf_counter() - t0
     before = _hwm_mb()
     held = _rss_mb()
@@ -205,9 +204,9 @@ def bench_surface(
     scn = region.scenario
     svc = next(s for s in scn.services if s.name == service)
     seeds, labels = _service_seeds(region, service)
-    graph = pipeline.service_graph(region, svc.mode)
+    graph = service_graph(region, svc.mode)
     limit = scn.grid.max_travel_time_min
-    size = f"{_count(graph.n_cells)} cells + {_count(graph.n_nodes)} nodes"
+    size = f"{fmt_n(graph.n_cells)} cells + {fmt_n(graph.n_nodes)} nodes"
     rows: list[Row] = []
     res, t = timed(
         lambda: combined_search(graph, seeds, seed_facility=labels, max_time_min=limit),
@@ -215,18 +214,18 @@ def bench_surface(
     )
     name = f"reach combined search ({svc.name}, {svc.mode})"
     rows.append(Row("surface", name, size, t, None,
-                    f"{len(seeds)} facilities; {_count(np.isfinite(res.time_min).sum())} cells "
+                    f"{len(seeds)} facilities; {fmt_n(np.isfinite(res.time_min).sum())} cells "
                     f"reached; limit {limit:g} min; slope on"))  # fmt: skip
     del res
     dense = _dense_network(region, svc.mode)
     dense_graph = search_graph(region.grid, region.friction, dense, neighbours=scn.grid.neighbours)
-    dense_size = f"{_count(graph.n_cells)} cells + {_count(dense.n_nodes)} nodes"
+    dense_size = f"{fmt_n(graph.n_cells)} cells + {fmt_n(dense.n_nodes)} nodes"
     res_dense, t = timed(
         lambda: combined_search(dense_graph, seeds, seed_facility=labels, max_time_min=limit),
         repeat=repeat,
     )
     rows.append(Row("surface", "reach, roads cut every 10 m", dense_size, t, name,
-                    f"{_count(dense.n_edges)} edges"))  # fmt: skip
+                    f"{fmt_n(dense.n_edges)} edges"))  # fmt: skip
     del res_dense
     child = [_run_surface_child(scenario_path, service) for _ in range(max(1, repeat))]
     peak = max(c["peak_mb"] for c in child)
@@ -256,7 +255,7 @@ def bench_grid_peers(
         ("region friction", grid_graph),
         ("all cells passable", all_passable(grid_graph)),
     ):
-        size = f"{_count(g.n_cells)} cells ({label})"
+        size = f"{fmt_n(g.n_cells)} cells ({label})"
         ref = f"reach, grid only ({label})"
         mine, t = timed(lambda g=g: combined_search(g, seeds), repeat=repeat)
         rows.append(Row("grid", ref, size, t, None, "slope off, square cells, 8 moves"))
@@ -321,7 +320,7 @@ def bench_network_search(
     network = _dense_network(region, svc.mode)
     seeds, _ = _service_seeds(region, service)
     sources = facility_nodes(network, seeds, grid=region.grid)
-    size = f"{_count(network.n_nodes)} nodes, {_count(network.n_edges)} edges"
+    size = f"{fmt_n(network.n_nodes)} nodes, {fmt_n(network.n_edges)} edges"
     mine, t = timed(
         lambda: network_search(network.rev_indptr, network.src, network.time_min, sources),
         repeat=repeat,
@@ -368,7 +367,7 @@ def study_toml(region: Region, base_toml: str, *, folder: Path) -> str:
     """
     from reach.scenarios.candidates import underserved_sites
 
-    base = pipeline.evaluate(region)
+    base = evaluate(region)
     adds: list[str] = []
     for svc in region.scenario.services:
         res = base.services[svc.name]
@@ -416,9 +415,9 @@ def _independent(region: Region) -> dict[str, dict[str, np.ndarray]]:
     out: dict[str, dict[str, np.ndarray]] = {}
     scn = region.scenario
     for alt in (None, *scn.alternatives):
-        pipeline._BASE_SEARCHERS.clear()
-        name = alt.name if alt else pipeline.BASELINE
-        ev = pipeline.evaluate(region, name=name, alternative=alt, incremental=False)
+        region.clear_cached()
+        name = alt.name if alt else BASELINE
+        ev = evaluate(region, name=name, alternative=alt, incremental=False)
         out[name] = {s: r.search.time_min for s, r in ev.services.items()}
     return out
 
@@ -428,11 +427,11 @@ def bench_study(region: Region, *, repeat: int) -> tuple[list[Row], dict[str, An
     scn = region.scenario
     n_services = len(scn.services)
     n_scen = 1 + len(scn.alternatives)
-    size = f"{n_services} services × {n_scen} scenarios, {_count(region.grid.n_cells)} cells"
+    size = f"{n_services} services × {n_scen} scenarios, {fmt_n(region.grid.n_cells)} cells"
 
-    def reach_study() -> pipeline.RunResult:
-        pipeline._BASE_SEARCHERS.clear()
-        return pipeline.run_scenario(scn, region=region, write=False, maps=False)
+    def reach_study() -> RunResult:
+        region.clear_cached()
+        return run_scenario(scn, region=region, write=False, maps=False)
 
     run, t = timed(reach_study, repeat=repeat)
     ref = "reach run_scenario (incremental, 2 threads)"
@@ -450,7 +449,7 @@ def bench_study(region: Region, *, repeat: int) -> tuple[list[Row], dict[str, An
             os.environ["REACH_THREADS"] = old
     worst = 0.0
     differ = 0
-    evaluations = {pipeline.BASELINE: run.baseline, **run.alternatives}
+    evaluations = {BASELINE: run.baseline, **run.alternatives}
     for name, times in full.items():
         for svc, tm in times.items():
             mine = evaluations[name].services[svc].search.time_min
@@ -502,7 +501,7 @@ def bench_comoros(*, repeat: int, workdir: Path) -> tuple[list[Row], dict[str, A
     net, t = timed(ingest, repeat=repeat)
     ref = "reach: read PBF + build routable network"
     rows.append(Row("comoros", ref, f"{pbf.stat().st_size / 1e6:.1f} MB PBF", t, None,
-                    f"{_count(net.n_nodes)} nodes, {_count(net.n_edges)} edges (motorbike, "
+                    f"{fmt_n(net.n_nodes)} nodes, {fmt_n(net.n_edges)} edges (motorbike, "
                     "cut to half a cell, ferries, one-ways)"))  # fmt: skip
     xml = workdir / "comoros.osm"
     _pbf_to_xml(pbf, xml)
@@ -511,7 +510,7 @@ def bench_comoros(*, repeat: int, workdir: Path) -> tuple[list[Row], dict[str, A
     graph, t = timed(lambda: osmnx.graph_from_xml(xml, retain_all=True), repeat=repeat)
     rows.append(Row("comoros", "osmnx graph_from_xml (same extract as XML)",
                     f"{xml.stat().st_size / 1e6:.0f} MB XML", t, ref,
-                    f"{_count(graph.number_of_nodes())} nodes, {_count(graph.number_of_edges())} "
+                    f"{fmt_n(graph.number_of_nodes())} nodes, {fmt_n(graph.number_of_edges())} "
                     "edges (simplified, no travel times)"))  # fmt: skip
     xml.unlink()
     return rows, {"written": written}
@@ -572,7 +571,7 @@ def format_rows(rows: Sequence[Row], *, markdown: bool) -> str:
     return "\n".join(lines)
 
 
-def _load_demo(size: int, demo_dir: Path | None, workdir: Path) -> tuple[Scenario, Path]:
+def _load_demo(size: int, demo_dir: Path | None, workdir: Path) -> tuple[ScenarioSpec, Path]:
     folder = demo_dir or workdir / "demo"
     path = folder / "study.toml"
     if not (folder / "population.tif").exists():
@@ -618,7 +617,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             region = load_region(scn)
             facts["load_region_s"] = time.perf_counter() - t0
             warm = _service_seeds(region, args.service)
-            combined_search(pipeline.service_graph(region, "walk"), warm[0][:1])  # numba warm-up
+            combined_search(service_graph(region, "walk"), warm[0][:1])  # numba warm-up
             if only & {"surface", "grid"}:
                 r, f = bench_surface(region, path, service=args.service, repeat=args.repeat,
                                      grass=grass, workdir=work)  # fmt: skip
@@ -646,7 +645,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 facts["comoros"] = f
             else:
                 print(f"comoros rows left out: no {data_dir() / 'comoros'} (set REACH_DATA)")
-    _set_ratios(rows)
+    set_ratios(rows)
     print(format_rows(rows, markdown=args.markdown))
     print(f"\ngrass: {facts['grass'] or 'not installed'}; cores: {facts['cpus']}")
     if args.json:

@@ -209,7 +209,7 @@ class World:
 
 def build_template(root: Path) -> None:
     """Write the world every case starts from."""
-    from tests.tiny_region import tiny_people, write_tiny_region
+    from tests.helpers import tiny_people, write_tiny_region
 
     people = tiny_people()
     _TOTALS[TINY] = float(people[people >= 0].sum())
@@ -1360,8 +1360,8 @@ def _warm_up(template: Path, base: Path) -> None:
     import importlib
 
     for mod in (
-        "typer.testing", "reach.cli", "reach.pipeline", "reach.scenario", "reach.build",
-        "reach.studies", "reach.outputs.maps", "reach.outputs.report", "reach.fetch",
+        "typer.testing", "reach.cli", "reach.run", "reach.spec", "reach.run.region",
+        "reach.run.analyses", "reach.outputs.maps", "reach.outputs.report", "reach.fetch",
         "reach.demo", "reach.partition", "weasyprint",
     ):  # fmt: skip
         with contextlib.suppress(Exception):

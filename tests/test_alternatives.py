@@ -16,72 +16,35 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from reach.build import Region, load_region
 from reach.cli import app
-from reach.engine.combined import REASON_REACHED
-from reach.pipeline import Evaluation, evaluate, run_scenario
-from reach.scenario import Alternative, Scenario, load_scenario
-from tests.tiny_region import CELL_DEG, NORTH, SIZE, WEST, tiny_people, write_tiny_region
-
-TOWERS = """{"type": "FeatureCollection",
-"crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}},
-"features": [{"type": "Feature", "properties": {"site": "Desa Tengah"},
- "geometry": {"type": "Point", "coordinates": [120.012, -9.032]}}]}
-"""
-
-ALTERNATIVES = """
-[[alternatives]]
-name = "new_post"
-description = "A health post in the south-west village"
-cost = 1000
-operations = [{ op = "add_facility", service = "health", facility_id = "P1", name = "Pustu Baru", lon = 120.0085, lat = -9.0305, tier = "health_post", capacity = 500 }]
-
-[[alternatives]]
-name = "close_east"
-operations = [{ op = "close_facility", service = "health", facility_id = "C2" }]
-
-[[alternatives]]
-name = "pave"
-cost = 5000
-operations = [{ op = "upgrade_road", way_ids = [10], set_highway = "primary", set_surface = "asphalt" }]
-
-[[alternatives]]
-name = "south_road"
-cost = 8000
-operations = [{ op = "add_road", start = [120.003, -9.035], end = [120.036, -9.0305], highway = "secondary" }]
-
-[[alternatives]]
-name = "wet"
-operations = [{ op = "season", name = "wet", share_of_year = 0.4, surface_multipliers = { unpaved = 0.5 }, walk_multiplier = 0.5 }]
-
-[[alternatives]]
-name = "few_bikes"
-operations = [{ op = "vehicle_availability", service = "health", share = 0.3 }]
-
-[[alternatives]]
-name = "tele"
-cost = 200
-operations = [{ op = "telemedicine", service = "health", remote_share = 0.4, hub_and_spoke = false, connectivity = { kind = "towers", path = "towers.geojson", range_m = 800 } }]
-"""
-
-NAMES = ["new_post", "close_east", "pave", "south_road", "wet", "few_bikes", "tele"]
-
-
-def _write_set(folder: Path) -> Path:
-    scenario = write_tiny_region(folder)
-    (folder / "towers.geojson").write_text(TOWERS)
-    scenario.write_text(scenario.read_text() + ALTERNATIVES)
-    return scenario
+from reach.codes import REASON_REACHED
+from reach.model.region import Region
+from reach.results import Evaluation
+from reach.run.evaluate import evaluate
+from reach.run.region import load_region
+from reach.run.scenario_set import run_scenario
+from reach.spec import Alternative, ScenarioSpec, load_scenario
+from tests.helpers import (
+    CELL_DEG,
+    NAMES,
+    NORTH,
+    SIZE,
+    TOWERS,
+    WEST,
+    assert_same_evaluation,
+    tiny_people,
+    write_tiny_set,
+)
 
 
 @pytest.fixture(scope="module")
-def tiny_set(tmp_path_factory: pytest.TempPathFactory) -> tuple[Scenario, Region, Evaluation]:
-    scn = load_scenario(_write_set(tmp_path_factory.mktemp("set")))
+def tiny_set(tmp_path_factory: pytest.TempPathFactory) -> tuple[ScenarioSpec, Region, Evaluation]:
+    scn = load_scenario(write_tiny_set(tmp_path_factory.mktemp("set")))
     region = load_region(scn)
     return scn, region, evaluate(region)
 
 
-def _alt(scn: Scenario, name: str) -> Alternative:
+def _alt(scn: ScenarioSpec, name: str) -> Alternative:
     return next(a for a in scn.alternatives if a.name == name)
 
 
@@ -90,7 +53,7 @@ def _time(ev: Evaluation) -> np.ndarray:
 
 
 def test_scenario_set_writes_every_alternative_and_the_comparison(tmp_path: Path) -> None:
-    scn = load_scenario(_write_set(tmp_path))
+    scn = load_scenario(write_tiny_set(tmp_path))
     run = run_scenario(scn)
     out = tmp_path / "out"
     people = tiny_people()
@@ -150,7 +113,7 @@ def test_scenario_set_writes_every_alternative_and_the_comparison(tmp_path: Path
 
 
 def test_compare_command_prints_the_ranked_alternatives(tmp_path: Path) -> None:
-    scenario = _write_set(tmp_path)
+    scenario = write_tiny_set(tmp_path)
     result = CliRunner().invoke(app, ["compare", str(scenario)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.stderr
     for name in NAMES:
@@ -159,17 +122,13 @@ def test_compare_command_prints_the_ranked_alternatives(tmp_path: Path) -> None:
 
 
 def test_only_added_facilities_search_incrementally_with_identical_times(
-    tiny_set: tuple[Scenario, Region, Evaluation],
+    tiny_set: tuple[ScenarioSpec, Region, Evaluation],
 ) -> None:
     scn, region, base = tiny_set
     alt = _alt(scn, "new_post")
     fast = evaluate(region, name="a", alternative=alt, baseline=base)
     full = evaluate(region, name="a", alternative=alt, baseline=base, incremental=False)
-    for svc in fast.services:
-        a, b = fast.services[svc], full.services[svc]
-        np.testing.assert_array_equal(a.search.time_min, b.search.time_min)
-        np.testing.assert_array_equal(a.search.reason, b.search.reason)
-        pd.testing.assert_frame_equal(a.coverage, b.coverage)
+    assert_same_evaluation(region, full, fast)
     assert fast.services["health"].search.time_min is not base.services["health"].search.time_min
 
 
@@ -192,7 +151,7 @@ SETTINGS: dict[str, Any] = {
 @settings(**SETTINGS)
 @given(cell=cells, incremental=st.booleans())
 def test_adding_a_facility_never_increases_any_time(
-    tiny_set: tuple[Scenario, Region, Evaluation], cell: tuple[int, int], incremental: bool
+    tiny_set: tuple[ScenarioSpec, Region, Evaluation], cell: tuple[int, int], incremental: bool
 ) -> None:
     _, region, base = tiny_set
     lon, lat = _lon_lat(cell[0], cell[1])
@@ -225,7 +184,7 @@ def test_adding_a_facility_never_increases_any_time(
     end=cells,
 )
 def test_upgrading_or_adding_a_road_never_increases_any_time(
-    tiny_set: tuple[Scenario, Region, Evaluation],
+    tiny_set: tuple[ScenarioSpec, Region, Evaluation],
     highway: str,
     start: tuple[int, int],
     end: tuple[int, int],
@@ -251,7 +210,7 @@ def test_upgrading_or_adding_a_road_never_increases_any_time(
 @settings(**SETTINGS)
 @given(which=st.sampled_from(["C1", "C2"]), close_road=st.booleans())
 def test_closing_a_facility_or_road_never_decreases_any_time(
-    tiny_set: tuple[Scenario, Region, Evaluation], which: str, close_road: bool
+    tiny_set: tuple[ScenarioSpec, Region, Evaluation], which: str, close_road: bool
 ) -> None:
     _, region, base = tiny_set
     ops: list[dict[str, Any]] = [
@@ -272,7 +231,7 @@ def test_closing_a_facility_or_road_never_decreases_any_time(
     base_share=st.sampled_from([1.0, 0.5]),
 )
 def test_virtual_access_never_reduces_coverage(
-    tiny_set: tuple[Scenario, Region, Evaluation],
+    tiny_set: tuple[ScenarioSpec, Region, Evaluation],
     cell: tuple[int, int],
     range_m: float,
     share: float,
@@ -304,11 +263,11 @@ def test_virtual_access_never_reduces_coverage(
 def test_row_order_of_inputs_does_not_change_outputs(rnd: Any) -> None:
     import tempfile
 
-    from tests.tiny_region import FACILITIES_CSV
+    from tests.helpers import FACILITIES_CSV
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        _write_set(folder)
+        write_tiny_set(folder)
         # two more roads so the ways have an order to shuffle
         extra = (
             '  <node id="4" lat="-9.0300" lon="120.0050"/>\n'
@@ -349,8 +308,10 @@ facilities = { path = "clinics.csv", id_column = "facility_id", tier_column = "t
 
 
 @pytest.fixture(scope="module")
-def two_services(tmp_path_factory: pytest.TempPathFactory) -> tuple[Scenario, Region, Evaluation]:
-    path = _write_set(tmp_path_factory.mktemp("two"))
+def two_services(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[ScenarioSpec, Region, Evaluation]:
+    path = write_tiny_set(tmp_path_factory.mktemp("two"))
     text = path.read_text()
     # the second service goes with the first, before the outputs and alternatives
     path.write_text(text.replace("[outputs]", WALK_SERVICE.lstrip() + "[outputs]", 1))
@@ -361,19 +322,14 @@ def two_services(tmp_path_factory: pytest.TempPathFactory) -> tuple[Scenario, Re
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_alternative_evaluated_from_the_baseline_equals_a_full_evaluation(
-    two_services: tuple[Scenario, Region, Evaluation], name: str
+    two_services: tuple[ScenarioSpec, Region, Evaluation], name: str
 ) -> None:
     scn, region, base = two_services
     alt = _alt(scn, name)
     fast = evaluate(region, name=name, alternative=alt, baseline=base)
     full = evaluate(region, name=name, alternative=alt, incremental=False)
     assert set(fast.services) == {"health", "health_walk"}
-    for svc in fast.services:
-        a, b = fast.services[svc], full.services[svc]
-        np.testing.assert_array_equal(a.search.time_min, b.search.time_min)
-        np.testing.assert_array_equal(a.search.facility, b.search.facility)
-        np.testing.assert_array_equal(a.search.reason, b.search.reason)
-        pd.testing.assert_frame_equal(a.coverage, b.coverage)
+    assert_same_evaluation(region, full, fast)
     # an alternative that names only "health" and leaves the roads alone reuses the walk result
     roads_alone = name in ("new_post", "close_east", "few_bikes", "tele")
     reused = fast.services["health_walk"] is base.services["health_walk"]

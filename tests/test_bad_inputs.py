@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from reach.cli import app
 from reach.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_RESOURCE
 from tests.conftest import Canary
-from tests.tiny_region import OSM, SIZE, tiny_people, write_population, write_tiny_region
+from tests.helpers import OSM, SIZE, tiny_people, write_population, write_tiny_region
 
 Mutation = Callable[[Path], None]
 

@@ -12,14 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import sparse
 
-from reach.build import Region, load_region
-from reach.engine.combined import (
-    STATUS_BARRIER,
-    STATUS_PASSABLE,
-    SearchGraph,
-    combined_search,
-    moves_for,
-)
+from reach.codes import STATUS_BARRIER, STATUS_PASSABLE
+from reach.engine.combined import combined_search
 from reach.errors import ConservationError
 from reach.metrics.capacity import (
     CAPACITY_PARTS,
@@ -29,10 +23,10 @@ from reach.metrics.capacity import (
     processing_order,
 )
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID
-from reach.model.assemble import search_graph
-from reach.pipeline import Evaluation, _Searcher, evaluate
-from reach.scenario import load_scenario
-from tests.tiny_region import write_tiny_region
+from reach.model.assemble import SearchGraph, moves_for
+from reach.model.region import Region
+from reach.results import Evaluation
+from tests.helpers import tiny_baseline
 
 
 def _matrix(rows: list[dict[int, float]], n_cells: int) -> sparse.csr_array:
@@ -333,14 +327,7 @@ def test_catchment_times_refuses_an_unbounded_search() -> None:
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Region, Evaluation, SearchGraph]:
     folder: Path = tmp_path_factory.mktemp("tiny_capacity")
-    region = load_region(load_scenario(write_tiny_region(folder)))
-    base = evaluate(region)
-    searcher = _Searcher(region, region.roads, region.friction)
-    graph = search_graph(
-        region.grid, region.friction, searcher.network("motorbike"),
-        neighbours=region.scenario.grid.neighbours,
-    )  # fmt: skip
-    return region, base, graph
+    return tiny_baseline(folder)
 
 
 def _zone_args(region: Region) -> dict[str, object]:

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from reach.cli import app
 from reach.errors import EXIT_BAD_INPUT
-from tests.tiny_region import SIZE, tiny_people, write_population, write_tiny_region
+from tests.helpers import SIZE, tiny_people, write_population, write_tiny_region
 
 runner = CliRunner()
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from reach.cli import app
 from reach.errors import EXIT_BAD_INPUT, ScenarioError
-from tests.tiny_region import write_tiny_region
+from tests.helpers import write_tiny_region
 
 runner = CliRunner()
 
@@ -188,7 +188,7 @@ def test_api_operations_check_services_and_tiers(session) -> None:  # type: igno
 
 
 def test_studies_check_arguments(session) -> None:  # type: ignore[no-untyped-def]
-    from reach.studies import capacity_study, referral_study, siting_study
+    from reach.run.analyses import capacity_study, referral_study, siting_study
 
     region, base = session.region, session.evaluation()
     for bad in (math.nan, -1.0, 0.0, math.inf):

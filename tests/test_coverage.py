@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reach.engine.combined import REASON_BEYOND_LIMIT, REASON_NO_ROUTE, REASON_REACHED, REASON_WATER
+from reach.codes import REASON_BEYOND_LIMIT, REASON_NO_ROUTE, REASON_REACHED, REASON_WATER
 from reach.errors import ConservationError
 from reach.metrics.coverage import (
     ALL_ZONES_ID,

@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from reach.codes import REASON_REACHED
 from reach.demo import run_demo
-from reach.engine.combined import REASON_REACHED
 from reach.metrics.coverage import ALL_ZONES_ID
 from reach.outputs.folders import OUTPUT_MARKER
 from reach.outputs.write import file_sha256
-from reach.scenario import load_scenario
+from reach.spec import load_scenario
 
 SMALL = 120_000
 
@@ -44,7 +44,7 @@ def test_demo_writes_inputs_results_and_conserves_people(demo_out: Path) -> None
 
 
 def test_demo_rerun_is_byte_identical(demo_out: Path, tmp_path: Path) -> None:
-    from reach.pipeline import run_scenario
+    from reach.run.scenario_set import run_scenario
 
     scn = load_scenario(demo_out / "inputs" / "demo.toml")
     again = run_scenario(scn, out_dir=tmp_path / "again")
@@ -57,7 +57,7 @@ def test_demo_rerun_is_byte_identical(demo_out: Path, tmp_path: Path) -> None:
 
 def test_ferry_links_the_islands(demo_out: Path) -> None:
     """The second island's people reach the hospital only across the ferry."""
-    from reach.pipeline import run_scenario
+    from reach.run.scenario_set import run_scenario
 
     scn = load_scenario(demo_out / "inputs" / "demo.toml")
     run = run_scenario(scn, write=False)

@@ -11,9 +11,9 @@ import geopandas as gpd
 import pyogrio
 
 from reach.outputs.folders import OUTPUT_MARKER
-from reach.pipeline import run_scenario
-from reach.scenario import load_scenario
-from tests.test_alternatives import _write_set
+from reach.run.scenario_set import run_scenario
+from reach.spec import load_scenario
+from tests.helpers import write_tiny_set
 
 
 def _digests(folder: Path) -> dict[str, str]:
@@ -25,7 +25,7 @@ def _digests(folder: Path) -> dict[str, str]:
 
 
 def test_two_runs_give_identical_files(tmp_path: Path) -> None:
-    scenario = _write_set(tmp_path / "project")
+    scenario = write_tiny_set(tmp_path / "project")
     run_scenario(load_scenario(scenario), out_dir=tmp_path / "project" / "a")
     # a second copy of the project elsewhere, run later: paths and times differ, bytes must not
     shutil.copytree(tmp_path / "project", tmp_path / "copy", ignore=shutil.ignore_patterns("a"))
@@ -44,7 +44,7 @@ def test_two_runs_give_identical_files(tmp_path: Path) -> None:
 
 
 def test_geopackages_hold_facilities_and_zone_coverage(tmp_path: Path) -> None:
-    scenario = _write_set(tmp_path)
+    scenario = write_tiny_set(tmp_path)
     run_scenario(load_scenario(scenario))
     out = tmp_path / "out"
     assert [name for name, _ in pyogrio.list_layers(out / "facilities.gpkg")] == ["health"]

@@ -10,19 +10,17 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reach.engine.combined import (
+from reach.codes import (
     CLOSED,
     REASON_BEYOND_LIMIT,
     REASON_NO_ROUTE,
     REASON_REACHED,
     STATUS_BARRIER,
     STATUS_PASSABLE,
-    SearchGraph,
-    combined_search,
-    moves_for,
-    network_search,
 )
-from reach.pipeline import _faster_edges
+from reach.engine.combined import combined_search, network_search
+from reach.model.assemble import SearchGraph, moves_for
+from reach.run.session import faster_edges
 
 
 def _reference_cost(g: SearchGraph, u: int, v: int) -> float:
@@ -227,7 +225,7 @@ def test_searching_on_after_edges_got_faster_equals_searching_again(
     faster = dataclasses.replace(graph, rev_cost_min=graph.rev_cost_min * factor)
     before = combined_search(graph, seeds, max_time_min=limit)
     again = combined_search(faster, seeds, max_time_min=limit)
-    found = _faster_edges(graph, faster, before)
+    found = faster_edges(graph, faster, before)
     assert found is not None
     assert before.node_facility is not None
     nodes, times, into = found
@@ -241,7 +239,7 @@ def test_searching_on_after_edges_got_faster_equals_searching_again(
     assert (np.isfinite(after.time_min[after.facility != again.facility])).all()
     # a slower edge is not carried on
     if (faster.rev_cost_min < graph.rev_cost_min).any():
-        assert _faster_edges(faster, graph, again) is None
+        assert faster_edges(faster, graph, again) is None
 
 
 @st.composite

@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reach.build import load_region
-from reach.pipeline import evaluate, run_scenario
-from reach.scenario import load_scenario
+from reach.run.evaluate import evaluate
+from reach.run.region import load_region
+from reach.run.scenario_set import run_scenario
 from reach.settings import DATA_ENV
+from reach.spec import load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "scenarios"

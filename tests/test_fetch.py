@@ -25,25 +25,28 @@ import pytest
 import rasterio
 from affine import Affine
 
-from reach.errors import EXIT_BAD_INPUT, EXIT_RESOURCE
+from reach.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_RESOURCE,
+    ChecksumMismatchError,
+    DownloadTooLargeError,
+    FetchError,
+    NotCachedError,
+)
 from reach.fetch import (
     BASE_URLS_ENV,
     CACHE_ENV,
     MANIFEST_NAME,
     BBox,
-    ChecksumMismatchError,
     DownloadPolicy,
-    DownloadTooLargeError,
-    FetchError,
-    NotCachedError,
     cache_clear,
     cache_info,
     fetch_region,
 )
 from reach.fetch.config import BaseUrls, resolve_base_urls
 from reach.ingest.osm import read_osm_facilities, read_osm_roads
-from reach.pipeline import run_scenario
-from reach.scenario import load_scenario
+from reach.run.scenario_set import run_scenario
+from reach.spec import load_scenario
 
 # --- the generated world ---------------------------------------------------------------------
 

@@ -20,8 +20,8 @@ from reach.outputs.folders import (
     check_output_target,
     recover_folder,
 )
-from reach.scenario import load_scenario
-from tests.tiny_region import write_tiny_region
+from reach.spec import load_scenario
+from tests.helpers import write_tiny_region
 
 SWAP_STEPS = (
     "tmp-created",
@@ -188,7 +188,7 @@ def test_protected_folders_and_their_parents(
 
 
 def test_folder_dot_in_a_project_with_a_manifest_is_refused(tmp_path: Path) -> None:
-    from reach.pipeline import run_scenario
+    from reach.run.scenario_set import run_scenario
 
     project = tmp_path / "project"
     scenario = write_tiny_region(project)
@@ -255,8 +255,8 @@ def test_extends_through_a_symlink_outside_is_refused(tmp_path: Path) -> None:
 
 
 def test_cache_clear_refuses_a_folder_that_is_not_a_cache(tmp_path: Path) -> None:
+    from reach.errors import FetchError
     from reach.fetch import cache_clear, cache_info
-    from reach.fetch.errors import FetchError
 
     folder = tmp_path / "documents"
     for sub in ("files", "partial", "locks"):

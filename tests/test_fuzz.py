@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from reach.errors import ReachError
 from reach.ingest.osm import read_osm_facilities, read_osm_roads_with_report
-from reach.scenario import parse_scenario
-from tests.tiny_region import OSM, SCENARIO
+from reach.spec import parse_scenario
+from tests.helpers import OSM, SCENARIO
 
 FUZZ = settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True

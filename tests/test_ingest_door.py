@@ -35,9 +35,9 @@ import pytest
 import rasterio
 import shapely
 from affine import Affine
+from rasterio.crs import CRS
 from typer.testing import CliRunner
 
-from reach.build import load_region, read_region_inputs
 from reach.cli import app
 from reach.errors import EXIT_OK, InputError, ReachError, ResourceLimitError
 from reach.ingest import rasters
@@ -49,16 +49,20 @@ from reach.ingest.layers import read_vector_layer
 from reach.ingest.lines import read_road_lines
 from reach.ingest.osm import read_osm_facilities, read_osm_roads
 from reach.ingest.population import read_population
+from reach.ingest.rasters import RasterWindow
 from reach.model.grid import grid_from_population
 from reach.model.network import build_network
 from reach.model.speeds import default_profile
-from reach.partition_io import _read_window
-from reach.scenario import load_scenario
+from reach.run.region import load_region, read_region_inputs
+from reach.spec import load_scenario
 from tests.conftest import Canary
-from tests.tiny_region import CELL_DEG, NORTH, OSM, SIZE, WEST, tiny_people, write_tiny_region
+from tests.helpers import CELL_DEG, NORTH, OSM, SIZE, WEST, tiny_people, write_tiny_region
 
 NORTH_UP = Affine(CELL_DEG, 0, WEST, 0, -CELL_DEG, NORTH)
 GRID_BOUNDS = (WEST, NORTH - SIZE * CELL_DEG, WEST + SIZE * CELL_DEG, NORTH)
+#: A window over the tiny grid, as a partitioned run's task reads its part of a layer.
+GRID_WINDOW = RasterWindow(bounds=GRID_BOUNDS, crs=CRS.from_epsg(4326))
+GLOBE = RasterWindow(bounds=(-180.0, -90.0, 180.0, 90.0), crs=CRS.from_epsg(4326))
 
 
 def _tif(path: Path, data: np.ndarray, transform: Affine = NORTH_UP, **kw: Any) -> Path:
@@ -109,7 +113,16 @@ READERS: dict[str, tuple[str, Reader]] = {
     "dem srtm zip": (".hgt.zip", lambda p: read_dem([p])),
     "dem srtm hgt": (".hgt", lambda p: read_dem([p])),
     "signal raster": (".tif", lambda p: read_connectivity(p, kind="raster")),
-    "window": (".tif", lambda p: _read_window(p, what="x", bounds=GRID_BOUNDS, crs="EPSG:4326")),
+    "windowed population": (".tif", lambda p: read_population(p, window=GRID_WINDOW)),
+    "windowed land cover": (
+        ".tif",
+        lambda p: read_landcover_classes(p, labels={1: "a"}, window=GRID_WINDOW),
+    ),
+    "windowed cover fraction": (
+        ".tif",
+        lambda p: read_cover_fractions({"Tree": p}, window=GRID_WINDOW),
+    ),
+    "windowed dem": (".tif", lambda p: read_dem([p], window=GRID_WINDOW)),
     "osm roads": (".osm", read_osm_roads),
     "osm facilities": (".osm.pbf", read_osm_facilities),
     "road lines": (".geojson", lambda p: read_road_lines(p, class_column="highway")),
@@ -284,7 +297,7 @@ def test_sandbox_restores_the_gdal_options() -> None:
 
     previous = pyogrio.get_gdal_config_option("GDAL_HTTP_PROXY")
     with rasters.ogr_sandbox(), rasters.ogr_sandbox():
-        assert pyogrio.get_gdal_config_option("GDAL_HTTP_PROXY") == rasters._NO_PROXY
+        assert pyogrio.get_gdal_config_option("GDAL_HTTP_PROXY") == rasters.NO_PROXY
     assert pyogrio.get_gdal_config_option("GDAL_HTTP_PROXY") == previous
 
 
@@ -356,6 +369,11 @@ RASTER_READERS: dict[str, Reader] = {
     "cover fraction": lambda p: read_cover_fractions({"Tree": p}),
     "dem": lambda p: read_dem([p]),
     "signal raster": lambda p: read_connectivity(p, kind="raster"),
+    # a window over the whole globe: the whole file is under it
+    "windowed population": lambda p: read_population(p, window=GLOBE),
+    "windowed land cover": lambda p: read_landcover_classes(p, labels={1: "a"}, window=GLOBE),
+    "windowed cover fraction": lambda p: read_cover_fractions({"Tree": p}, window=GLOBE),
+    "windowed dem": lambda p: read_dem([p], window=GLOBE),
 }
 
 
@@ -417,12 +435,18 @@ def test_south_up_rasters_read_north_up(tmp_path: Path) -> None:
     (d_s,) = read_dem([_south_up(tmp_path / "ds.tif", dem)])
     assert d_s.transform == d_n.transform
     np.testing.assert_array_equal(d_s.values, d_n.values)
-    # the windowed reader of partitioned runs reads the same window from both
+    # a windowed read (a partitioned run's task) reads the same window from both
     box = (WEST + 0.010, NORTH - 0.030, WEST + 0.020, NORTH - 0.012)
-    w_n = _read_window(tmp_path / "dn.tif", what="dem", bounds=box, crs="EPSG:4326")
-    w_s = _read_window(tmp_path / "ds.tif", what="dem", bounds=box, crs="EPSG:4326")
-    assert w_n is not None and w_s is not None and w_s.transform == w_n.transform
+    window = RasterWindow(bounds=box, crs=CRS.from_epsg(4326))
+    (w_n,) = read_dem([tmp_path / "dn.tif"], window=window)
+    (w_s,) = read_dem([tmp_path / "ds.tif"], window=window)
+    assert w_s.transform == w_n.transform
     np.testing.assert_array_equal(w_s.values, w_n.values)
+    # the window's pixels (and a margin) are the whole read's, where they lie
+    col0, row0 = (round(v) for v in ~d_n.transform @ (w_n.transform.c, w_n.transform.f))
+    rows, cols = w_n.shape
+    assert rows >= 18 + 2 * window.margin_px and cols >= 10 + 2 * window.margin_px
+    np.testing.assert_array_equal(w_n.values, d_n.values[row0 : row0 + rows, col0 : col0 + cols])
 
 
 runner = CliRunner()

@@ -12,11 +12,10 @@ import pytest
 import shapely
 from shapely.geometry import Point, Polygon
 
+from reach.codes import EDUCATION_TIERS, HEALTH_TIERS
 from reach.errors import InputError
 from reach.ingest.facilities import (
-    EDUCATION_TIERS,
     FACILITY_COLUMNS,
-    HEALTH_TIERS,
     classify_osm_health,
     classify_osm_school,
     facilities_from_osm,

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+from rasterio.crs import CRS
 
 from reach.errors import InputError
 from reach.ingest.landcover import read_cover_fractions, read_dem, read_landcover_classes
+from reach.ingest.rasters import RasterWindow
 
 MALAWI_LABELS = {1: "Built_area", 2: "Low_dense_vegetation", 3: "Dense_vegetation"}
 CGLC = (
@@ -199,6 +201,107 @@ def test_dem_vrt_rejected(tmp_path: Path) -> None:
     path.write_text('<VRTDataset rasterXSize="1" rasterYSize="1"></VRTDataset>')
     with pytest.raises(InputError, match="VRT"):
         read_dem([path])
+
+
+# --- windows ----------------------------------------------------------------------------------
+
+#: The test rasters' CRS, as a window names it.
+UTM36S = CRS.from_epsg(32636)
+
+
+def _window(rows: tuple[int, int], cols: tuple[int, int], *, cell: float = 1000) -> RasterWindow:
+    """A window over rows and columns of the rasters ``write_tif`` writes by default."""
+    x0, y0 = 600000, -1600000
+    return RasterWindow(
+        bounds=(x0 + cols[0] * cell, y0 - rows[1] * cell, x0 + cols[1] * cell, y0 - rows[0] * cell),
+        crs=UTM36S,
+    )
+
+
+def test_windowed_classes_are_the_whole_read_under_the_window(tmp_path: Path) -> None:
+    classes = (np.arange(20 * 30, dtype=np.uint8).reshape(20, 30) % 3) + 1
+    classes[0, :] = 255
+    path = write_tif(tmp_path / "lc.tif", classes, nodata=255)
+    whole = read_landcover_classes(path, labels=MALAWI_LABELS).classes
+    window = _window((4, 9), (5, 12))
+    part = read_landcover_classes(path, labels=MALAWI_LABELS, window=window)
+    assert whole is not None and part is not None and part.classes is not None
+    m = window.margin_px
+    rows, cols = slice(4 - m, 9 + m), slice(5 - m, 12 + m)
+    np.testing.assert_array_equal(part.classes.values, whole.values[rows, cols])
+    np.testing.assert_array_equal(part.classes.nodata_mask, whole.nodata_mask[rows, cols])
+    assert part.classes.transform == whole.transform @ Affine.translation(5 - m, 4 - m)
+    assert part.class_labels == MALAWI_LABELS
+    # a south-up copy gives the same window
+    t = north_up(600000, -1600000, 1000)
+    south = Affine(t.a, 0, t.c, 0, -t.e, t.f + t.e * 20)
+    flipped = write_tif(tmp_path / "s.tif", classes[::-1].copy(), nodata=255, transform=south)
+    part_s = read_landcover_classes(flipped, labels=MALAWI_LABELS, window=window)
+    assert part_s is not None and part_s.classes is not None
+    np.testing.assert_array_equal(part_s.classes.values, part.classes.values)
+    assert part_s.classes.transform == part.classes.transform
+
+
+def test_windowed_reads_keep_the_checks_but_allow_an_empty_window(tmp_path: Path) -> None:
+    classes = np.full((30, 30), 255, np.uint8)
+    classes[20:, 20:] = 1
+    path = write_tif(tmp_path / "lc.tif", classes, nodata=255)
+    # only nodata under the window: no error (the whole file has valid cells)
+    empty = read_landcover_classes(path, labels={1: "a"}, window=_window((2, 6), (2, 6)))
+    assert empty is not None and empty.classes is not None
+    assert empty.classes.nodata_mask.all()
+    # class labels are still checked in a window
+    classes[20:, 20:] = 7
+    path = write_tif(tmp_path / "lc7.tif", classes, nodata=255)
+    with pytest.raises(InputError, match="no label: 7"):
+        read_landcover_classes(path, labels={1: "a"}, window=_window((22, 26), (22, 26)))
+    # and the cover fractions' range
+    bad = write_tif(tmp_path / "f.tif", np.full((30, 30), 120, np.uint8))
+    with pytest.raises(InputError, match="outside 0–100"):
+        read_cover_fractions({"Tree": bad}, window=_window((2, 6), (2, 6)))
+
+
+def test_a_window_off_the_rasters_reads_nothing(tmp_path: Path) -> None:
+    path = write_tif(tmp_path / "lc.tif", np.ones((10, 10), np.uint8))
+    far = _window((500, 510), (500, 510))
+    assert read_landcover_classes(path, labels={1: "a"}, window=far) is None
+    assert read_cover_fractions({"Tree": path}, window=far) is None
+    assert read_dem([path], window=far) == []
+
+
+def test_windowed_fractions_are_the_whole_read_under_the_window(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    paths = {
+        name: write_tif(tmp_path / f"{name}.tif", rng.integers(0, 101, (25, 25)).astype(np.uint8))
+        for name in ("Tree", "Crops")
+    }
+    whole = read_cover_fractions(paths)
+    window = _window((10, 14), (3, 8))
+    part = read_cover_fractions(paths, window=window)
+    assert whole.fractions is not None and part is not None and part.fractions is not None
+    assert part.class_labels == whole.class_labels == {1: "Tree", 2: "Crops"}
+    m = window.margin_px
+    for name, layer in part.fractions.items():
+        expected = whole.fractions[name].values[10 - m : 14 + m, max(3 - m, 0) : 8 + m]
+        np.testing.assert_array_equal(layer.values, expected)
+
+
+def _hgt(path: Path, value: int) -> Path:
+    """A 3-arc-second SRTM tile (1201 × 1201 big-endian int16) of one elevation."""
+    np.full((1201, 1201), value, dtype=">i2").tofile(path)
+    return path
+
+
+def test_srtm_tiles_read_whole_when_their_name_is_under_the_window(tmp_path: Path) -> None:
+    tile = _hgt(tmp_path / "S12E043.hgt", 250)
+    over = RasterWindow(bounds=(43.2, -11.8, 43.4, -11.6), crs=CRS.from_epsg(4326))
+    away = RasterWindow(bounds=(10.0, 5.0, 10.5, 5.5), crs=CRS.from_epsg(4326))
+    (dem,) = read_dem([tile], window=over)
+    assert dem.shape == (1201, 1201) and float(np.nanmax(dem.values)) == 250
+    assert read_dem([tile], window=away) == []
+    # a projected window is placed in lon/lat
+    utm38s = RasterWindow(bounds=(300000, 8700000, 310000, 8710000), crs=CRS.from_epsg(32738))
+    assert len(read_dem([tile], window=utm38s)) == 1
 
 
 # --- real data --------------------------------------------------------------------------------

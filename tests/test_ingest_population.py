@@ -18,7 +18,7 @@ from rasterio.shutil import copy as rio_copy
 
 from reach.errors import ConservationError, InputError
 from reach.ingest.population import Population, aggregate_population, read_population
-from reach.ingest.rasters import open_geotiff
+from reach.ingest.rasters import RasterWindow, open_geotiff
 
 WGS84 = "EPSG:4326"
 
@@ -385,3 +385,31 @@ def test_malawi_population(malawi: Path) -> None:
     assert pop.nodata_inferred is False
     assert pop.crs == CRS.from_epsg(32636)
     assert pop.people.shape == (196, 227)
+
+
+# --- windows ----------------------------------------------------------------------------------
+
+
+def test_windowed_population_is_the_whole_read_under_the_window(tmp_path: Path) -> None:
+    people = np.arange(40 * 50, dtype=np.float32).reshape(40, 50) % 7
+    people[:12, :] = -99999.0  # an undeclared fill, inferred as nodata
+    path = write_tif(tmp_path / "pop.tif", people)
+    whole = read_population(path)
+    west, north = 43.2, -11.3
+    box = (west + 20 * CELL, north - 30 * CELL, west + 30 * CELL, north - 20 * CELL)
+    window = RasterWindow(bounds=box, crs=CRS.from_epsg(4326))
+    part = read_population(path, window=window)
+    assert part is not None
+    col0, row0 = (round(v) for v in ~whole.transform @ (part.transform.c, part.transform.f))
+    rows, cols = part.shape
+    assert rows >= 10 + 2 * window.margin_px and cols >= 10 + 2 * window.margin_px
+    np.testing.assert_array_equal(part.people, whole.people[row0 : row0 + rows, col0 : col0 + cols])
+    np.testing.assert_array_equal(part.valid, whole.valid[row0 : row0 + rows, col0 : col0 + cols])
+    assert part.total == float(part.people.sum())
+    # a window of nodata only is not refused (the whole raster has people)
+    top = (west + 20 * CELL, north - 5 * CELL, west + 30 * CELL, north - 2 * CELL)
+    empty = read_population(path, window=RasterWindow(bounds=top, crs=CRS.from_epsg(4326)))
+    assert empty is not None and not empty.valid.any() and empty.total == 0.0
+    # nor is a window off the raster: there is nothing to read
+    off = RasterWindow(bounds=(0.0, 0.0, 1.0, 1.0), crs=CRS.from_epsg(4326))
+    assert read_population(path, window=off) is None

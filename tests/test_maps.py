@@ -21,22 +21,22 @@ from folium.map import Layer
 from PIL import Image
 from pyproj import Transformer
 
-from reach.demo import demo_scenario_toml
-from reach.engine.combined import REASON_REACHED
+from reach.codes import REASON_REACHED
+from reach.demo import demo_scenario_toml, generate_demo
 from reach.outputs.map_assets import leaflet_css, leaflet_js, leaflet_version
 from reach.outputs.maps import (
-    _FacilityMarkers,
-    _gain_codes,
-    _HtmlControl,
+    FacilityMarkers,
+    HtmlControl,
     catchment_colours,
+    gain_codes,
     map_file_name,
     render_map,
     service_map,
     write_maps,
 )
-from reach.pipeline import RunResult, run_scenario
-from reach.scenario import load_scenario
-from reach.synthetic import generate_demo
+from reach.results import RunResult
+from reach.run.scenario_set import run_scenario
+from reach.spec import load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 SIZE_CELLS = 40_000
@@ -184,7 +184,7 @@ def _png_rgba(overlay: folium.raster_layers.ImageOverlay) -> np.ndarray:
 
 def _controls(m: folium.Map) -> list[str]:
     """Decoded HTML of the title and legend controls."""
-    return [json.loads(c.html_json) for c in m._children.values() if isinstance(c, _HtmlControl)]
+    return [json.loads(c.html_json) for c in m._children.values() if isinstance(c, HtmlControl)]
 
 
 # --- pages -----------------------------------------------------------------------------------
@@ -358,7 +358,7 @@ def test_who_gains_codes_by_hand() -> None:
     base = np.array([10.0, 10.0, 40.0, 100.0, inf, 10.0, 10.0, 50.0, 10.0])
     alt = np.array([9.8, 7.0, 20.0, 10.0, 30.0, inf, 20.0, 1.0, inf])
     populated = np.array([True] * 8 + [False])
-    got = _gain_codes(base, alt, populated)
+    got = gain_codes(base, alt, populated)
     # unchanged, 3 min faster, 20 faster, 90 faster, newly reached, no longer reached, slower,
     # 49 faster, unpopulated
     np.testing.assert_array_equal(got, [0, 1, 3, 5, 6, 8, 7, 4, 0])
@@ -369,7 +369,7 @@ def test_alternative_layers_and_who_gains(hostile: RunResult, hostile_health: fo
     group = layers["Alternative: new_post"]
     inner = list(group._children.values())
     overlays = [c for c in inner if isinstance(c, folium.raster_layers.ImageOverlay)]
-    markers = [c for c in inner if isinstance(c, _FacilityMarkers)]
+    markers = [c for c in inner if isinstance(c, FacilityMarkers)]
     assert len(overlays) == 2 and not any(o.control for o in overlays)
     assert len(markers) == 1
     (row,) = json.loads(markers[0].rows_json)
@@ -440,7 +440,7 @@ def test_popups_tooltips_and_title_are_escaped_text(
     rows = [
         row
         for c in hostile_health._children.values()
-        if isinstance(c, _FacilityMarkers)
+        if isinstance(c, FacilityMarkers)
         for row in json.loads(c.rows_json)
     ]
     table = hostile.services["health"].facility_table

@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from reach.outputs.maps import write_maps
-from reach.pipeline import RunResult
+from reach.results import RunResult
 from tests.test_maps import (
     DATE,
     HOSTILE_ADDED,
@@ -269,8 +269,8 @@ def test_alternative_layers_switch_on(
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_comoros_map_renders_offline(browser: Any, comoros: Path, tmp_path: Path) -> None:
-    from reach.pipeline import run_scenario
-    from reach.scenario import load_scenario
+    from reach.run.scenario_set import run_scenario
+    from reach.spec import load_scenario
 
     repo = Path(__file__).resolve().parents[1]
     run = run_scenario(load_scenario(repo / "scenarios" / "comoros.toml"), write=False)

@@ -15,12 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import CRS, Transformer
 
-from reach.build import Region, load_region
-from reach.engine.combined import SearchGraph, combined_search
-from reach.model.assemble import search_graph
+from reach.engine.combined import combined_search
+from reach.model.assemble import SearchGraph
 from reach.model.grid import AnalysisGrid
-from reach.pipeline import Evaluation, _Searcher, evaluate
-from reach.scenario import Alternative, load_scenario
+from reach.model.region import Region
+from reach.results import Evaluation
+from reach.run.evaluate import evaluate
 from reach.scenarios.optimize import (
     GREEDY_GUARANTEE,
     GREEDY_GUARANTEE_BUDGET,
@@ -35,7 +35,8 @@ from reach.scenarios.optimize import (
     greedy_sites,
     siting_problem,
 )
-from tests.tiny_region import write_tiny_region
+from reach.spec import Alternative
+from tests.helpers import tiny_baseline
 
 # four villages of 1 person and a hamlet of ½. A covers villages 1, 2; B covers 3, 4; C covers
 # 2, 3 and the hamlet. Greedy takes C first (2.5 people) and then only adds 1 more; A + B cover 4.
@@ -329,13 +330,7 @@ def test_candidates_from_the_underserved_screen() -> None:
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Region, Evaluation, SearchGraph]:
     folder: Path = tmp_path_factory.mktemp("tiny_siting")
-    region = load_region(load_scenario(write_tiny_region(folder)))
-    searcher = _Searcher(region, region.roads, region.friction)
-    graph = search_graph(
-        region.grid, region.friction, searcher.network("motorbike"),
-        neighbours=region.scenario.grid.neighbours,
-    )  # fmt: skip
-    return region, evaluate(region), graph
+    return tiny_baseline(folder)
 
 
 def test_candidate_coverage_is_the_uncovered_people_near_each_candidate(

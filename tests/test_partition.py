@@ -11,29 +11,32 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reach.build import Region, load_region
-from reach.demo import demo_scenario_toml
-from reach.engine.combined import SearchGraph, combined_search
+from reach.demo import demo_scenario_toml, generate_demo
+from reach.engine.combined import combined_search
 from reach.errors import ScenarioError
-from reach.model.assemble import search_graph
-from reach.partition import plan_partitions, run_partitioned
-from reach.partition_survey import (
-    connector_metres,
+from reach.model.assemble import SearchGraph, search_graph
+from reach.model.network import Network, build_network
+from reach.model.region import Region, mode_profile
+from reach.model.snap import connector_metres
+from reach.partition import (
     halo_for,
     merge_survey_tiles,
     mode_network,
+    plan_partitions,
     reach_rates,
+    run_partitioned,
     survey_friction,
     survey_tile,
 )
-from reach.pipeline import Evaluation, _Searcher, evaluate, service_graph
-from reach.scenario import AddFacility, Alternative, Scenario, load_scenario
-from reach.synthetic import generate_demo
+from reach.results import Evaluation
+from reach.run.evaluate import evaluate
+from reach.run.region import load_region
+from reach.spec import AddFacility, Alternative, ScenarioSpec, load_scenario
+from tests.helpers import assert_same_evaluation
 
 SIZE = 200_000
 TILE = 10_000  # 100 × 100 cells: the demo's main island is cut into many tiles
@@ -51,7 +54,7 @@ def scheduler() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Scenario, Region, Evaluation]:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[ScenarioSpec, Region, Evaluation]:
     """The demo region (islands joined by a ferry), loaded, and its whole-region baseline."""
     folder = tmp_path_factory.mktemp("partition") / "demo"
     files = generate_demo(folder, size_cells=SIZE, seed=7)
@@ -72,49 +75,8 @@ def _variant(region: Region, *, limit_min: float, modes: tuple[str, ...]) -> Reg
     return replace(region, scenario=scn2, facilities=facilities)
 
 
-def _catchment_ties_only(region: Region, base: Evaluation, other: Evaluation) -> None:
-    """Cells whose catchment differs are exact ties: both facilities are as near."""
-    limit = region.scenario.grid.max_travel_time_min
-    for name, res in base.services.items():
-        a, b = res.search.facility, other.services[name].search.facility
-        cells = np.flatnonzero(a != b)[:20]
-        if cells.size == 0:
-            continue
-        graph = service_graph(region, res.spec.mode)
-        seed = res.facilities["cell"].to_numpy()
-        for cell in cells:
-            times = [
-                combined_search(graph, seed[[k]], max_time_min=limit).time_min[cell]
-                for k in (a[cell], b[cell])
-            ]
-            assert times[0] == times[1] == res.search.time_min[cell], (name, cell)
-
-
-def assert_same(region: Region, base: Evaluation, other: Evaluation, *, exact: bool = True) -> None:
-    """Times, reasons and coverage equal (exactly, or to float rounding of warps)."""
-    for name, res in base.services.items():
-        a, b = res.search, other.services[name].search
-        np.testing.assert_array_equal(np.isfinite(a.time_min), np.isfinite(b.time_min))
-        np.testing.assert_array_equal(a.reason, b.reason)
-        if exact:
-            np.testing.assert_array_equal(a.time_min, b.time_min)
-            np.testing.assert_array_equal(a.node_time_min, b.node_time_min)
-        else:
-            np.testing.assert_allclose(a.time_min, b.time_min, rtol=1e-11, atol=1e-9)
-            np.testing.assert_allclose(a.node_time_min, b.node_time_min, rtol=1e-11, atol=1e-9)
-    _catchment_ties_only(region, base, other)
-    pd.testing.assert_frame_equal(base.coverage, other.coverage, check_exact=exact, rtol=1e-9)
-    if all(
-        np.array_equal(r.search.facility, other.services[n].search.facility)
-        for n, r in base.services.items()
-    ):
-        pd.testing.assert_frame_equal(
-            base.facilities, other.facilities, check_exact=exact, rtol=1e-9
-        )
-
-
 def test_tiles_on_dask_equal_the_whole_region(
-    demo: tuple[Scenario, Region, Evaluation], scheduler: str
+    demo: tuple[ScenarioSpec, Region, Evaluation], scheduler: str
 ) -> None:
     """Tiles narrower than the time limit's reach exchange edge times until exact."""
     _, region, base = demo
@@ -122,22 +84,22 @@ def test_tiles_on_dask_equal_the_whole_region(
     assert len(run.plan.partitions) > 4
     assert run.plan.exchange and run.rounds > 0
     assert len({s.pid for s in run.stats}) == 2  # both workers had work
-    assert_same(region, base, run.baseline)
+    assert_same_evaluation(region, base, run.baseline, ties=True)
 
 
 def test_zones_in_process_equal_the_whole_region(
-    demo: tuple[Scenario, Region, Evaluation],
+    demo: tuple[ScenarioSpec, Region, Evaluation],
 ) -> None:
     """Partitions by reporting zone (cut by tile when large), run in this process."""
     _, region, base = demo
     run = run_partitioned(region, by="zones", tile_cells=2 * TILE)
     assert {p.kind for p in run.plan.partitions} == {"zone"}
     assert len(run.plan.partitions) > len(region.zones) // 2
-    assert_same(region, base, run.baseline)
+    assert_same_evaluation(region, base, run.baseline, ties=True)
 
 
 def test_alternatives_continue_from_a_partitioned_baseline(
-    demo: tuple[Scenario, Region, Evaluation],
+    demo: tuple[ScenarioSpec, Region, Evaluation],
 ) -> None:
     """An added facility is searched from the partitioned baseline's cell and node times."""
     _, region, base = demo
@@ -149,22 +111,22 @@ def test_alternatives_continue_from_a_partitioned_baseline(
     alt = Alternative(name="new_clinic", operations=[add])
     whole = evaluate(region, name=alt.name, alternative=alt, baseline=base)
     parted = evaluate(region, name=alt.name, alternative=alt, baseline=run.baseline)
-    assert_same(region, whole, parted)
+    assert_same_evaluation(region, whole, parted, ties=True)
 
 
 def test_workers_reading_their_own_windows_agree(
-    demo: tuple[Scenario, Region, Evaluation], scheduler: str
+    demo: tuple[ScenarioSpec, Region, Evaluation], scheduler: str
 ) -> None:
     """From the scenario file, workers build their windows' friction; equal to rounding."""
     scn, region, base = demo
     run = run_partitioned(scn, scheduler=scheduler, by="tiles", tile_cells=TILE)
     assert run.region.friction.pace_min_per_m.size == 0  # never built whole
     assert run.region.friction.populated_water_cells == region.friction.populated_water_cells
-    assert_same(region, base, run.baseline, exact=False)
+    assert_same_evaluation(region, base, run.baseline, exact=False, ties=True)
 
 
 def test_islands_without_a_link_are_their_own_partitions(
-    demo: tuple[Scenario, Region, Evaluation],
+    demo: tuple[ScenarioSpec, Region, Evaluation],
 ) -> None:
     """With a limit below the ferry's wait, each island is searched on its own, exactly."""
     _, region, _ = demo
@@ -176,14 +138,14 @@ def test_islands_without_a_link_are_their_own_partitions(
     assert {p.kind for p in plan.partitions} == {"island"}
     assert not any(p.exchange for p in plan.partitions) and run.rounds == 0
     assert plan.links.n_islands > len(plan.partitions)  # islets with no facility: no task
-    assert_same(short, base, run.baseline)
+    assert_same_evaluation(short, base, run.baseline, ties=True)
     # the same islands, grouped by tile when small (the default)
     auto = run_partitioned(short, by="auto", tile_cells=TILE)
-    assert_same(short, base, auto.baseline)
+    assert_same_evaluation(short, base, auto.baseline, ties=True)
 
 
 def test_tiles_with_the_exact_halo_need_no_exchange(
-    demo: tuple[Scenario, Region, Evaluation],
+    demo: tuple[ScenarioSpec, Region, Evaluation],
 ) -> None:
     """A one-island run cut into tiles whose halo holds every path within the limit."""
     _, region, _ = demo
@@ -195,25 +157,35 @@ def test_tiles_with_the_exact_halo_need_no_exchange(
     assert plan.halo == tuple(int(h) for h in plan.exact_halo)
     assert plan.split_islands.sum() >= 1 and len(plan.partitions) > 2
     assert all(p.halo_rows == plan.halo[0] for p in plan.partitions)
-    assert_same(walk, base, run.baseline)
+    assert_same_evaluation(walk, base, run.baseline, ties=True)
     # a halo narrower than exact: the exchange makes up for it
     narrow = run_partitioned(walk, by="tiles", tile_cells=TILE, halo_cells=20)
     assert narrow.plan.exchange and narrow.rounds > 0
-    assert_same(walk, base, narrow.baseline)
+    assert_same_evaluation(walk, base, narrow.baseline, ties=True)
 
 
 HaloSetup = dict[str, tuple[SearchGraph, tuple[float, float], np.ndarray, np.ndarray]]
 
 
+def _network(region: Region, mode: str) -> Network:
+    """The mode's network, as the region's search session builds it."""
+    scn = region.scenario
+    return build_network(
+        region.roads,
+        region.grid,
+        profile=mode_profile(scn, mode),
+        ferry_wait_min=scn.ferries.headway_min / 2.0,
+    )
+
+
 @pytest.fixture(scope="module")
-def halo_setup(demo: tuple[Scenario, Region, Evaluation]) -> HaloSetup:
+def halo_setup(demo: tuple[ScenarioSpec, Region, Evaluation]) -> HaloSetup:
     """Per mode: the whole-region graph, the rates, the passable cells and node anchors."""
     _, region, _ = demo
     survey = survey_friction(region.friction)
-    searcher = _Searcher(region, region.roads, region.friction)
     out = {}
     for mode in ("walk", "motorbike"):
-        net = searcher.network(mode)
+        net = _network(region, mode)
         mn = mode_network(net, region.grid, survey.passable)
         rates = reach_rates(
             region.grid,
@@ -253,7 +225,7 @@ def test_no_path_within_the_limit_leaves_the_halo(
         assert hr < graph.rows / 4 and hc < graph.cols / 4
 
 
-def test_plan_table_counts_every_person(demo: tuple[Scenario, Region, Evaluation]) -> None:
+def test_plan_table_counts_every_person(demo: tuple[ScenarioSpec, Region, Evaluation]) -> None:
     """``plan_partitions`` lists windows, cores, halos and memory; nobody is counted twice."""
     _, region, _ = demo
     plan = plan_partitions(region, by="tiles", tile_cells=TILE)
@@ -271,7 +243,7 @@ def test_plan_table_counts_every_person(demo: tuple[Scenario, Region, Evaluation
 
 
 def test_survey_by_tiles_equals_the_whole_survey(
-    demo: tuple[Scenario, Region, Evaluation],
+    demo: tuple[ScenarioSpec, Region, Evaluation],
 ) -> None:
     """Components found tile by tile and joined at the seams are the whole grid's."""
     _, region, _ = demo
@@ -296,10 +268,10 @@ def test_survey_by_tiles_equals_the_whole_survey(
     assert pairs.shape[1] == whole.n_components + 1  # a one-to-one relabelling
 
 
-def test_connector_lengths_match_the_engine(demo: tuple[Scenario, Region, Evaluation]) -> None:
+def test_connector_lengths_match_the_engine(demo: tuple[ScenarioSpec, Region, Evaluation]) -> None:
     """The coordinator's connector metres times the pace are the engine's connectors."""
     _, region, _ = demo
-    net = _Searcher(region, region.roads, region.friction).network("motorbike")
+    net = _network(region, "motorbike")
     graph = search_graph(region.grid, region.friction, net)
     mn = mode_network(net, region.grid, np.isfinite(region.friction.pace_min_per_m))
     np.testing.assert_array_equal(mn.node_cell, graph.node_cell)
@@ -312,7 +284,7 @@ def test_connector_lengths_match_the_engine(demo: tuple[Scenario, Region, Evalua
     )
 
 
-def test_bad_executor_options_are_refused(demo: tuple[Scenario, Region, Evaluation]) -> None:
+def test_bad_executor_options_are_refused(demo: tuple[ScenarioSpec, Region, Evaluation]) -> None:
     _, region, _ = demo
     with pytest.raises(ScenarioError, match="scheduler"):
         run_partitioned(region, executor="local", scheduler="tcp://127.0.0.1:1")
@@ -349,7 +321,7 @@ def test_comoros_partitioned_on_dask_equals_the_whole_region(
         assert len(run.plan.partitions) >= 3 and run.rounds == 0
     else:
         assert run.plan.exchange and run.rounds > 0
-    assert_same(region, base, run.baseline)
+    assert_same_evaluation(region, base, run.baseline, ties=True)
 
 
 @pytest.mark.realdata
@@ -359,4 +331,4 @@ def test_comoros_windows_read_by_workers(
 ) -> None:
     region, base = comoros_run
     run = run_partitioned(region.scenario, scheduler=scheduler, by="tiles", tile_cells=200_000)
-    assert_same(region, base, run.baseline, exact=False)
+    assert_same_evaluation(region, base, run.baseline, exact=False, ties=True)

@@ -9,12 +9,13 @@ import pandas as pd
 import pytest
 from scipy.spatial import cKDTree
 
-from reach.engine.combined import REASON_REACHED
+from reach.codes import REASON_REACHED
 from reach.metrics.coverage import ALL_ZONES_ID
 from reach.outputs.folders import OUTPUT_MARKER
 from reach.outputs.write import file_sha256
-from reach.pipeline import RunResult, run_scenario
-from reach.scenario import load_scenario
+from reach.results import RunResult
+from reach.run.scenario_set import run_scenario
+from reach.spec import load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.realdata

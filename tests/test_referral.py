@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reach.build import load_region
-from reach.engine.combined import REASON_NO_ROUTE, REASON_REACHED, SearchResult
+from reach.codes import REASON_NO_ROUTE, REASON_REACHED
+from reach.engine.combined import SearchResult
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID
 from reach.metrics.referral import (
     CHAIN_PRIMARY_UNREACHABLE,
@@ -21,9 +21,11 @@ from reach.metrics.referral import (
     referral_analysis,
     referral_times,
 )
-from reach.pipeline import _Searcher, evaluate
-from reach.scenario import load_scenario
-from tests.tiny_region import write_tiny_region
+from reach.run.evaluate import evaluate
+from reach.run.region import load_region
+from reach.run.session import region_session
+from reach.spec import load_scenario
+from tests.helpers import write_tiny_region
 
 INF = np.inf
 
@@ -143,7 +145,7 @@ def test_on_a_region_the_chain_is_never_shorter_than_going_direct(tmp_path: Path
     region = load_region(load_scenario(write_tiny_region(tmp_path)))
     base = evaluate(region).services["health"]
     fac = base.facilities
-    searcher = _Searcher(region, region.roads, region.friction)
+    searcher = region_session(region)
     hospital = fac[fac["facility_id"] == "C1"]  # pretend C1 is the hospital
     referral = searcher.search(hospital, "motorbike")
     cells = fac["cell"].to_numpy()

@@ -13,12 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reach.errors import InputError
+from reach.errors import InputError, RefusedURLError
 from reach.metrics.coverage import ALL_ZONES_ID
 from reach.outputs import report as report_mod
-from reach.outputs.i18n import MESSAGES, get_locale
+from reach.outputs.i18n import MESSAGES, REASON_EXPLANATIONS, get_locale
 from reach.outputs.report import (
-    RefusedURLError,
     fetch_report_resource,
     licence_key,
     render_report_html,
@@ -26,8 +25,9 @@ from reach.outputs.report import (
     write_report,
     write_report_pdf,
 )
-from reach.pipeline import REASON_EXPLANATIONS, RunResult, run_scenario
-from reach.scenario import load_scenario
+from reach.results import RunResult
+from reach.run.scenario_set import run_scenario
+from reach.spec import load_scenario
 
 DATE = "2025-05-12"
 SCRIPT_NAME = "<script>alert(1)</script> <b>x</b>"
@@ -63,8 +63,7 @@ def _worst_cell_lon_lat(run: RunResult, service: str) -> tuple[float, float]:
 @pytest.fixture(scope="module")
 def scenario_set(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
     """The demo region with hostile zone names and three options, run and written."""
-    from reach.demo import demo_scenario_toml
-    from reach.synthetic import generate_demo
+    from reach.demo import demo_scenario_toml, generate_demo
 
     root = tmp_path_factory.mktemp("report")
     files = generate_demo(root / "inputs", size_cells=40_000, seed=3)
@@ -353,7 +352,7 @@ def test_coverage_curve_meets_the_coverage_table_at_each_threshold(
     keep = np.flatnonzero(people > 0)
     for svc, res in scenario_set.services.items():
         minutes = np.array([30.0, 60.0, 120.0])
-        curve = report_mod._coverage_curve(res.access, keep, people[keep], minutes)
+        curve = report_mod.coverage_curve(res.access, keep, people[keep], minutes)
         row = _all_row(scenario_set, svc)
         expected = [row[f"pct_within_{t:g}min"] for t in minutes]
         np.testing.assert_allclose(curve, expected, rtol=1e-9)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from reach.errors import ScenarioError
-from reach.scenario import parse_scenario
 from reach.settings import DATA_ENV
+from reach.spec import parse_scenario
 
 BASE = """version = 1
 [scenario]
@@ -92,7 +92,7 @@ facilities = { path = "clinics.csv" }
 
 
 def test_extends_lays_tables_over_the_base_file(tmp_path: Path) -> None:
-    from reach.scenario import load_scenario
+    from reach.spec import load_scenario
 
     (tmp_path / "base.toml").write_text(BASE_TOML)
     child = tmp_path / "options.toml"
@@ -117,7 +117,7 @@ def test_extends_lays_tables_over_the_base_file(tmp_path: Path) -> None:
     ],
 )
 def test_extends_problems_name_the_file(tmp_path: Path, extends: str, needle: str) -> None:
-    from reach.scenario import load_scenario
+    from reach.spec import load_scenario
 
     (tmp_path / "base.toml").write_text(BASE_TOML)
     child = tmp_path / "options.toml"
@@ -128,7 +128,7 @@ def test_extends_problems_name_the_file(tmp_path: Path, extends: str, needle: st
 
 
 def test_errors_in_the_base_file_point_into_it(tmp_path: Path) -> None:
-    from reach.scenario import load_scenario
+    from reach.spec import load_scenario
 
     (tmp_path / "base.toml").write_text(BASE_TOML.replace("neighbours", "x").replace(
         "max_travel_time_min = 300", "max_travel_time_minutes = 300"))  # fmt: skip
@@ -141,9 +141,9 @@ def test_errors_in_the_base_file_point_into_it(tmp_path: Path) -> None:
 
 
 def test_zone_rename_and_unknown_ids(tmp_path: Path) -> None:
-    from reach.build import load_region
-    from reach.scenario import load_scenario
-    from tests.tiny_region import write_tiny_region
+    from reach.run.region import load_region
+    from reach.spec import load_scenario
+    from tests.helpers import write_tiny_region
 
     scenario = write_tiny_region(tmp_path)
     text = scenario.read_text().replace(

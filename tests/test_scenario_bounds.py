@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 
 from reach.errors import ScenarioError
-from reach.scenario import (
+from reach.settings import available_memory_bytes
+from reach.spec import (
     MAX_ALTERNATIVES,
     MAX_EXTENDS_DEPTH,
     MAX_THRESHOLDS,
     load_scenario,
     parse_scenario,
 )
-from reach.settings import available_memory_bytes
-from tests.tiny_region import SCENARIO, write_tiny_region
+from tests.helpers import SCENARIO, write_tiny_region
 
 ADD = (
     '{{ op = "add_facility", service = "health", facility_id = "N{i}", lon = 120.01, '
@@ -155,7 +155,7 @@ def test_threads_stay_bounded_whatever_the_alternatives(tmp_path: Path) -> None:
     import threading
     import time
 
-    from reach.pipeline import run_scenario
+    from reach.run.scenario_set import run_scenario
 
     scenario = write_tiny_region(tmp_path)
     scenario.write_text(SCENARIO + _alternatives(30))

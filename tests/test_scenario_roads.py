@@ -22,16 +22,6 @@ from reach.ingest.roads import TAG_COLUMNS, RoadLines
 from reach.model.grid import AnalysisGrid
 from reach.model.network import Network, build_network
 from reach.model.speeds import default_profile
-from reach.scenario import (
-    AddFacility,
-    AddFerry,
-    AddRoad,
-    ChangeFerry,
-    CloseRoad,
-    Season,
-    SuspendFerry,
-    UpgradeRoad,
-)
 from reach.scenarios.roads import (
     add_ferry,
     add_road,
@@ -41,6 +31,16 @@ from reach.scenarios.roads import (
     close_road,
     suspend_ferry,
     upgrade_road,
+)
+from reach.spec import (
+    AddFacility,
+    AddFerry,
+    AddRoad,
+    ChangeFerry,
+    CloseRoad,
+    Season,
+    SuspendFerry,
+    UpgradeRoad,
 )
 
 UTM50S = CRS.from_epsg(32750)

@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from reach.build import load_region
 from reach.cli import app
 from reach.errors import EXIT_BAD_INPUT
-from reach.pipeline import evaluate
-from reach.scenario import Alternative, load_scenario
-from reach.studies import capacity_study, equity_study, referral_study, siting_study
-from tests.tiny_region import write_tiny_region
+from reach.run.analyses import capacity_study, equity_study, referral_study, siting_study
+from reach.run.evaluate import evaluate
+from reach.run.region import load_region
+from reach.spec import Alternative, load_scenario
+from tests.helpers import write_tiny_region
 
 runner = CliRunner()
 

@@ -1,13 +1,18 @@
-"""ruff and mypy stay clean: part of the test command so CI enforces them."""
+"""ruff and mypy stay clean, and the version is written once: part of the test command so CI
+enforces them."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 import sys
+import tomllib
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+
+import reach
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,3 +39,13 @@ def test_mypy() -> None:
         cwd=REPO, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_version_is_single_sourced() -> None:
+    """``reach.__version__`` is the version; pyproject reads it, the installed metadata agrees."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text("utf-8"))
+    assert "version" not in project["project"], "the version is written in reach/__init__.py only"
+    assert "version" in project["project"]["dynamic"]
+    dynamic = project["tool"]["setuptools"]["dynamic"]["version"]
+    assert dynamic == {"attr": "reach.__version__"}
+    assert metadata.version("reach") == reach.__version__, "reinstall: pip install -e ."

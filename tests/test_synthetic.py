@@ -1,4 +1,4 @@
-"""Tests of the demo-region generator, :mod:`reach.synthetic`."""
+"""Tests of the demo-region generator, :mod:`reach.demo`, and of ``reach demo --inputs-only``."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ import pytest
 import rasterio
 from rasterio.features import rasterize
 from scipy import ndimage
+from typer.testing import CliRunner
 
-from reach.errors import InputError
-from reach.synthetic import (
+from reach.cli import app
+from reach.demo import (
     DEFAULT_SIZE_CELLS,
     LANDCOVER_CLASSES,
     LANDCOVER_NODATA,
@@ -27,12 +28,14 @@ from reach.synthetic import (
     DemoFiles,
     demo_boundaries_geojson,
     generate_demo,
-    main,
 )
+from reach.errors import EXIT_BAD_INPUT, InputError
+from reach.outputs.folders import OUTPUT_MARKER
 
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED_BOUNDARIES = REPO / "data" / "boundaries" / "demo_districts.geojson"
 SMALL_CELLS = 60_000
+runner = CliRunner()
 
 
 @dataclass
@@ -360,21 +363,66 @@ def test_rejects_a_grid_too_small(tmp_path: Path) -> None:
         generate_demo(tmp_path, size_cells=1000)
 
 
-def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([str(tmp_path), "--size", str(SMALL_CELLS), "--boundaries-only"]) == 0
+def _demo(*args: str) -> tuple[int, str, str]:
+    """``reach --quiet demo ARGS``: exit code, standard output, standard error."""
+    result = runner.invoke(app, ["--quiet", "demo", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_command_line_inputs_only(small: DemoFiles, tmp_path: Path) -> None:
+    out = tmp_path / "inputs"
+    for _ in range(2):  # the second time replaces the folder the first wrote
+        code, stdout, err = _demo("--out", str(out), "--size", str(SMALL_CELLS), "--inputs-only")
+        assert code == 0, err
+        assert "inputs written to" in stdout
+    names = sorted(p.name for p in small.folder.iterdir())
+    written = sorted(p.name for p in out.iterdir())
+    assert written == sorted([*names, OUTPUT_MARKER, "manifest.json"])
+    for name in names:
+        assert _sha256(out / name) == _sha256(small.folder / name), name
+    assert [p.name for p in tmp_path.iterdir()] == ["inputs"]  # no temporary folder left
+
+
+def test_command_line_boundaries_only(tmp_path: Path) -> None:
+    for _ in range(2):  # the second time replaces the districts file the first wrote
+        code, stdout, err = _demo(
+            "--out", str(tmp_path), "--size", str(SMALL_CELLS), "--boundaries-only"
+        )
+        assert code == 0, err
+        assert "districts.geojson" in stdout
     text = (tmp_path / "districts.geojson").read_text(encoding="utf-8")
     assert text == demo_boundaries_geojson(size_cells=SMALL_CELLS)
-    assert main([str(tmp_path), "--size", "10"]) == 2
-    assert "size_cells" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["districts.geojson"]
 
 
-def test_command_line_never_overwrites_a_users_files(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("--size", "10", "--inputs-only"), "--size"),
+        (("--size", "10", "--boundaries-only"), "--size"),
+        (("--inputs-only", "--boundaries-only"), "exclude each other"),
+    ],
+)
+def test_command_line_refuses_bad_options(
+    tmp_path: Path, args: tuple[str, ...], needle: str
 ) -> None:
+    code, _, err = _demo("--out", str(tmp_path / "out"), *args)
+    assert code == EXIT_BAD_INPUT
+    assert needle in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_command_line_never_overwrites_a_users_files(tmp_path: Path) -> None:
     (tmp_path / "population.tif").write_text("a user's raster")
     (tmp_path / "districts.geojson").write_text('{"type": "FeatureCollection", "features": []}')
-    assert main([str(tmp_path), "--size", str(SMALL_CELLS)]) == 2
-    assert main([str(tmp_path), "--size", str(SMALL_CELLS), "--boundaries-only"]) == 2
-    assert "did not write" in capsys.readouterr().err
+    code, _, err = _demo("--out", str(tmp_path), "--size", str(SMALL_CELLS), "--inputs-only")
+    assert code == EXIT_BAD_INPUT
+    assert "did not write" in err
+    code, _, err = _demo("--out", str(tmp_path), "--size", str(SMALL_CELLS), "--boundaries-only")
+    assert code == EXIT_BAD_INPUT
+    assert "not a districts file this generator wrote" in err
+    code, _, err = _demo("--out", str(tmp_path), "--size", str(SMALL_CELLS))
+    assert code == EXIT_BAD_INPUT
+    assert "did not write" in err
     assert (tmp_path / "population.tif").read_text() == "a user's raster"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["districts.geojson", "population.tif"]

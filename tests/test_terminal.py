@@ -19,9 +19,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from reach.cli import _guard, app, clean
+from reach.cli import app, clean, guard
 from reach.errors import EXIT_RESOURCE
-from tests.tiny_region import write_tiny_region
+from tests.helpers import write_tiny_region
 
 runner = CliRunner()
 ESC = "\x1b"
@@ -205,7 +205,7 @@ def test_guard_maps_resource_errors_to_one_line(
         raise exc
 
     with pytest.raises(typer.Exit) as info:
-        _guard(fail)
+        guard(fail)
     assert info.value.exit_code == code
     err = capsys.readouterr().err
     assert len([line for line in err.splitlines() if line.strip()]) == 1, err

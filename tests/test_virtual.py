@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reach.engine.combined import REASON_NO_ROUTE, REASON_REACHED
+from reach.codes import REASON_NO_ROUTE, REASON_REACHED
 from reach.errors import ConservationError
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID, coverage_table
 from reach.metrics.virtual import (

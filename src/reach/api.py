@@ -19,21 +19,17 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from reach import scenario as spec
-from reach.build import Region, load_region
+from reach import spec
 from reach.errors import ScenarioError
 from reach.metrics import check_amount, check_count, check_minutes
-from reach.pipeline import (
-    Evaluation,
-    RunResult,
-    compare_evaluations,
-    evaluate,
-    key_threshold,
-    run_scenario,
-)
+from reach.model.region import Region
+from reach.results import Evaluation, RunResult
+from reach.run.analyses import check_service, check_tier
+from reach.run.evaluate import compare_evaluations, evaluate, key_threshold
+from reach.run.region import load_region
+from reach.run.scenario_set import run_scenario
 from reach.scenarios.candidates import underserved_sites
 from reach.scenarios.compare import rank_alternatives
-from reach.studies import check_service, check_tier
 
 __all__ = ["Scenario"]
 
@@ -57,6 +53,9 @@ def _validated(model: type[Any], data: dict[str, Any], what: str) -> Any:
 class Scenario:
     """A baseline region plus operations, evaluated on demand.
 
+    Each method that adds operations returns a new scenario on the same loaded region; the
+    evaluation is made once, when first asked for.
+
     Parameters
     ----------
     config
@@ -64,16 +63,21 @@ class Scenario:
     region
         The loaded region (loaded from ``config`` when omitted).
     operations
-        Operations on top of the baseline.
+        Operations on top of the baseline, as :mod:`reach.spec` operation models, applied in
+        order.
     name
         Name of this alternative (``"baseline"`` without operations).
     cost
-        Cost of the operations, for gain-per-cost figures.
+        Cost of the operations (in one unit for every alternative), for gain-per-cost
+        figures.
+    root
+        The baseline scenario this one derives from, whose evaluation alternatives build on;
+        ``None`` makes this scenario its own root. The methods set it.
     """
 
     def __init__(
         self,
-        config: spec.Scenario,
+        config: spec.ScenarioSpec,
         *,
         region: Region | None = None,
         operations: Sequence[Any] = (),
@@ -93,11 +97,47 @@ class Scenario:
 
     @classmethod
     def load(cls, path: str | Path) -> Scenario:
-        """Load a scenario file and its region (its alternatives are available separately)."""
+        """Load a scenario file and its region, as the baseline.
+
+        The file's ``[[alternatives]]`` are not evaluated; take one with :meth:`alternative`.
+
+        Parameters
+        ----------
+        path
+            The scenario TOML file.
+
+        Returns
+        -------
+        Scenario
+            The baseline, with the region loaded.
+
+        Raises
+        ------
+        ScenarioError
+            When the file is not a valid scenario.
+        InputError
+            When an input file is refused.
+        """
         return cls(spec.load_scenario(path))
 
     def alternative(self, name: str) -> Scenario:
-        """The named ``[[alternatives]]`` entry of the scenario file, on this region."""
+        """The named ``[[alternatives]]`` entry of the scenario file, on this region.
+
+        Parameters
+        ----------
+        name
+            The alternative's ``name`` in the file.
+
+        Returns
+        -------
+        Scenario
+            This scenario plus the alternative's operations, named and costed as in the file.
+
+        Raises
+        ------
+        ScenarioError
+            When the file has no alternative of that name, listing those it has.
+        """
         for alt in self.config.alternatives:
             if alt.name == name:
                 return self._with(list(alt.operations), name=alt.name, cost=alt.cost)
@@ -128,6 +168,7 @@ class Scenario:
     def _with(
         self, ops: Sequence[Any], *, name: str | None = None, cost: float | None = None
     ) -> Scenario:
+        """A new scenario on this region: these operations after ours, checked first."""
         self._check_operations(ops)
         return Scenario(
             self.config,
@@ -139,7 +180,20 @@ class Scenario:
         )
 
     def named(self, name: str, *, cost: float | None = None) -> Scenario:
-        """A copy with another name (and cost)."""
+        """A copy with another name (and cost), with the same operations.
+
+        Parameters
+        ----------
+        name
+            The new name, as comparisons and rankings show it.
+        cost
+            The new cost; the current one when not given.
+
+        Returns
+        -------
+        Scenario
+            The renamed copy (evaluated anew when asked).
+        """
         return Scenario(
             self.config,
             region=self.region,
@@ -160,7 +214,33 @@ class Scenario:
         name: str = "",
         capacity: float | None = None,
     ) -> Scenario:
-        """Open a facility of ``service`` at (lon, lat)."""
+        """Open a facility of ``service`` at (lon, lat).
+
+        Parameters
+        ----------
+        service
+            The service's name.
+        lon, lat
+            Where the facility stands, in decimal degrees (WGS 84).
+        tier
+            Its tier, one the service may have (:func:`~reach.run.analyses.service_tiers`).
+        facility_id
+            Its id; default ``new-<n>``, with ``n`` one more than the operations so far.
+        name
+            Its name; default its id.
+        capacity
+            People it can serve (≥ 0); default unlimited.
+
+        Returns
+        -------
+        Scenario
+            This scenario plus the new facility.
+
+        Raises
+        ------
+        ScenarioError
+            For an unknown service or tier, a bad coordinate or capacity.
+        """
         check_service(self.config, service, option="add_facility: service", default_first=False)
         check_tier(self.config, service, tier, option="add_facility: tier")
         fid = facility_id or f"new-{len(self.operations) + 1}"
@@ -173,7 +253,25 @@ class Scenario:
         return self._with([op])
 
     def close_facility(self, service: str, facility_id: str) -> Scenario:
-        """Close a facility."""
+        """Close a facility.
+
+        Parameters
+        ----------
+        service
+            The service's name.
+        facility_id
+            The facility's id, as in the baseline's ``facilities.csv``.
+
+        Returns
+        -------
+        Scenario
+            This scenario minus the facility (an unknown id is refused when evaluated).
+
+        Raises
+        ------
+        ScenarioError
+            For an unknown service.
+        """
         check_service(self.config, service, option="close_facility: service", default_first=False)
         op = _validated(
             spec.CloseFacility,
@@ -190,7 +288,29 @@ class Scenario:
         tier: str | None = None,
         capacity: float | None = None,
     ) -> Scenario:
-        """Change a facility's tier and/or capacity."""
+        """Change a facility's tier and/or capacity.
+
+        Parameters
+        ----------
+        service
+            The service's name.
+        facility_id
+            The facility's id, as in the baseline's ``facilities.csv``.
+        tier
+            Its new tier; unchanged when not given.
+        capacity
+            People it can serve (≥ 0); unchanged when not given.
+
+        Returns
+        -------
+        Scenario
+            This scenario with the facility changed (an unknown id is refused when evaluated).
+
+        Raises
+        ------
+        ScenarioError
+            For an unknown service or tier, or a bad capacity.
+        """
         check_service(self.config, service, option="upgrade_facility: service", default_first=False)
         if tier is not None:
             check_tier(self.config, service, tier, option="upgrade_facility: tier")
@@ -203,14 +323,44 @@ class Scenario:
         return self._with([op])
 
     def with_operations(self, *operations: dict[str, Any]) -> Scenario:
-        """Add operations written as in the scenario file (``{"op": "add_road", ...}``)."""
+        """Add operations written as in the scenario file (``{"op": "add_road", ...}``).
+
+        Parameters
+        ----------
+        *operations
+            Each operation as a mapping with its ``op`` and the keys the scenario file takes.
+
+        Returns
+        -------
+        Scenario
+            This scenario plus the operations, in order.
+
+        Raises
+        ------
+        ScenarioError
+            For the first operation the scenario file would refuse.
+        """
         alt = _validated(
             spec.Alternative, {"name": "x", "operations": list(operations)}, "with_operations"
         )
         return self._with(list(alt.operations))
 
     def evaluation(self) -> Evaluation:
-        """Evaluate (once) and return per-service results."""
+        """Evaluate (once) and return per-service results.
+
+        An alternative is searched from its baseline's evaluation onward where it can be
+        (see :func:`reach.run.evaluate.evaluate`); the baseline is evaluated first if needed.
+
+        Returns
+        -------
+        Evaluation
+            The per-service results, kept for later calls.
+
+        Raises
+        ------
+        ScenarioError
+            When an operation cannot be applied to the region (e.g. an unknown facility id).
+        """
         if self._evaluation is None:
             alt = (
                 spec.Alternative(name="x", cost=self.cost, operations=list(self.operations))
@@ -222,15 +372,47 @@ class Scenario:
         return self._evaluation
 
     def run(self) -> pd.DataFrame:
-        """The coverage table of this scenario (every service, every zone)."""
+        """The coverage table of this scenario (every service, every zone).
+
+        Returns
+        -------
+        pandas.DataFrame
+            People within each threshold per service and zone, then the outside-zones and
+            all rows.
+        """
         return self.evaluation().coverage
 
     def compare(self, baseline: Scenario) -> pd.DataFrame:
-        """Per zone and service: covered before and after, gains, losses, cost."""
+        """Per zone and service: covered before and after, gains, losses, cost.
+
+        Parameters
+        ----------
+        baseline
+            The scenario to compare with, on the same region (usually the baseline).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The comparison rows of this scenario against ``baseline`` (see
+            :func:`reach.scenarios.compare.compare_access`).
+        """
         return compare_evaluations(self.region, baseline.evaluation(), self.evaluation())
 
     def rank(self, *alternatives: Scenario) -> pd.DataFrame:
-        """Rank alternatives against this (baseline) scenario."""
+        """Rank alternatives against this (baseline) scenario.
+
+        Parameters
+        ----------
+        *alternatives
+            The scenarios to rank, on the same region.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per service and alternative: net people newly covered within the
+            service's middle threshold, people gaining and losing, cost, gain per cost and
+            rank (1 = best).
+        """
         rows = pd.concat(
             [
                 compare_evaluations(self.region, self.evaluation(), a.evaluation())
@@ -258,13 +440,24 @@ class Scenario:
         service
             The service whose travel times count.
         beyond_min
-            Threshold in minutes.
+            Threshold in minutes (≥ 0): people beyond it, or not reached, are underserved.
         n_sites
-            How many sites at most.
+            How many sites at most (1 to :data:`MAX_UNDERSERVED_SITES`).
         radius_m
-            Radius each site is scored on; sites are twice that apart.
+            Radius in metres each site is scored on; sites are at least twice that apart.
         zone
             Keep to one reporting zone (its id or its name).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``rank``, ``lon``, ``lat``, ``cell`` and ``underserved_people`` (within
+            ``radius_m``), best first, on passable cells only.
+
+        Raises
+        ------
+        ScenarioError
+            For an unknown service or zone, or an argument out of range.
         """
         service = check_service(
             self.config, service, option="underserved_sites: service", default_first=False
@@ -297,5 +490,24 @@ class Scenario:
         )  # fmt: skip
 
     def run_file(self, *, out_dir: Path | None = None) -> RunResult:
-        """Run the scenario file itself (baseline and all its alternatives) and write outputs."""
+        """Run the scenario file itself (baseline and all its alternatives) and write outputs.
+
+        This scenario's own operations are not part of the run; its loaded region is reused.
+
+        Parameters
+        ----------
+        out_dir
+            Output folder; default the scenario's ``outputs.folder``.
+
+        Returns
+        -------
+        RunResult
+            Baseline, alternatives, comparison and ranking (see
+            :func:`reach.run.scenario_set.run_scenario`).
+
+        Raises
+        ------
+        InputError
+            When the output folder may not be replaced.
+        """
         return run_scenario(self.config, out_dir=out_dir, region=self.region)

@@ -2,7 +2,7 @@
 
 Every option is checked at the door — before a scenario's region is read or a cluster started —
 with one line naming the option, the problem and the fix (exit 2). All of the command's own
-printing happens inside :func:`_guard`: data (zone names, facility ids, alternative names,
+printing happens inside :func:`guard`: data (zone names, facility ids, alternative names,
 paths) is cleaned of terminal control characters (:func:`clean`) and never read as markup, and
 a closed, full or ASCII-only standard output never gives a traceback.
 """
@@ -47,9 +47,9 @@ from reach.metrics import (
 if TYPE_CHECKING:
     import pandas as pd
 
-    from reach.build import Region
-    from reach.pipeline import Evaluation, RunResult
-    from reach.scenario import Scenario
+    from reach.model.region import Region
+    from reach.results import Evaluation, RunResult
+    from reach.spec import ScenarioSpec
 
 T = TypeVar("T")
 
@@ -113,7 +113,7 @@ def _isatty(stream: Any) -> bool:
 
 class _Console(Console):
     """A console that never reads data as markup or emoji codes, nor highlights it, and that
-    reports a closed pipe as an error for :func:`_guard` (rich would exit with 1 itself)."""
+    reports a closed pipe as an error for :func:`guard` (rich would exit with 1 itself)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(highlight=False, markup=False, emoji=False, **kwargs)
@@ -181,8 +181,23 @@ def _fail(line: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _guard(fn: Callable[[], T]) -> T:
-    """Run ``fn``; turn errors into one line on stderr and the documented exit code."""
+def guard(fn: Callable[[], T]) -> T:
+    """Run ``fn``; turn errors into one line on stderr and the documented exit code.
+
+    Every command's work runs inside this: a ``ReachError`` prints its one line and exits with
+    its code, an OS limit (disk full, too many files) exits 3, Ctrl-C and SIGTERM exit 130 and
+    143, and anything else is an internal error with a pointer to ``--debug``.
+
+    Parameters
+    ----------
+    fn
+        The command's work.
+
+    Returns
+    -------
+    T
+        What ``fn`` returned, when it succeeded.
+    """
     try:
         return fn()
     except typer.Exit:
@@ -336,6 +351,7 @@ def _fmt(value: float, spec: str, suffix: str = "") -> str:
 
 def _coverage_tables(run: RunResult) -> None:
     from reach.metrics.coverage import ALL_ZONES_ID
+    from reach.schema import pct_within_col
 
     thresholds = {s.name: sorted(s.thresholds_min) for s in run.scenario.services}
     for svc, part in run.coverage.groupby("service", sort=False):
@@ -352,7 +368,7 @@ def _coverage_tables(run: RunResult) -> None:
             table.add_row(
                 Text(clean(row["zone_name"]), style=bold),
                 f"{row['population']:,.0f}",
-                *[_fmt(row[f"pct_within_{t:g}min"], ".1f", " %") for t in th],
+                *[_fmt(row[pct_within_col(t)], ".1f", " %") for t in th],
                 _fmt(row["median_time_min"], ".0f"),
                 _fmt(row["p90_time_min"], ".0f"),
                 f"{row['unreachable_total']:,.0f}",
@@ -362,6 +378,7 @@ def _coverage_tables(run: RunResult) -> None:
 
 def _comparison_table(run: RunResult) -> None:
     from reach.metrics.coverage import ALL_ZONES_ID
+    from reach.schema import pct_alt_within_col, pct_base_within_col
 
     if run.ranking is None or run.comparison is None:
         return
@@ -382,7 +399,7 @@ def _comparison_table(run: RunResult) -> None:
         base = cmp[cmp["service"] == svc].iloc[0]
         table.add_row(
             "", Text("baseline", style="italic"),
-            *[_fmt(base[f"pct_base_within_{t:g}min"], ".1f", " %") for t in th],
+            *[_fmt(base[pct_base_within_col(t)], ".1f", " %") for t in th],
             "", "", "", "", "", "",
         )  # fmt: skip
         for _, r in part.iterrows():
@@ -390,7 +407,7 @@ def _comparison_table(run: RunResult) -> None:
             table.add_row(
                 str(r["rank"]),
                 Text(clean(r["alternative"])),
-                *[_fmt(row[f"pct_alt_within_{t:g}min"], ".1f", " %") for t in th],
+                *[_fmt(row[pct_alt_within_col(t)], ".1f", " %") for t in th],
                 f"{r['net_newly_covered']:+,.0f}",
                 f"{r['gaining']:,.0f}",
                 f"{r['losing']:,.0f}",
@@ -402,7 +419,7 @@ def _comparison_table(run: RunResult) -> None:
 
 
 def _summary(run: object) -> None:
-    from reach.pipeline import RunResult
+    from reach.results import RunResult
 
     assert isinstance(run, RunResult)
     _coverage_tables(run)
@@ -439,13 +456,13 @@ def _frame_table(frame: pd.DataFrame, title: str, columns: dict[str, str]) -> No
 # --------------------------------------------------------------------------------------------
 
 
-def _load(scenario: Path) -> Scenario:
-    from reach.scenario import load_scenario
+def _load(scenario: Path) -> ScenarioSpec:
+    from reach.spec import load_scenario
 
     return load_scenario(scenario)
 
 
-def _check_target(folder: Path, scn: Scenario | None) -> Path:
+def _check_target(folder: Path, scn: ScenarioSpec | None) -> Path:
     """Refuse an output folder reach may not replace, before any work (see ``atomic_folder``)."""
     from reach.outputs.folders import check_output_target
 
@@ -516,20 +533,20 @@ def _check_langs(lang: Sequence[str]) -> list[str]:
 
 
 def _run_with_progress(
-    scn: Scenario,
+    scn: ScenarioSpec,
     out: Path | None,
     *,
     maps: bool = True,
     write: bool = True,
     parts: dict[str, Any] | None = None,
 ) -> RunResult:
-    from reach.pipeline import run_scenario
+    from reach.run.scenario_set import run_scenario
 
     def go(on_step: Callable[[str], None] | None) -> RunResult:
         if not parts:
             return run_scenario(scn, out_dir=out, maps=maps, write=write, on_step=on_step)
-        from reach.build import load_region
         from reach.partition import run_partitioned
+        from reach.run.region import load_region
 
         # alternatives need the region's friction, which a run read by the workers leaves out
         source = load_region(scn) if scn.alternatives else scn
@@ -566,7 +583,7 @@ RunOutOpt = Annotated[
 ]
 
 
-def _default_folder(scn: Scenario, out: Path | None) -> Path:
+def _default_folder(scn: ScenarioSpec, out: Path | None) -> Path:
     return out if out is not None else scn.resolve(scn.outputs.folder)
 
 
@@ -587,7 +604,7 @@ def run(
         _check_target(_default_folder(scn, out), scn)
         _summary(_run_with_progress(scn, out, maps=not no_maps, parts=parts))
 
-    _guard(go)
+    guard(go)
 
 
 @app.command()
@@ -615,7 +632,7 @@ def compare(
         _comparison_table(result)
         _print(f"comparison.csv, ranking.csv and delta rasters written to {clean(result.out_dir)}")
 
-    _guard(go)
+    guard(go)
 
 
 @app.command()
@@ -646,7 +663,7 @@ def plan(
         ).describe()
         _print(clean(text, lines=True))
 
-    _guard(go)
+    guard(go)
 
 
 # --------------------------------------------------------------------------------------------
@@ -697,7 +714,7 @@ def map_(
             )
         _sizes(folder, tmp, written, lambda n: f"{n / 1e6:.1f} MB")
 
-    _guard(go)
+    guard(go)
 
 
 @app.command()
@@ -730,7 +747,7 @@ def report(
                 written += write_report(result, tmp, lang=code, pdf=not no_pdf)
         _sizes(folder, tmp, written, lambda n: f"{n / 1e3:,.0f} KB")
 
-    _guard(go)
+    guard(go)
 
 
 # --------------------------------------------------------------------------------------------
@@ -740,14 +757,16 @@ def report(
 
 @dataclass
 class _Study:
-    scn: Scenario
+    scn: ScenarioSpec
     region: Region
     base: Evaluation
     service: str
     folder: Path
+    #: The inputs' sha256 and stamps, taken before they were read (for the manifest).
+    inputs: dict[Path, tuple[str, tuple[int, int]]]
 
 
-def _study_out(scn: Scenario, out: Path | None, name: str) -> Path:
+def _study_out(scn: ScenarioSpec, out: Path | None, name: str) -> Path:
     if out is not None:
         return out
     base = scn.resolve(scn.outputs.folder)
@@ -761,13 +780,14 @@ def _open_study(
     *,
     service: str | None = None,
     per_service: bool = True,
-    check: Callable[[Scenario, str], None] | None = None,
+    check: Callable[[ScenarioSpec, str], None] | None = None,
     before_search: Callable[[Region, str], None] | None = None,
 ) -> _Study:
     """Load the scenario, check the names and the output folder, then the region, then search."""
-    from reach.build import load_region
-    from reach.pipeline import evaluate
-    from reach.studies import check_service
+    from reach.run.analyses import check_service
+    from reach.run.evaluate import evaluate
+    from reach.run.manifest import input_digests
+    from reach.run.region import load_region
 
     scn = _load(scenario)
     name = ""
@@ -776,13 +796,14 @@ def _open_study(
     if check is not None:
         check(scn, name)
     folder = _check_target(_study_out(scn, out, f"{kind}_{name}" if name else kind), scn)
+    inputs = input_digests(scn)
     with _status("loading the region") as step:
         region = load_region(scn)
         if before_search is not None:
             before_search(region, name)
         step("baseline travel times")
         base = evaluate(region)
-    return _Study(scn=scn, region=region, base=base, service=name, folder=folder)
+    return _Study(scn=scn, region=region, base=base, service=name, folder=folder, inputs=inputs)
 
 
 def _write_study(
@@ -790,14 +811,21 @@ def _write_study(
     tables: dict[str, pd.DataFrame],
     command: str,
     files: dict[str, str] | None = None,
+    *,
+    parameters: dict[str, object] | None = None,
 ) -> None:
-    from reach.outputs.write import atomic_folder, write_table
+    from reach.run.manifest import changed_inputs
+    from reach.run.write import write_analysis
 
-    with atomic_folder(study.folder, protect=study.scn.protected_paths(), command=command) as tmp:
-        for stem, frame in tables.items():
-            write_table(frame, tmp / stem)
-        for name, text in (files or {}).items():
-            (tmp / name).write_text(text, "utf-8")
+    for line in changed_inputs(study.inputs):
+        study.region.warnings.append(line)
+        logging.getLogger("reach").warning(line)
+    write_analysis(
+        study.scn, study.region, tables, study.folder,
+        command=command, inputs={str(p): d for p, (d, _) in study.inputs.items()},
+        timings_s=study.region.timings_s,
+        parameters={"service": study.service, **(parameters or {})}, files=files,
+    )  # fmt: skip
     _print(f"written to {clean(study.folder)}")
 
 
@@ -825,7 +853,7 @@ def capacity(
 
     def go() -> None:
         minutes = _threshold(threshold)
-        from reach.studies import capacity_study
+        from reach.run.analyses import capacity_study
 
         study = _open_study(scenario, out, "capacity", service=service)
         result = capacity_study(study.region, study.base, study.service, threshold_min=minutes)
@@ -840,9 +868,10 @@ def capacity(
             study,
             {"capacity_zones": result.zones, "capacity_facilities": result.facilities},
             "capacity",
+            parameters={"threshold_min": result.threshold_min},
         )
 
-    _guard(go)
+    guard(go)
 
 
 @app.command()
@@ -850,14 +879,15 @@ def equity(scenario: ScenarioArg, out: OutOpt = None) -> None:
     """Equity of travel times per zone: beyond the threshold, mean, p90, Gini, Palma."""
 
     def go() -> None:
-        from reach.pipeline import key_threshold
-        from reach.studies import equity_study
+        from reach.run.analyses import equity_study
+        from reach.run.evaluate import key_threshold
+        from reach.schema import pct_beyond_col
 
         study = _open_study(scenario, out, "equity", per_service=False)
         table = equity_study(study.region, study.base)
         for name, part in table.groupby("service", sort=False):
             spec = next(s for s in study.scn.services if s.name == name)
-            mid = f"pct_beyond_{key_threshold(spec):g}min"
+            mid = pct_beyond_col(key_threshold(spec))
             _frame_table(
                 part,
                 f"{name}: equity of travel time, worst zones first",
@@ -869,7 +899,7 @@ def equity(scenario: ScenarioArg, out: OutOpt = None) -> None:
             )  # fmt: skip
         _write_study(study, {"equity": table}, "equity")
 
-    _guard(go)
+    guard(go)
 
 
 @app.command("access")
@@ -877,7 +907,7 @@ def access_scores(scenario: ScenarioArg, service: ServiceOpt = None, out: OutOpt
     """Accessibility scores (enhanced two-step floating catchment): supply per 1,000 people."""
 
     def go() -> None:
-        from reach.studies import accessibility_study
+        from reach.run.analyses import accessibility_study
 
         study = _open_study(scenario, out, "access", service=service)
         result = accessibility_study(study.region, study.base, study.service)
@@ -890,10 +920,13 @@ def access_scores(scenario: ScenarioArg, service: ServiceOpt = None, out: OutOpt
              "pct_with_access": "% with access"},
         )  # fmt: skip
         _write_study(
-            study, {"access_zones": result.zones, "access_facilities": result.facilities}, "access"
+            study,
+            {"access_zones": result.zones, "access_facilities": result.facilities},
+            "access",
+            parameters={"method": result.method},
         )
 
-    _guard(go)
+    guard(go)
 
 
 @app.command()
@@ -908,11 +941,17 @@ def referral(
     """Referral: each facility's time to the nearest hospital, and end-to-end coverage."""
 
     def go() -> None:
-        from reach.studies import check_referral_tier, check_tier, referral_study, service_tiers
+        from reach.run.analyses import (
+            check_referral_tier,
+            check_tier,
+            referral_study,
+            service_tiers,
+        )
+        from reach.schema import pct_end_to_end_within_col
 
         chosen: dict[str, str] = {}
 
-        def check(scn: Scenario, name: str) -> None:
+        def check(scn: ScenarioSpec, name: str) -> None:
             tiers = service_tiers(scn, name)
             wanted = tier if tier is not None else "hospital" if "hospital" in tiers else None
             if wanted is None:
@@ -932,16 +971,17 @@ def referral(
         result = referral_study(study.region, study.base, name, referral_tier=hub)
         spec = next(s for s in study.scn.services if s.name == name)
         cols = {"zone_name": "zone", "population": "population"}
-        cols |= {f"pct_end_to_end_within_{t:g}min": f"% ≤{t:g} min" for t in spec.thresholds_min}
+        cols |= {pct_end_to_end_within_col(t): f"% ≤{t:g} min" for t in spec.thresholds_min}
         cols |= {"mean_end_to_end_min": "mean min", "pct_primary_unreachable": "% unreachable"}
         _frame_table(result.zones, f"{name}: end to end, facility then {hub}", cols)
         _write_study(
             study,
             {"referral_zones": result.zones, "referral_facilities": result.facilities},
             "referral",
+            parameters={"referral_tier": hub},
         )
 
-    _guard(go)
+    guard(go)
 
 
 #: The widest lattice of candidate sites --grid-step accepts at the door (in cells).
@@ -979,11 +1019,11 @@ def optimize(
         per_site = None if cost is None else check_amount("--cost", cost)
         if money is not None and per_site is None:
             raise ScenarioError("--budget needs --cost (the cost of a site)", fix="add --cost")
-        from reach.studies import check_tier, service_tiers, siting_study
+        from reach.run.analyses import check_tier, service_tiers, siting_study
 
         chosen: dict[str, str] = {}
 
-        def check(scn: Scenario, name: str) -> None:
+        def check(scn: ScenarioSpec, name: str) -> None:
             tiers = service_tiers(scn, name)
             wanted = tier if tier is not None else "health_centre"
             if tier is None and wanted not in tiers:
@@ -1020,9 +1060,14 @@ def optimize(
              "candidates": result.candidates},
             "optimize",
             files={"alternative.toml": toml},
+            parameters={
+                "sites": n_sites, "threshold_min": result.threshold_min,
+                "candidates": n_candidates, "grid_step_cells": step or None, "budget": money,
+                "cost_per_site": per_site, "tier": chosen["tier"],
+            },
         )  # fmt: skip
 
-    _guard(go)
+    guard(go)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1091,7 +1136,7 @@ def fetch(
             _print(f"note: {clean(note)}")
         _print(f"next: reach run {clean(result.scenario)}")
 
-    _guard(go)
+    guard(go)
 
 
 CACHE_ACTIONS = ("info", "clear")
@@ -1127,7 +1172,7 @@ def cache_cmd(
             cleared = cache_clear(cache_dir=cache_dir)
             _print(f"removed {cleared.entries} entries ({cleared.bytes / 1e6:,.1f} MB)")
 
-    _guard(go)
+    guard(go)
 
 
 #: The largest region ``reach demo --size`` generates, in cells.
@@ -1139,22 +1184,55 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("maps/demo"),
     size: Annotated[int, typer.Option("--size", help="Grid cells of the generated region.")] = 0,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the generator.")] = 7,
+    inputs_only: Annotated[
+        bool,
+        typer.Option(
+            "--inputs-only", help="Write only the generated input files into --out (no run)."
+        ),
+    ] = False,
+    boundaries_only: Annotated[
+        bool,
+        typer.Option(
+            "--boundaries-only",
+            help="Write only --out/districts.geojson, replacing only a districts file reach made.",
+        ),
+    ] = False,
 ) -> None:
-    """Generate the built-in island district and run it (no network needed)."""
+    """Generate the built-in island district and run it (no network needed).
+
+    With --inputs-only, only its input files are written (no scenario, no run); with
+    --boundaries-only, only its districts (to refresh data/boundaries/demo_districts.geojson).
+    """
 
     def go() -> None:
-        from reach.demo import run_demo
-        from reach.synthetic import MIN_SIZE_CELLS
+        from reach.demo import MIN_SIZE_CELLS, run_demo, write_demo_boundaries, write_demo_inputs
 
         if size != 0:
             check_count("--size", size, lower=MIN_SIZE_CELLS, upper=MAX_DEMO_CELLS)
         check_count("--seed", seed, lower=0, upper=2**63 - 1)
+        if inputs_only and boundaries_only:
+            raise ScenarioError(
+                "--inputs-only and --boundaries-only exclude each other", fix="give one of them"
+            )
+        if boundaries_only:
+            with _status("drawing the demo districts"):
+                target = write_demo_boundaries(out, size_cells=size or None, seed=seed)
+            _print(f"written to {clean(target)}")
+            return
         _check_target(out, None)
+        if inputs_only:
+            with _status("generating the demo region"):
+                files = write_demo_inputs(out, size_cells=size or None, seed=seed)
+            _print(
+                f"inputs written to {clean(files.folder)} ({files.size_cells:,} cells, "
+                f"{files.population_total:,.0f} people)"
+            )
+            return
         with _status("generating the demo region") as step:
             result = run_demo(out, size_cells=size or None, seed=seed, on_step=step)
         _summary(result)
 
-    _guard(go)
+    guard(go)
 
 
 def _interrupted_code() -> int:

@@ -14,9 +14,15 @@ __all__ = [
     "EXIT_INTERNAL",
     "EXIT_OK",
     "EXIT_RESOURCE",
+    "ChecksumMismatchError",
     "ConservationError",
+    "DownloadTooLargeError",
+    "FetchError",
     "InputError",
+    "NotCachedError",
+    "NotFoundError",
     "ReachError",
+    "RefusedURLError",
     "ResourceLimitError",
     "ScenarioError",
     "from_os_error",
@@ -51,7 +57,13 @@ class ReachError(Exception):
         super().__init__(self.one_line())
 
     def one_line(self) -> str:
-        """Return the single line shown to the user: file, problem, fix."""
+        """Return the single line shown to the user: file, problem, fix.
+
+        Returns
+        -------
+        str
+            ``"<path>: <problem> — fix: <fix>"`` (the parts present), whitespace collapsed.
+        """
         text = self.problem
         if self.path:
             text = f"{self.path}: {text}"
@@ -82,6 +94,41 @@ class ConservationError(ReachError, AssertionError):
     """Population totals did not add up: an internal bug, never the user's fault."""
 
     exit_code = EXIT_INTERNAL
+
+
+class RefusedURLError(ReachError, ValueError):
+    """The report asked for a resource outside its own files (network or other local files).
+
+    Raised by the report's resource fetcher, so that a PDF never reaches the network nor reads
+    a file the report did not write: an internal error (exit 1) if it ever escapes.
+    """
+
+
+# --- reach fetch: one line each, naming what failed and how to fix it ----------------------------
+
+
+class FetchError(ReachError, RuntimeError):
+    """A download failed, a server answered something unusable, or the cache lacks a file."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class ChecksumMismatchError(FetchError, ValueError):
+    """A downloaded file does not match the checksum the server or the caller gave."""
+
+
+class NotFoundError(FetchError, LookupError):
+    """The server has no such resource (HTTP 404 or 410)."""
+
+
+class NotCachedError(FetchError, LookupError):
+    """Offline, and the cache does not hold everything the fetch needs."""
+
+
+class DownloadTooLargeError(FetchError):
+    """A download is larger than the configured cap (or the free disk space)."""
+
+    exit_code = EXIT_RESOURCE
 
 
 #: Operating-system errors that are the machine's limits, not reach's bugs: (problem, fix).
@@ -118,6 +165,13 @@ def from_os_error(exc: OSError, *, path: str | Path | None = None) -> ReachError
         The error, e.g. from writing an output file.
     path
         The file to name when the error names none.
+
+    Returns
+    -------
+    ReachError or None
+        The resource-limit error naming the problem and its fix, or ``None`` when ``exc`` is
+        not one of the machine's limits (a full disk, a quota, a read-only file system, a
+        permission, a file-size or open-files limit, a name too long).
     """
     known = _RESOURCE_ERRNOS.get(exc.errno or -1)
     if known is None:
@@ -128,7 +182,20 @@ def from_os_error(exc: OSError, *, path: str | Path | None = None) -> ReachError
 
 
 def resource_error(exc: BaseException) -> ReachError | None:
-    """Like :func:`from_os_error`, for any error (GDAL's too, recognised by its message)."""
+    """Like :func:`from_os_error`, for any error (GDAL's too, recognised by its message).
+
+    Parameters
+    ----------
+    exc
+        Any error; a :class:`ReachError` is left alone.
+
+    Returns
+    -------
+    ReachError or None
+        A :class:`ResourceLimitError` when ``exc`` is a machine limit (by its errno, or by the
+        words GDAL, SQLite and the like use for one, or a writer's error under a file-size
+        limit), else ``None``.
+    """
     if isinstance(exc, ReachError):
         return None
     if isinstance(exc, OSError):

@@ -11,18 +11,29 @@ __all__ = [
     "DATA_ENV",
     "MEMORY_ENV",
     "PROJECT_MARKERS",
+    "THREADS_ENV",
     "allowed_roots",
     "available_memory_bytes",
     "data_dir",
     "project_root",
+    "thread_count",
 ]
+
+#: Environment variable: worker threads for services and alternatives (default: the cores).
+THREADS_ENV = "REACH_THREADS"
 
 #: Environment variable naming the folder of real data (default ``../shared/data``).
 DATA_ENV = "REACH_DATA"
 
 
 def data_dir() -> Path:
-    """Return the real-data folder: ``$REACH_DATA`` or ``../shared/data`` from the working dir."""
+    """Return the real-data folder: ``$REACH_DATA`` or ``../shared/data`` from the working dir.
+
+    Returns
+    -------
+    Path
+        The folder, resolved (it need not exist).
+    """
     return Path(os.environ.get(DATA_ENV, "../shared/data")).expanduser().resolve()
 
 
@@ -37,6 +48,17 @@ def project_root(folder: Path) -> Path:
     """The project a scenario folder belongs to: the nearest ancestor with a project marker.
 
     Without any marker up the tree, the folder itself.
+
+    Parameters
+    ----------
+    folder
+        The scenario file's folder.
+
+    Returns
+    -------
+    Path
+        The project folder, resolved: ``folder`` or the nearest ancestor holding one of
+        :data:`PROJECT_MARKERS`.
     """
     folder = folder.resolve()
     for candidate in (folder, *folder.parents):
@@ -49,6 +71,16 @@ def allowed_roots(folder: Path) -> list[Path]:
     """Folders a scenario in ``folder`` may read from and write to.
 
     Its project folder, the real-data folder, and any folder listed in ``$REACH_ALLOW_PATHS``.
+
+    Parameters
+    ----------
+    folder
+        The scenario file's folder.
+
+    Returns
+    -------
+    list of Path
+        The folders, resolved, in that order.
     """
     roots = [project_root(folder), data_dir()]
     extra = os.environ.get(ALLOW_ENV, "")
@@ -61,7 +93,18 @@ MEMORY_ENV = "REACH_MEMORY_GB"
 
 
 def available_memory_bytes() -> int:
-    """Memory a run may use: ``$REACH_MEMORY_GB`` if set, else the system's available memory."""
+    """Memory a run may use: ``$REACH_MEMORY_GB`` if set, else the system's available memory.
+
+    Returns
+    -------
+    int
+        Bytes (8 GiB when the system does not say).
+
+    Raises
+    ------
+    ScenarioError
+        When ``$REACH_MEMORY_GB`` is set to anything but a positive number of GiB.
+    """
     text = os.environ.get(MEMORY_ENV, "").strip()
     if text:
         try:
@@ -85,3 +128,30 @@ def available_memory_bytes() -> int:
         pass
     pages = os.sysconf("SC_AVPHYS_PAGES") if hasattr(os, "sysconf") else 0
     return int(pages * os.sysconf("SC_PAGE_SIZE")) if pages else 8 * 2**30
+
+
+def thread_count() -> int:
+    """Worker threads for services and alternatives: ``$REACH_THREADS``, else the cores.
+
+    Returns
+    -------
+    int
+        From 1 to four times the number of cores.
+
+    Raises
+    ------
+    ScenarioError
+        When ``$REACH_THREADS`` is set to anything else.
+    """
+    cores = os.cpu_count() or 1
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return cores
+    if not value.isdigit() or not 1 <= int(value) <= 4 * cores:
+        from reach.errors import ScenarioError
+
+        raise ScenarioError(
+            f"$REACH_THREADS = {value[:20]!r} is not a thread count from 1 to {4 * cores}",
+            fix="set it to the number of cores to use, or unset it",
+        )
+    return int(value)

@@ -25,133 +25,33 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from reach.codes import (
+    CLOSED,
+    REASON_BARRIER,
+    REASON_BEYOND_LIMIT,
+    REASON_NO_DATA,
+    REASON_NO_ROUTE,
+    REASON_REACHED,
+    REASON_WATER,
+    STATUS_BARRIER,
+    STATUS_NO_DATA,
+    STATUS_PASSABLE,
+    STATUS_WATER,
+)
 from reach.engine.heap import BUCKET_MIN, N_BUCKETS, grow_f8, grow_i8, heap_pop, heap_push
+from reach.model.assemble import SearchGraph
 
 __all__ = [
-    "CLOSED",
-    "KNIGHT_MOVES",
-    "QUEEN_MOVES",
-    "REASON_BARRIER",
-    "REASON_BEYOND_LIMIT",
-    "REASON_LABELS",
-    "REASON_NO_DATA",
-    "REASON_NO_ROUTE",
-    "REASON_REACHED",
-    "REASON_WATER",
-    "STATUS_BARRIER",
-    "STATUS_NO_DATA",
-    "STATUS_PASSABLE",
-    "STATUS_WATER",
     "NetworkSearchResult",
-    "SearchGraph",
     "SearchResult",
     "combined_search",
-    "moves_for",
     "network_search",
 ]
-
-#: The 8 queen moves (row, column offsets).
-QUEEN_MOVES = np.array(
-    [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)], dtype=np.int64
-)
-#: The 8 knight moves added for 16-neighbour searches.
-KNIGHT_MOVES = np.array(
-    [(-2, -1), (-2, 1), (-1, -2), (-1, 2), (1, -2), (1, 2), (2, -1), (2, 1)], dtype=np.int64
-)
-
-#: Catchment id that marks, in a ``start`` search, a facility now closed.
-CLOSED = -2
-
-#: Cell status codes of the friction model (why a cell is impassable on foot).
-STATUS_PASSABLE = 0
-STATUS_BARRIER = 1
-STATUS_WATER = 2
-STATUS_NO_DATA = 3
-
-#: Reason codes per cell of a search result.
-REASON_REACHED = 0
-REASON_BEYOND_LIMIT = 1
-REASON_NO_ROUTE = 2
-REASON_BARRIER = 3
-REASON_WATER = 4
-REASON_NO_DATA = 5
-REASON_LABELS: dict[int, str] = {
-    REASON_REACHED: "reached",
-    REASON_BEYOND_LIMIT: "beyond_time_limit",
-    REASON_NO_ROUTE: "no_network_link",
-    REASON_BARRIER: "on_barrier",
-    REASON_WATER: "water_no_ferry",
-    REASON_NO_DATA: "outside_data",
-}
-
 
 #: A lower bound of Tobler's slope factor ``exp(3.5 (|s + 0.05| - 0.05))`` (its minimum is
 #: ``exp(-0.175)`` = 0.8395… at ``s = -0.05``), rounded down so that rounding never lifts it above
 #: the factor computed: moves that cannot improve a cell even at this factor skip the ``exp``.
 _MIN_SLOPE_FACTOR = 0.8394
-
-
-def moves_for(neighbours: int) -> np.ndarray:
-    """Return the move offsets for 8 or 16 neighbours."""
-    if neighbours == 8:
-        return QUEEN_MOVES.copy()
-    if neighbours == 16:
-        return np.concatenate([QUEEN_MOVES, KNIGHT_MOVES])
-    raise ValueError(f"neighbours must be 8 or 16, not {neighbours}")
-
-
-@dataclass(frozen=True, eq=False)
-class SearchGraph:
-    """Everything the combined search needs, as flat arrays.
-
-    Attributes
-    ----------
-    rows, cols
-        Grid shape.
-    pace_min_per_m
-        ``float64`` (rows*cols,): walking pace on flat ground; ``inf`` where impassable.
-    elevation_m
-        ``float64`` (rows*cols,) or empty: elevations for Tobler's slope factor (NaN = unknown).
-    status
-        ``uint8`` (rows*cols,): ``STATUS_*`` code of each cell.
-    dx_m
-        ``float64`` (rows,): cell width in metres at each row's centre.
-    dy_m
-        Cell height in metres.
-    moves
-        ``int64`` (k, 2) move offsets (8 or 16).
-    rev_indptr, rev_src, rev_cost_min
-        The network reversed, as CSR: the edges *into* node ``j`` are
-        ``rev_src[rev_indptr[j]:rev_indptr[j+1]]`` with costs ``rev_cost_min[...]``.
-    node_cell
-        ``int64`` (n_nodes,): the cell each node connects to, ``-1`` for none.
-    connector_min
-        ``float64`` (n_nodes,): minutes between each node and its cell's centre (either way).
-    """
-
-    rows: int
-    cols: int
-    pace_min_per_m: np.ndarray
-    elevation_m: np.ndarray
-    status: np.ndarray
-    dx_m: np.ndarray
-    dy_m: float
-    moves: np.ndarray
-    rev_indptr: np.ndarray
-    rev_src: np.ndarray
-    rev_cost_min: np.ndarray
-    node_cell: np.ndarray
-    connector_min: np.ndarray
-
-    @property
-    def n_cells(self) -> int:
-        """Number of grid cells."""
-        return self.rows * self.cols
-
-    @property
-    def n_nodes(self) -> int:
-        """Number of network nodes."""
-        return len(self.node_cell)
 
 
 @dataclass(frozen=True, eq=False)

@@ -43,7 +43,20 @@ N_BUCKETS = 1024
 
 @njit(cache=True)
 def grow_f8(a: np.ndarray, size: int) -> np.ndarray:
-    """A float64 array of twice the length holding ``a[:size]``."""
+    """A float64 array of twice the length holding ``a[:size]``.
+
+    Parameters
+    ----------
+    a
+        The full array.
+    size
+        How many of its first entries are in use.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new array of length ``max(2 * len(a), 16)`` starting with ``a[:size]``.
+    """
     out = np.empty(max(2 * a.shape[0], 16), dtype=np.float64)
     out[:size] = a[:size]
     return out
@@ -51,7 +64,20 @@ def grow_f8(a: np.ndarray, size: int) -> np.ndarray:
 
 @njit(cache=True)
 def grow_i8(a: np.ndarray, size: int) -> np.ndarray:
-    """An int64 array of twice the length holding ``a[:size]``."""
+    """An int64 array of twice the length holding ``a[:size]``.
+
+    Parameters
+    ----------
+    a
+        The full array.
+    size
+        How many of its first entries are in use.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new array of length ``max(2 * len(a), 16)`` starting with ``a[:size]``.
+    """
     out = np.empty(max(2 * a.shape[0], 16), dtype=np.int64)
     out[:size] = a[:size]
     return out
@@ -64,6 +90,24 @@ def heap_push(keys: np.ndarray, items: np.ndarray, size: int, key: float, item: 
     ``size`` must be below the arrays' length (the caller grows them first). Four children per
     entry halve the levels of a binary heap, and the four sit side by side in memory: measured
     on a million-node network, 12 % faster than a binary heap.
+
+    Parameters
+    ----------
+    keys
+        The heap's keys (minutes), changed in place.
+    items
+        The heap's items, beside their keys, changed in place.
+    size
+        Entries in the heap before the insertion.
+    key
+        The key of the new entry.
+    item
+        The new entry.
+
+    Returns
+    -------
+    int
+        The new size, ``size + 1``.
     """
     i = size
     while i > 0:
@@ -81,8 +125,22 @@ def heap_push(keys: np.ndarray, items: np.ndarray, size: int, key: float, item: 
 
 @njit(cache=True, inline="always")
 def heap_pop(keys: np.ndarray, items: np.ndarray, size: int) -> tuple[float, int, int]:
-    """Remove the smallest entry of a 4-ary min-heap. Return ``(key, item, new_size)``;
-    ``size`` must be > 0."""
+    """Remove the smallest entry of a 4-ary min-heap.
+
+    Parameters
+    ----------
+    keys
+        The heap's keys (minutes), changed in place.
+    items
+        The heap's items, beside their keys, changed in place.
+    size
+        Entries in the heap; must be > 0.
+
+    Returns
+    -------
+    tuple of (float, int, int)
+        ``(key, item, new_size)``: the smallest key, its item and ``size - 1``.
+    """
     top_key = keys[0]
     top_item = items[0]
     size -= 1

@@ -1,6 +1,8 @@
 """``reach fetch``: real data for any region — OSM roads and facilities, WorldPop population,
 geoBoundaries zones — cached with checksums, usable offline, and a starter scenario.
 
+Examples
+--------
 >>> from reach.fetch import fetch_region
 >>> result = fetch_region("Anjouan, Comoros", out_dir="regions/anjouan")  # doctest: +SKIP
 >>> result.scenario  # doctest: +SKIP
@@ -9,6 +11,13 @@ PosixPath('.../regions/anjouan/scenario.toml')
 
 from __future__ import annotations
 
+from reach.errors import (
+    ChecksumMismatchError,
+    DownloadTooLargeError,
+    FetchError,
+    NotCachedError,
+    NotFoundError,
+)
 from reach.fetch.cache import (
     CACHE_ENV,
     CacheEntry,
@@ -20,13 +29,6 @@ from reach.fetch.cache import (
 )
 from reach.fetch.config import BASE_URLS_ENV, BaseUrls, DownloadPolicy
 from reach.fetch.download import ProgressCallback
-from reach.fetch.errors import (
-    ChecksumMismatchError,
-    DownloadTooLargeError,
-    FetchError,
-    NotCachedError,
-    NotFoundError,
-)
 from reach.fetch.region import MANIFEST_NAME, SCENARIO_NAME, FetchResult, fetch_region
 from reach.fetch.sources import BBox
 

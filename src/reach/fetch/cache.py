@@ -14,15 +14,15 @@ import contextlib
 import datetime as dt
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reach.errors import FetchError
 from reach.fetch.download import Downloaded, discard_partial, file_digests
-from reach.fetch.errors import FetchError
 from reach.fetch.request import Request
+from reach.outputs.write import write_text_atomic
 
 __all__ = [
     "CACHE_ENV",
@@ -54,7 +54,13 @@ _TAG_LINE = "# This is the download cache of reach"
 
 
 def default_cache_dir() -> Path:
-    """The cache folder: ``$REACH_CACHE_DIR``, else the user cache folder's ``reach``."""
+    """The cache folder: ``$REACH_CACHE_DIR``, else the user cache folder's ``reach``.
+
+    Returns
+    -------
+    Path
+        The folder, resolved (it need not exist yet).
+    """
     env = os.environ.get(CACHE_ENV, "").strip()
     if env:
         return Path(env).expanduser().resolve()
@@ -152,7 +158,13 @@ class Cache:
         self.folder = Path(folder).expanduser().resolve() if folder else default_cache_dir()
 
     def is_reach_cache(self) -> bool:
-        """Whether the folder carries reach's cache marker."""
+        """Whether the folder carries reach's cache marker.
+
+        Returns
+        -------
+        bool
+            True when its ``CACHEDIR.TAG`` is reach's.
+        """
         try:
             return _TAG_LINE in (self.folder / _TAG).read_text("utf-8")
         except (OSError, UnicodeDecodeError):
@@ -192,15 +204,8 @@ class Cache:
 
     def _write_index(self, entries: dict[str, dict[str, Any]]) -> None:
         text = json.dumps({"version": 1, "entries": entries}, indent=1, sort_keys=True) + "\n"
-        fd, tmp = tempfile.mkstemp(prefix=".index-", suffix=".tmp", dir=self.folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            Path(tmp).replace(self._index_path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                Path(tmp).unlink()
-            raise
+        # private to the user, as the cache's index always was
+        write_text_atomic(self._index_path, text, mode=0o600)
 
     @contextlib.contextmanager
     def _locked(self, lock: Path | None = None) -> Iterator[None]:
@@ -219,7 +224,18 @@ class Cache:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def download_lock(self, request: Request) -> contextlib.AbstractContextManager[None]:
-        """A lock on ``request``'s download, so that two processes never write the same file."""
+        """A lock on ``request``'s download, so that two processes never write the same file.
+
+        Parameters
+        ----------
+        request
+            The download to lock.
+
+        Returns
+        -------
+        contextlib.AbstractContextManager
+            Holds the lock while its block runs.
+        """
         return self._locked(self.folder / _LOCKS / f"{request.key}.lock")
 
     def _ensure_folders(self) -> None:
@@ -258,7 +274,18 @@ class Cache:
     # --- use -----------------------------------------------------------------------------------
 
     def partial_path(self, request: Request) -> Path:
-        """Where ``request`` downloads to before it is complete (its folder is created)."""
+        """Where ``request`` downloads to before it is complete (its folder is created).
+
+        Parameters
+        ----------
+        request
+            The download.
+
+        Returns
+        -------
+        Path
+            ``partial/<key><suffix>.part`` in the cache folder.
+        """
         self._ensure_folders()
         return self.folder / _PARTIAL / f"{request.key}{request.suffix}.part"
 
@@ -266,6 +293,16 @@ class Cache:
         """The cached answer to ``request``, checked against its sha256, or None.
 
         A cached file that is missing or whose bytes changed is dropped from the index.
+
+        Parameters
+        ----------
+        request
+            What was asked.
+
+        Returns
+        -------
+        CacheEntry or None
+            The entry, when its file is there with the recorded size and sha256.
         """
         raw = self._read_index().get(request.key)
         entry = self._entry(request.key, raw, self.folder) if raw else None
@@ -292,7 +329,20 @@ class Cache:
                 self._write_index(entries)
 
     def store(self, request: Request, downloaded: Downloaded) -> CacheEntry:
-        """Move a finished download into the cache and record it in the index."""
+        """Move a finished download into the cache and record it in the index.
+
+        Parameters
+        ----------
+        request
+            What was asked.
+        downloaded
+            The finished, checked download (in ``partial/``).
+
+        Returns
+        -------
+        CacheEntry
+            The new entry.
+        """
         with self._locked():
             name = f"{request.key}{request.suffix}"
             target = self.folder / _FILES / name
@@ -315,7 +365,14 @@ class Cache:
         return entry
 
     def info(self) -> CacheInfo:
-        """What the cache holds (nothing, for a folder that is not a reach cache: refused)."""
+        """What the cache holds (nothing, for a folder that is not a reach cache: refused).
+
+        Returns
+        -------
+        CacheInfo
+            The entries whose files are there, oldest first, and the bytes of partial
+            downloads.
+        """
         self._check_marker()
         entries = [
             e
@@ -337,6 +394,11 @@ class Cache:
         A folder without reach's cache marker is refused. Only what the cache wrote is removed
         (``files/``, ``partial/``, ``locks/``, the index); anything else in the folder is left
         alone.
+
+        Returns
+        -------
+        ClearedCache
+            How many entries, files and bytes were removed.
         """
         if not self.folder.is_dir():
             return ClearedCache(self.folder, 0, 0, 0)
@@ -369,6 +431,11 @@ def cache_info(*, cache_dir: str | Path | None = None) -> CacheInfo:
     ----------
     cache_dir
         The cache folder; default ``$REACH_CACHE_DIR`` or the user cache folder.
+
+    Returns
+    -------
+    CacheInfo
+        The cached entries, oldest first, and the bytes of partial downloads.
     """
     return Cache(cache_dir).info()
 
@@ -380,5 +447,10 @@ def cache_clear(*, cache_dir: str | Path | None = None) -> ClearedCache:
     ----------
     cache_dir
         The cache folder; default ``$REACH_CACHE_DIR`` or the user cache folder.
+
+    Returns
+    -------
+    ClearedCache
+        How many entries, files and bytes were removed.
     """
     return Cache(cache_dir).clear()

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reach.errors import FetchError, NotCachedError
 from reach.fetch.cache import Cache, CacheEntry
 from reach.fetch.config import DownloadPolicy
 from reach.fetch.download import ProgressCallback, discard_partial, download
-from reach.fetch.errors import FetchError, NotCachedError
 from reach.fetch.request import Request
 
 __all__ = ["Client", "Used"]
@@ -77,7 +77,18 @@ class Client:
         self.used: list[Used] = []
 
     def cached(self, request: Request) -> bool:
-        """Whether the cache holds a good copy of ``request``'s answer."""
+        """Whether the cache holds a good copy of ``request``'s answer.
+
+        Parameters
+        ----------
+        request
+            What was asked.
+
+        Returns
+        -------
+        bool
+            True when its file is cached and matches its recorded sha256.
+        """
         return self.cache.lookup(request) is not None
 
     def get(
@@ -128,7 +139,18 @@ class Client:
         return entry.path
 
     def get_json(self, request: Request) -> Any | None:
-        """The parsed JSON answer to ``request`` (None when offline and not cached)."""
+        """The parsed JSON answer to ``request`` (None when offline and not cached).
+
+        Parameters
+        ----------
+        request
+            What to get; an answer that is not JSON is refused and not cached.
+
+        Returns
+        -------
+        Any
+            The parsed answer, or None when offline and it is not cached.
+        """
         path = self.get(request, validate=_valid_json(request))
         return None if path is None else json.loads(path.read_bytes())
 

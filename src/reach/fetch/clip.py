@@ -16,7 +16,7 @@ from rasterio.errors import RasterioIOError
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
-from reach.fetch.errors import FetchError
+from reach.errors import FetchError
 from reach.fetch.sources import BBox
 from reach.ingest.osm import FACILITY_AMENITIES, NON_ROAD_HIGHWAYS
 
@@ -100,7 +100,22 @@ def clip_population(src: Path, dst: Path, bbox: BBox, *, source: str) -> tuple[i
 
 
 def write_zones(zones: gpd.GeoDataFrame, dst: Path, *, sort_by: str | None = None) -> int:
-    """Write polygons as GeoJSON (lon/lat, no feature ids, rows sorted); return how many."""
+    """Write polygons as GeoJSON (lon/lat, no feature ids, rows sorted); return how many.
+
+    Parameters
+    ----------
+    zones
+        The polygons (a frame without a CRS is taken as lon/lat).
+    dst
+        The GeoJSON file to write.
+    sort_by
+        A column to sort the rows by (stable), when the frame has it.
+
+    Returns
+    -------
+    int
+        Zones written.
+    """
     frame = zones.to_crs("EPSG:4326") if zones.crs is not None else zones.set_crs("EPSG:4326")
     if sort_by is not None and sort_by in frame.columns:
         frame = frame.sort_values(sort_by, kind="stable")
@@ -111,6 +126,17 @@ def write_zones(zones: gpd.GeoDataFrame, dst: Path, *, sort_by: str | None = Non
 
 def clip_boundaries(src: Path, dst: Path, bbox: BBox, *, source: str, id_column: str) -> int:
     """Write the boundaries of ``src`` that meet ``bbox``, cut to it, as GeoJSON.
+
+    Parameters
+    ----------
+    src, dst
+        The downloaded boundaries and the GeoJSON to write.
+    bbox
+        The area (lon/lat).
+    source
+        Where ``src`` came from, for messages.
+    id_column
+        The column of zone ids, to sort the rows by.
 
     Returns
     -------

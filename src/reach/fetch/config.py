@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from reach import __version__
-from reach.fetch.errors import FetchError
+from reach.errors import FetchError
 
 __all__ = [
     "BASE_URLS_ENV",
@@ -53,6 +53,19 @@ class BaseUrls:
     def replaced(self, overrides: Mapping[str, str], *, origin: str) -> BaseUrls:
         """Return a copy with some bases replaced (each checked to be an http(s) URL).
 
+        Parameters
+        ----------
+        overrides
+            Source name (``overpass``, ``geocoder``, ...) to its new base URL.
+        origin
+            Where the overrides came from (an environment variable, an argument), for
+            messages.
+
+        Returns
+        -------
+        BaseUrls
+            The new bases, trailing slashes removed; this one is unchanged.
+
         Raises
         ------
         FetchError
@@ -75,6 +88,20 @@ class BaseUrls:
 
 def check_http_url(url: str, *, what: str, origin: str | None = None) -> str:
     """Return ``url`` if it is an absolute http or https URL with a host.
+
+    Parameters
+    ----------
+    url
+        The address to check.
+    what
+        What the address is for (``"base URL of overpass"``), for the message.
+    origin
+        Where it came from, for the message.
+
+    Returns
+    -------
+    str
+        ``url``, surrounding whitespace removed.
 
     Raises
     ------
@@ -124,6 +151,22 @@ def resolve_base_urls(explicit: BaseUrls | Mapping[str, str] | None = None) -> B
 
     A :class:`BaseUrls` given explicitly is used as it is; a mapping replaces only the sources
     it names.
+
+    Parameters
+    ----------
+    explicit
+        Bases given by the caller, if any.
+
+    Returns
+    -------
+    BaseUrls
+        Every source's base URL, each checked to be http(s).
+
+    Raises
+    ------
+    FetchError
+        For an unknown source name, a URL that is not http(s) or a malformed
+        :data:`BASE_URLS_ENV`.
     """
     if isinstance(explicit, BaseUrls):
         return BaseUrls().replaced(dataclasses.asdict(explicit), origin="base_urls")

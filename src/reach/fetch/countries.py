@@ -33,5 +33,16 @@ _ALPHA3: dict[str, str] = dict(zip(_CODES[0::2], _CODES[1::2], strict=True))
 
 
 def alpha3(code: str) -> str | None:
-    """The three-letter code of a two-letter country code (any case), or None if unknown."""
+    """The three-letter code of a two-letter country code (any case), or None if unknown.
+
+    Parameters
+    ----------
+    code
+        An ISO 3166-1 alpha-2 code, e.g. ``"km"``.
+
+    Returns
+    -------
+    str or None
+        The alpha-3 code, e.g. ``"COM"``, or None for a code not in the table.
+    """
     return _ALPHA3.get(code.strip().upper())

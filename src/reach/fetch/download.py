@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import IO, Any, NoReturn
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from reach.fetch.config import DownloadPolicy
-from reach.fetch.errors import (
+from reach.errors import (
     ChecksumMismatchError,
     DownloadTooLargeError,
     FetchError,
     NotFoundError,
 )
+from reach.fetch.config import DownloadPolicy
 from reach.fetch.request import Request
 
 __all__ = [
@@ -187,7 +187,13 @@ def _meta_path(part: Path) -> Path:
 
 
 def discard_partial(part: Path) -> None:
-    """Delete a partial download and its resume record."""
+    """Delete a partial download and its resume record.
+
+    Parameters
+    ----------
+    part
+        The partial file (its record is beside it, ``<part>.json``); either may be missing.
+    """
     for p in (part, _meta_path(part)):
         with contextlib.suppress(FileNotFoundError):
             p.unlink()
@@ -320,7 +326,18 @@ def _with_retries(
 
 
 def file_digests(path: Path) -> tuple[str, str, int]:
-    """sha256 and md5 (hex) and size of a file, read once."""
+    """Compute the sha256 and md5 (hex) and size of a file, read once.
+
+    Parameters
+    ----------
+    path
+        The file.
+
+    Returns
+    -------
+    tuple of (str, str, int)
+        ``(sha256, md5, size in bytes)``.
+    """
     sha = hashlib.sha256()
     md5 = hashlib.md5(usedforsecurity=False)
     size = 0

@@ -6,7 +6,7 @@ import datetime as dt
 import filecmp
 import re
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,13 +16,12 @@ import numpy as np
 import shapely
 
 from reach import __version__
-from reach.errors import InputError
+from reach.errors import FetchError, InputError, NotFoundError
 from reach.fetch.cache import Cache
 from reach.fetch.client import Client
 from reach.fetch.clip import clip_boundaries, clip_osm_pbf, clip_population, write_zones
 from reach.fetch.config import BaseUrls, DownloadPolicy, check_http_url, resolve_base_urls
 from reach.fetch.download import ProgressCallback
-from reach.fetch.errors import FetchError, NotFoundError
 from reach.fetch.request import Request
 from reach.fetch.sources import (
     BBox,
@@ -39,6 +38,7 @@ from reach.fetch.sources import (
 )
 from reach.fetch.starter import SERVICES, starter_scenario
 from reach.outputs.write import atomic_folder, check_output_target, file_sha256, write_json
+from reach.progress import StepCallback
 
 __all__ = [
     "MANIFEST_NAME",
@@ -59,8 +59,6 @@ _POPULATION = "population.tif"
 _BOUNDARIES = "boundaries.geojson"
 _ISO3 = re.compile(r"^[A-Z]{3}$")
 _VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".fgb")
-
-StepCallback = Callable[[str], None]
 
 
 @dataclass(frozen=True)

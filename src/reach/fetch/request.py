@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlencode
 
+from reach.errors import FetchError
 from reach.fetch.config import check_http_url
-from reach.fetch.errors import FetchError
 
 __all__ = ["Request"]
 

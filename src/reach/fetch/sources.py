@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from reach.errors import FetchError
 from reach.fetch.config import BaseUrls
 from reach.fetch.countries import alpha3
-from reach.fetch.errors import FetchError
 from reach.fetch.request import Request
 from reach.ingest.osm import FACILITY_AMENITIES
 
@@ -56,6 +56,17 @@ class BBox(NamedTuple):
     def parse(cls, text: str) -> BBox | None:
         """A box from ``"west,south,east,north"``; None when the text is not four numbers.
 
+        Parameters
+        ----------
+        text
+            The box as the CLI takes it, e.g. ``"43.2,-12.5,44.6,-11.3"``.
+
+        Returns
+        -------
+        BBox or None
+            The box, checked; None when ``text`` is not four comma-separated numbers (a
+            place name, say).
+
         Raises
         ------
         FetchError
@@ -68,6 +79,16 @@ class BBox(NamedTuple):
 
     def checked(self, *, origin: str | None = None) -> BBox:
         """This box, if it is one (finite, on the globe, west < east, south < north).
+
+        Parameters
+        ----------
+        origin
+            Where the box came from, for the message.
+
+        Returns
+        -------
+        BBox
+            This box, unchanged.
 
         Raises
         ------
@@ -86,7 +107,18 @@ class BBox(NamedTuple):
         return self
 
     def padded(self, km: float) -> BBox:
-        """The box grown by ``km`` on every side (clamped to the globe)."""
+        """The box grown by ``km`` on every side (clamped to the globe).
+
+        Parameters
+        ----------
+        km
+            The margin in kilometres; 0 or less returns the box as it is.
+
+        Returns
+        -------
+        BBox
+            The grown box (east-west degrees widened for the box's middle latitude).
+        """
         if km <= 0:
             return self
         dlat = km / _KM_PER_DEG
@@ -110,7 +142,13 @@ class BBox(NamedTuple):
         return (self.west + self.east) / 2, (self.south + self.north) / 2
 
     def text(self) -> str:
-        """``"west,south,east,north"`` with 7 decimals (1 cm), as the CLI takes it."""
+        """Write the box as the CLI takes it.
+
+        Returns
+        -------
+        str
+            ``"west,south,east,north"`` with 7 decimals (1 cm).
+        """
         return ",".join(f"{v:.7f}" for v in self)
 
 
@@ -127,7 +165,20 @@ class Place:
 
 
 def place_search(urls: BaseUrls, name: str) -> Request:
-    """The geocoder search for a place name (best match only)."""
+    """The geocoder search for a place name (best match only).
+
+    Parameters
+    ----------
+    urls
+        The base URLs (the geocoder's is used).
+    name
+        The place, e.g. ``"Anjouan, Comoros"``.
+
+    Returns
+    -------
+    Request
+        The search request (a JSON answer, read by :func:`parse_place`).
+    """
     return Request(
         url=f"{urls.geocoder}/search",
         params=(("q", name), ("format", "jsonv2"), ("limit", "1"), ("addressdetails", "1")),
@@ -138,7 +189,20 @@ def place_search(urls: BaseUrls, name: str) -> Request:
 
 
 def reverse_search(urls: BaseUrls, lon: float, lat: float) -> Request:
-    """The geocoder lookup of the country a point lies in."""
+    """The geocoder lookup of the country a point lies in.
+
+    Parameters
+    ----------
+    urls
+        The base URLs (the geocoder's is used).
+    lon, lat
+        The point (degrees).
+
+    Returns
+    -------
+    Request
+        The lookup request (a JSON answer, read by :func:`country_of`).
+    """
     return Request(
         url=f"{urls.geocoder}/reverse",
         params=(
@@ -162,6 +226,20 @@ def _iso3_of(result: dict[str, Any]) -> str | None:
 
 def parse_place(data: Any, request: Request, name: str) -> Place:
     """Read a geocoder search answer (a list of places; ``boundingbox`` is S, N, W, E).
+
+    Parameters
+    ----------
+    data
+        The parsed JSON answer.
+    request
+        The search it answers, for messages.
+    name
+        The place name searched for.
+
+    Returns
+    -------
+    Place
+        The best match: its name, its box (checked) and its country, if the answer has one.
 
     Raises
     ------
@@ -190,7 +268,18 @@ def parse_place(data: Any, request: Request, name: str) -> Place:
 
 
 def country_of(data: Any) -> str | None:
-    """The ISO3 code in a reverse-geocoder answer, or None (e.g. a point at sea)."""
+    """The ISO3 code in a reverse-geocoder answer, or None (e.g. a point at sea).
+
+    Parameters
+    ----------
+    data
+        The parsed JSON answer of :func:`reverse_search`.
+
+    Returns
+    -------
+    str or None
+        The country's ISO 3166-1 alpha-3 code, or None when the answer names no country.
+    """
     return _iso3_of(data) if isinstance(data, dict) else None
 
 
@@ -203,6 +292,18 @@ def overpass_query(bbox: BBox, *, timeout_s: int = 180) -> str:
     Ways come with all their nodes (also those outside the box) and facility relations with
     their member ways, as :func:`reach.ingest.osm.read_osm_roads` and
     :func:`reach.ingest.osm.read_osm_facilities` expect.
+
+    Parameters
+    ----------
+    bbox
+        The area.
+    timeout_s
+        The server-side time limit of the query, in seconds.
+
+    Returns
+    -------
+    str
+        The query.
     """
     amenities = "|".join(sorted(FACILITY_AMENITIES))
     box = f"{bbox.south:.7f},{bbox.west:.7f},{bbox.north:.7f},{bbox.east:.7f}"
@@ -220,7 +321,23 @@ def overpass_query(bbox: BBox, *, timeout_s: int = 180) -> str:
 
 
 def overpass_request(urls: BaseUrls, bbox: BBox, *, timeout_s: int = 180) -> Request:
-    """The Overpass request for the area's extract (OSM XML)."""
+    """The Overpass request for the area's extract (OSM XML).
+
+    Parameters
+    ----------
+    urls
+        The base URLs (Overpass's is used).
+    bbox
+        The area.
+    timeout_s
+        The server-side time limit of the query, in seconds; the download waits a minute
+        longer.
+
+    Returns
+    -------
+    Request
+        The request; check its answer with :func:`check_overpass_answer`.
+    """
     return Request(
         url=f"{urls.overpass}/interpreter",
         params=(("data", overpass_query(bbox, timeout_s=timeout_s)),),
@@ -236,6 +353,17 @@ def check_overpass_answer(request: Request) -> Callable[[Path], None]:
 
     Overpass reports a query that ran out of time or memory inside an HTTP 200 answer, as a
     ``<remark>`` element; such an answer must not be cached as if it were the extract.
+
+    Parameters
+    ----------
+    request
+        The Overpass request, for messages.
+
+    Returns
+    -------
+    callable
+        Takes the downloaded file and raises :class:`FetchError` when it is not OSM XML or
+        ends in an error remark.
     """
 
     def check(path: Path) -> None:
@@ -266,7 +394,22 @@ def check_overpass_answer(request: Request) -> Callable[[Path], None]:
 
 
 def worldpop_listing(urls: BaseUrls, dataset: str, iso3: str) -> Request:
-    """WorldPop's listing of a dataset's rasters for a country (all years)."""
+    """WorldPop's listing of a dataset's rasters for a country (all years).
+
+    Parameters
+    ----------
+    urls
+        The base URLs (WorldPop's is used).
+    dataset
+        The WorldPop dataset, e.g. ``"wpgpunadj"``.
+    iso3
+        The country's ISO 3166-1 alpha-3 code.
+
+    Returns
+    -------
+    Request
+        The listing request (a JSON answer, read by :func:`worldpop_source`).
+    """
     return Request(
         url=f"{urls.worldpop}/{dataset}",
         params=(("iso3", iso3),),
@@ -278,6 +421,24 @@ def worldpop_listing(urls: BaseUrls, dataset: str, iso3: str) -> Request:
 
 def worldpop_source(data: Any, request: Request, *, iso3: str, year: int, dataset: str) -> str:
     """The raster URL for ``year`` in a WorldPop listing answer.
+
+    Parameters
+    ----------
+    data
+        The parsed JSON answer of :func:`worldpop_listing`.
+    request
+        The listing request, for messages.
+    iso3
+        The country's ISO 3166-1 alpha-3 code, for the message.
+    year
+        The year whose raster is wanted.
+    dataset
+        The WorldPop dataset, for the message.
+
+    Returns
+    -------
+    str
+        The URL of the year's GeoTIFF.
 
     Raises
     ------
@@ -311,7 +472,22 @@ def worldpop_source(data: Any, request: Request, *, iso3: str, year: int, datase
 
 
 def boundaries_listing(urls: BaseUrls, iso3: str, level: int) -> Request:
-    """The geoBoundaries metadata of a country's boundaries at ``level`` (ADM0 = country)."""
+    """The geoBoundaries metadata of a country's boundaries at ``level`` (ADM0 = country).
+
+    Parameters
+    ----------
+    urls
+        The base URLs (geoBoundaries' is used).
+    iso3
+        The country's ISO 3166-1 alpha-3 code.
+    level
+        The administrative level, 0 (the country) to 5.
+
+    Returns
+    -------
+    Request
+        The metadata request (a JSON answer, read by :func:`boundaries_source`).
+    """
     return Request(
         url=f"{urls.geoboundaries}/{iso3}/ADM{level}/",
         label=f"geoBoundaries {iso3} ADM{level}",
@@ -322,6 +498,19 @@ def boundaries_listing(urls: BaseUrls, iso3: str, level: int) -> Request:
 
 def boundaries_source(data: Any, request: Request) -> tuple[str, dict[str, str]]:
     """The GeoJSON URL in a geoBoundaries answer, and its licence and source notes.
+
+    Parameters
+    ----------
+    data
+        The parsed JSON answer of :func:`boundaries_listing`.
+    request
+        The metadata request, for messages.
+
+    Returns
+    -------
+    tuple of (str, dict of str to str)
+        The URL, and the answer's ``boundaryName``, ``boundaryLicense``, ``boundarySource``
+        and ``boundaryYearRepresented`` where present.
 
     Raises
     ------

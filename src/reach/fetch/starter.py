@@ -90,7 +90,7 @@ def starter_scenario(
     Returns
     -------
     str
-        TOML text that :func:`reach.scenario.load_scenario` accepts.
+        TOML text that :func:`reach.spec.load_scenario` accepts.
     """
     out: list[str] = []
     for line in header:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from reach.codes import EDUCATION_TIERS, SERVICE_TIERS
 from reach.errors import InputError
 from reach.ingest.boundaries import (
     check_geographic_bounds,
@@ -26,10 +27,7 @@ from reach.ingest.boundaries import (
 from reach.ingest.rasters import check_local_path
 
 __all__ = [
-    "EDUCATION_TIERS",
     "FACILITY_COLUMNS",
-    "HEALTH_TIERS",
-    "SERVICE_TIERS",
     "classify_osm_health",
     "classify_osm_school",
     "facilities_from_osm",
@@ -37,11 +35,6 @@ __all__ = [
 ]
 
 FACILITY_COLUMNS: tuple[str, ...] = ("facility_id", "name", "service", "tier", "capacity")
-HEALTH_TIERS: tuple[str, ...] = ("hospital", "health_centre", "clinic", "health_post")
-EDUCATION_TIERS: tuple[str, ...] = ("primary", "lower_secondary", "upper_secondary")
-#: Tiers of the services reach knows; other service names accept any tier.
-SERVICE_TIERS: dict[str, tuple[str, ...]] = {"health": HEALTH_TIERS, "education": EDUCATION_TIERS}
-
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 _LON_ALIASES = ("lon", "longitude", "lng", "long")
 _LAT_ALIASES = ("lat", "latitude")

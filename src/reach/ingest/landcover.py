@@ -1,18 +1,28 @@
-"""Read land cover (a class raster or per-class cover fractions) and elevation (DEM) tiles."""
+"""Read land cover (a class raster or per-class cover fractions) and elevation (DEM) tiles.
+
+Every reader takes a ``window`` (:class:`reach.ingest.rasters.RasterWindow`) to read only the
+part of its files under it, with the same checks as a whole read, except the ones only a whole
+file can answer (a layer with no valid cell at all): a window may well lie where a layer has
+no data.
+"""
 
 from __future__ import annotations
 
+import re
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import overload
 
 import numpy as np
+from rasterio.warp import transform_bounds
 
 from reach.errors import InputError
 from reach.ingest.rasters import (
     RasterHeader,
     RasterLayer,
+    RasterWindow,
     check_geographic_grid,
     check_geotiff_path,
     check_local_path,
@@ -31,6 +41,7 @@ __all__ = [
     "read_cover_fractions",
     "read_dem",
     "read_landcover_classes",
+    "srtm_tile_bounds",
 ]
 
 #: Nodata value of Copernicus cover-fraction rasters (taken as nodata even when undeclared).
@@ -95,7 +106,21 @@ def geotiff_header(path: str | Path, *, what: str) -> RasterHeader:
     return header
 
 
-def read_landcover_classes(path: str | Path, *, labels: Mapping[int, str]) -> LandCover:
+@overload
+def read_landcover_classes(
+    path: str | Path, *, labels: Mapping[int, str], window: None = None
+) -> LandCover: ...
+
+
+@overload
+def read_landcover_classes(
+    path: str | Path, *, labels: Mapping[int, str], window: RasterWindow
+) -> LandCover | None: ...
+
+
+def read_landcover_classes(
+    path: str | Path, *, labels: Mapping[int, str], window: RasterWindow | None = None
+) -> LandCover | None:
     """Read an integer land-cover class raster and check every class has a label.
 
     Parameters
@@ -105,17 +130,20 @@ def read_landcover_classes(path: str | Path, *, labels: Mapping[int, str]) -> La
     labels
         Class value to label, e.g. ``{1: "Built_area", 2: "Low_dense_vegetation",
         3: "Dense_vegetation"}``.
+    window
+        Read only the part of the raster under this window (a window may hold no valid cell).
 
     Returns
     -------
-    LandCover
-        ``classes`` set, ``fractions`` ``None``.
+    LandCover or None
+        ``classes`` set, ``fractions`` ``None``; ``None`` only for a window that holds no pixel
+        of the raster.
 
     Raises
     ------
     InputError
-        If the raster cannot be read, is not integer-valued, has no valid cells, or holds class
-        values that are neither labelled nor nodata.
+        If the raster cannot be read, is not integer-valued, has no valid cells (a whole read),
+        or holds class values that are neither labelled nor nodata.
     """
     what = "land cover raster"
     if not labels:
@@ -133,7 +161,9 @@ def read_landcover_classes(path: str | Path, *, labels: Mapping[int, str]) -> La
                 fix="key the labels by the raster's integer class values",
             )
         clean[int(key)] = str(label)
-    layer = open_geotiff(path, what=what)
+    layer = open_geotiff(path, what=what, window=window)
+    if layer is None:
+        return None
     check_geographic_grid(layer, what=what)
     values = layer.values
     if values.dtype.kind == "f":
@@ -151,7 +181,7 @@ def read_landcover_classes(path: str | Path, *, labels: Mapping[int, str]) -> La
             fix="give an integer class raster",
         )
     present = _present_values(layer)
-    if present.size == 0:
+    if present.size == 0 and window is None:
         raise InputError(
             f"every cell of the {what} is nodata",
             path=layer.path,
@@ -177,19 +207,35 @@ def _same_grid(a: RasterLayer, b: RasterLayer) -> bool:
     )
 
 
-def read_cover_fractions(paths: Mapping[str, str | Path]) -> LandCover:
+@overload
+def read_cover_fractions(paths: Mapping[str, str | Path], *, window: None = None) -> LandCover: ...
+
+
+@overload
+def read_cover_fractions(
+    paths: Mapping[str, str | Path], *, window: RasterWindow
+) -> LandCover | None: ...
+
+
+def read_cover_fractions(
+    paths: Mapping[str, str | Path], *, window: RasterWindow | None = None
+) -> LandCover | None:
     """Read per-class cover fraction rasters (percent, 0–100) that share one grid.
 
     Parameters
     ----------
     paths
         Class label to GeoTIFF, e.g. ``{"Tree": "landcover_Tree.tif", …}`` (Copernicus CGLC).
+    window
+        Read only the part of each raster under this window (a raster holding no pixel of it
+        is left out).
 
     Returns
     -------
-    LandCover
+    LandCover or None
         ``fractions`` set (255 cells are nodata), ``classes`` ``None`` and ``class_labels``
-        numbering the labels from 1 in the order given.
+        numbering the labels read from 1 in the order given; ``None`` only for a window that
+        holds no pixel of any raster.
 
     Raises
     ------
@@ -204,9 +250,12 @@ def read_cover_fractions(paths: Mapping[str, str | Path]) -> LandCover:
         )
     layers: dict[str, RasterLayer] = {}
     first: RasterLayer | None = None
+    first_label = ""
     for label, path in paths.items():
         what = f"'{label}' cover fraction raster"
-        layer = open_geotiff(path, what=what)
+        layer = open_geotiff(path, what=what, window=window)
+        if layer is None:
+            continue
         check_geographic_grid(layer, what=what)
         values = layer.values
         if values.dtype.kind not in "iuf":
@@ -227,15 +276,17 @@ def read_cover_fractions(paths: Mapping[str, str | Path]) -> LandCover:
                 fix="give cover percent 0–100 with 255 (or the declared nodata) for no data",
             )
         if first is None:
-            first = layer
+            first, first_label = layer, str(label)
         elif not _same_grid(first, layer):
             raise InputError(
-                f"the {what} is not on the same grid as '{next(iter(paths))}' "
+                f"the {what} is not on the same grid as '{first_label}' "
                 f"({layer.shape} vs {first.shape} cells, or a different origin, size or CRS)",
                 path=layer.path,
                 fix="resample all cover fractions to one grid (gdalwarp -tr … -te …)",
             )
         layers[str(label)] = replace(layer, nodata_mask=mask)
+    if not layers:
+        return None
     labels = {i + 1: label for i, label in enumerate(layers)}
     return LandCover(classes=None, class_labels=labels, fractions=layers)
 
@@ -315,10 +366,12 @@ def dem_header(path: str | Path) -> RasterHeader:
     return header
 
 
-def _read_dem_tile(path: str | Path) -> RasterLayer:
+def _read_dem_tile(path: str | Path, *, window: RasterWindow | None = None) -> RasterLayer | None:
     what = _DEM_WHAT
     p, gdal_path, driver = _dem_source(path)
-    layer = read_raster_band(gdal_path, path=p, what=what, driver=driver)
+    layer = read_raster_band(gdal_path, path=p, what=what, driver=driver, window=window)
+    if layer is None:
+        return None
     check_geographic_grid(layer, what=what)
     raw = layer.values
     if raw.dtype.kind not in "iuf":
@@ -334,6 +387,8 @@ def _read_dem_tile(path: str | Path) -> RasterLayer:
     elevation[mask] = np.nan
     valid = elevation[~mask]
     if valid.size == 0:
+        if window is not None:
+            return replace(layer, values=elevation, nodata_mask=mask)
         raise InputError(f"every cell of the {what} is nodata", path=p, fix="check the tile")
     low, high = float(valid.min()), float(valid.max())
     if low < _ELEVATION_RANGE[0] or high > _ELEVATION_RANGE[1]:
@@ -347,19 +402,64 @@ def _read_dem_tile(path: str | Path) -> RasterLayer:
     return replace(layer, values=elevation, nodata_mask=mask)
 
 
-def read_dem(paths: Sequence[str | Path]) -> list[RasterLayer]:
+_SRTM_NAME = re.compile(r"^([NS])(\d{2})([EW])(\d{3})", re.IGNORECASE)
+
+
+def srtm_tile_bounds(path: str | Path) -> tuple[float, float, float, float] | None:
+    """Lon/lat bounds of an SRTM tile from its name (``S12E043…``), with a pixel's slack.
+
+    Parameters
+    ----------
+    path
+        The tile (only its name is looked at).
+
+    Returns
+    -------
+    tuple of float or None
+        ``(west, south, east, north)`` widened by 3″ on every side, or ``None`` when the name
+        does not place the tile.
+    """
+    m = _SRTM_NAME.match(Path(path).name)
+    if not m:
+        return None
+    lat = int(m.group(2)) * (1 if m.group(1).upper() == "N" else -1)
+    lon = int(m.group(4)) * (1 if m.group(3).upper() == "E" else -1)
+    pad = 1.0 / 1200.0
+    return lon - pad, lat - pad, lon + 1 + pad, lat + 1 + pad
+
+
+def _intersects(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _lonlat(window: RasterWindow) -> tuple[float, float, float, float]:
+    if window.crs.is_geographic:
+        return window.bounds
+    left, bottom, right, top = transform_bounds(
+        window.crs, "EPSG:4326", *window.bounds, densify_pts=21
+    )
+    return left, bottom, right, top
+
+
+def read_dem(
+    paths: Sequence[str | Path], *, window: RasterWindow | None = None
+) -> list[RasterLayer]:
     """Read elevation tiles: GeoTIFFs or NASA SRTM ``.hgt.zip`` / ``.hgt`` files.
 
     Parameters
     ----------
     paths
         One path per tile.
+    window
+        Read only the part of each GeoTIFF tile under this window. SRTM tiles are small and
+        read whole, when their name places them under the window (or does not place them).
 
     Returns
     -------
     list of RasterLayer
-        One per tile, in the order given, with ``float64`` elevation in metres and NaN plus
-        ``nodata_mask`` where the tile has no data (declared nodata, or the SRTM void -32768).
+        One per tile (with a window, per tile under it), in the order given, with ``float64``
+        elevation in metres and NaN plus ``nodata_mask`` where the tile has no data (declared
+        nodata, or the SRTM void -32768).
 
     Raises
     ------
@@ -370,4 +470,15 @@ def read_dem(paths: Sequence[str | Path]) -> list[RasterLayer]:
         paths = [paths]
     if not paths:
         raise InputError("no elevation tiles were given", fix="give at least one DEM file")
-    return [_read_dem_tile(path) for path in paths]
+    tiles: list[RasterLayer] = []
+    for path in paths:
+        if window is not None and Path(path).name.lower().endswith((".hgt", ".hgt.zip")):
+            box = srtm_tile_bounds(path)
+            if box is not None and not _intersects(box, _lonlat(window)):
+                continue
+            tile = _read_dem_tile(path)
+        else:
+            tile = _read_dem_tile(path, window=window)
+        if tile is not None:
+            tiles.append(tile)
+    return tiles

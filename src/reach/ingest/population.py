@@ -10,13 +10,14 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 from affine import Affine
 from rasterio.crs import CRS
 
 from reach.errors import ConservationError, InputError
-from reach.ingest.rasters import check_geographic_grid, open_geotiff
+from reach.ingest.rasters import RasterWindow, check_geographic_grid, open_geotiff
 
 __all__ = ["INFERRED_NODATA_BELOW", "Population", "aggregate_population", "read_population"]
 
@@ -64,9 +65,30 @@ class Population:
         return int(rows), int(cols)
 
 
+@overload
 def read_population(
-    path: str | Path, *, max_cells: Callable[[int, int], None] | None = None
-) -> Population:
+    path: str | Path,
+    *,
+    max_cells: Callable[[int, int], None] | None = None,
+    window: None = None,
+) -> Population: ...
+
+
+@overload
+def read_population(
+    path: str | Path,
+    *,
+    max_cells: Callable[[int, int], None] | None = None,
+    window: RasterWindow,
+) -> Population | None: ...
+
+
+def read_population(
+    path: str | Path,
+    *,
+    max_cells: Callable[[int, int], None] | None = None,
+    window: RasterWindow | None = None,
+) -> Population | None:
     """Read and validate a people-per-cell GeoTIFF (e.g. WorldPop).
 
     Parameters
@@ -75,17 +97,21 @@ def read_population(
         A local GeoTIFF with people per cell in band 1.
     max_cells
         A check of the raster's size, called before it is read (see ``open_geotiff``).
+    window
+        Read only the cells under this window (see ``open_geotiff``); a window may hold no
+        valid cell and no people.
 
     Returns
     -------
-    Population
-        People per cell (0 and invalid where nodata) and the total.
+    Population or None
+        People per cell (0 and invalid where nodata) and the total; ``None`` only for a window
+        that holds no cell of the raster.
 
     Raises
     ------
     InputError
         If the file cannot be read as a GeoTIFF, has no CRS, has a geographic CRS not in degrees,
-        has no valid cells, has negative or infinite values, or sums to 0.
+        has negative or infinite values, or (a whole read) has no valid cells or sums to 0.
 
     Notes
     -----
@@ -93,7 +119,9 @@ def read_population(
     :data:`INFERRED_NODATA_BELOW` (e.g. -99999) are taken as nodata and ``nodata_inferred`` is set.
     NaN cells are always nodata.
     """
-    layer = open_geotiff(path, what=_WHAT, max_cells=max_cells)
+    layer = open_geotiff(path, what=_WHAT, max_cells=max_cells, window=window)
+    if layer is None:
+        return None
     check_geographic_grid(layer, what=_WHAT)
     p = layer.path
     if layer.values.dtype.kind not in "iuf":
@@ -112,7 +140,7 @@ def read_population(
             nodata |= fill
             inferred = True
     valid = ~nodata
-    if not valid.any():
+    if not valid.any() and window is None:
         nan_note = " (NaN)" if np.isnan(values).any() else ""
         raise InputError(
             f"every cell of the {_WHAT} is nodata{nan_note}",
@@ -145,7 +173,7 @@ def read_population(
             path=p,
             fix="check the values are people per cell",
         )
-    if total <= 0:
+    if total <= 0 and window is None:
         raise InputError(
             f"the {_WHAT}'s population sums to 0",
             path=p,

@@ -16,6 +16,10 @@ rules live in one place:
   geotransform that makes sense (finite, non-zero pixel sizes, no rotation); a south-up (or
   east-to-west) grid is flipped to north-up on read, its transform fixed;
 - every failure is a :class:`reach.errors.InputError` naming the file, the problem and the fix.
+
+A reader given a :class:`RasterWindow` reads only the pixels under it (plus a margin for the
+resampling kernels), through the same code and checks: this is how each task of a partitioned
+run reads the land cover and elevation under its own part of the grid.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pyproj
@@ -39,6 +43,8 @@ import rasterio.errors
 from affine import Affine
 from rasterio._err import CPLE_BaseError
 from rasterio.enums import MaskFlags
+from rasterio.warp import transform_bounds
+from rasterio.windows import Window, from_bounds
 
 from reach.errors import InputError, ReachError, ResourceLimitError
 
@@ -46,8 +52,11 @@ __all__ = [
     "BYTES_PER_LAYER_CELL",
     "MAX_NAME_BYTES",
     "MAX_PATH_BYTES",
+    "NO_PROXY",
+    "WINDOW_MARGIN_PX",
     "RasterHeader",
     "RasterLayer",
+    "RasterWindow",
     "check_geographic_grid",
     "check_geotiff_path",
     "check_local_path",
@@ -60,6 +69,7 @@ __all__ = [
     "north_up_transform",
     "ogr_sandbox",
     "open_geotiff",
+    "pixel_window",
     "read_raster_band",
     "read_raster_header",
 ]
@@ -72,8 +82,11 @@ MAX_PATH_BYTES = 4096
 #: and warped onto the grid: its values, its nodata mask and two float64 copies, rounded up.
 BYTES_PER_LAYER_CELL = 24
 
+#: Source pixels read around a window, for the resampling kernels (bilinear, average).
+WINDOW_MARGIN_PX = 3
+
 #: A proxy no request can go through: libcurl refuses the scheme before it opens any connection.
-_NO_PROXY = "reach-offline://0.0.0.0:1"
+NO_PROXY = "reach-offline://0.0.0.0:1"
 
 #: GDAL configuration that keeps every open local and cheap: no folder listing, no side-car
 #: files, and no HTTP (``/vsicurl/`` allows only a file name that cannot exist, and any request
@@ -82,8 +95,8 @@ _SANDBOX = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
     "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".none",
     "CPL_VSIL_CURL_ALLOWED_FILENAME": "/nonexistent/reach-allows-no-remote-file",
-    "GDAL_HTTP_PROXY": _NO_PROXY,
-    "GDAL_HTTPS_PROXY": _NO_PROXY,
+    "GDAL_HTTP_PROXY": NO_PROXY,
+    "GDAL_HTTPS_PROXY": NO_PROXY,
     "GDAL_HTTP_MAX_RETRY": "0",
     "GDAL_HTTP_TIMEOUT": "1",
     "GDAL_HTTP_CONNECTTIMEOUT": "1",
@@ -147,6 +160,27 @@ class RasterLayer:
         x0, y0 = self.transform @ (0, 0)
         x1, y1 = self.transform @ (cols, rows)
         return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+
+
+@dataclass(frozen=True)
+class RasterWindow:
+    """The part of a raster to read: the pixels under ``bounds``, and a margin around them.
+
+    Attributes
+    ----------
+    bounds
+        ``(left, bottom, right, top)`` in ``crs`` units (e.g. a part of the analysis grid).
+    crs
+        The CRS of ``bounds``; a raster in another CRS is read under the bounds transformed to
+        its own.
+    margin_px
+        Source pixels read beyond the bounds on every side, so that a resampling kernel near
+        the edge sees the pixels it would see in a whole read.
+    """
+
+    bounds: tuple[float, float, float, float]
+    crs: rasterio.crs.CRS
+    margin_px: int = WINDOW_MARGIN_PX
 
 
 _KINDS = (
@@ -262,6 +296,17 @@ def looks_like_vrt(path: Path) -> bool:
 
     It is one if its first 64 KiB name a VRT root element (after an XML declaration, comments
     or padding, all of which GDAL skips).
+
+    Parameters
+    ----------
+    path
+        The file to look into; only its first 64 KiB are read.
+
+    Returns
+    -------
+    bool
+        True if those bytes hold ``<VRTDataset`` or ``<OGRVRTDataSource``; False otherwise,
+        and also when the file cannot be read.
     """
     try:
         with path.open("rb") as handle:
@@ -501,7 +546,7 @@ def north_up(
         The 2-D band.
     transform
         Its transform (not rotated).
-    masks
+    *masks
         Arrays of the same shape flipped alike (``None`` passes through).
 
     Returns
@@ -529,6 +574,18 @@ def north_up(
 def check_geotiff_path(path: str | Path, *, what: str) -> Path:
     """:func:`check_local_path`, and refuse a GDAL virtual dataset (VRT) named or made as one.
 
+    Parameters
+    ----------
+    path
+        The path a user gave.
+    what
+        What the file is, for messages (e.g. ``"land cover raster"``).
+
+    Returns
+    -------
+    Path
+        The expanded path, as :func:`check_local_path` returns it.
+
     Raises
     ------
     InputError
@@ -548,8 +605,26 @@ def _refuse_vrt(p: Path, what: str) -> None:
         )
 
 
-def open_geotiff(path: str | Path, *, what: str, max_cells: Preflight | None = None) -> RasterLayer:
-    """Read band 1 of a local GeoTIFF.
+@overload
+def open_geotiff(
+    path: str | Path, *, what: str, max_cells: Preflight | None = None, window: None = None
+) -> RasterLayer: ...
+
+
+@overload
+def open_geotiff(
+    path: str | Path, *, what: str, max_cells: Preflight | None = None, window: RasterWindow
+) -> RasterLayer | None: ...
+
+
+def open_geotiff(
+    path: str | Path,
+    *,
+    what: str,
+    max_cells: Preflight | None = None,
+    window: RasterWindow | None = None,
+) -> RasterLayer | None:
+    """Read band 1 of a local GeoTIFF, whole or under a window.
 
     Parameters
     ----------
@@ -559,14 +634,16 @@ def open_geotiff(path: str | Path, *, what: str, max_cells: Preflight | None = N
         What the raster is, used in messages (e.g. ``"population raster"``).
     max_cells
         Called with ``(rows, cols)`` from the header before any cell is read; it raises to
-        refuse a raster too large for the run (see :func:`reach.build.check_memory`). By
-        default :func:`layer_memory_check`.
+        refuse a raster too large for the run (see :func:`reach.run.checks.check_memory`). By
+        default :func:`layer_memory_check`. With a window, it is called with the window's size.
+    window
+        Read only the pixels under this window (see :func:`read_raster_band`).
 
     Returns
     -------
-    RasterLayer
+    RasterLayer or None
         Band 1 with its nodata mask, transform and CRS, north-up (a south-up file is flipped).
-        Extra bands are ignored.
+        Extra bands are ignored. ``None`` only for a window that holds no pixel of the file.
 
     Raises
     ------
@@ -579,7 +656,9 @@ def open_geotiff(path: str | Path, *, what: str, max_cells: Preflight | None = N
     """
     p = check_local_path(path, what=what)
     _refuse_vrt(p, what)
-    return read_raster_band(str(p), path=p, what=what, driver="GTiff", preflight=max_cells)
+    return read_raster_band(
+        str(p), path=p, what=what, driver="GTiff", preflight=max_cells, window=window
+    )
 
 
 _KIND_NAMES = {"GTiff": "GeoTIFF", "SRTMHGT": "SRTM .hgt tile"}
@@ -689,6 +768,7 @@ def read_raster_header(
     return RasterHeader(rows=int(rows), cols=int(cols), transform=t, crs=crs, path=path)
 
 
+@overload
 def read_raster_band(
     gdal_path: str,
     *,
@@ -696,8 +776,32 @@ def read_raster_band(
     what: str,
     driver: str,
     preflight: Preflight | None = None,
-) -> RasterLayer:
-    """Open ``gdal_path`` with the GDAL ``driver`` only and read band 1 (internal helper).
+    window: None = None,
+) -> RasterLayer: ...
+
+
+@overload
+def read_raster_band(
+    gdal_path: str,
+    *,
+    path: Path,
+    what: str,
+    driver: str,
+    preflight: Preflight | None = None,
+    window: RasterWindow,
+) -> RasterLayer | None: ...
+
+
+def read_raster_band(
+    gdal_path: str,
+    *,
+    path: Path,
+    what: str,
+    driver: str,
+    preflight: Preflight | None = None,
+    window: RasterWindow | None = None,
+) -> RasterLayer | None:
+    """Open ``gdal_path`` with the GDAL ``driver`` only and read band 1, whole or under a window.
 
     Parameters
     ----------
@@ -710,14 +814,20 @@ def read_raster_band(
     driver
         The GDAL driver short name allowed to open it (``"GTiff"`` or ``"SRTMHGT"``).
     preflight
-        Called with ``(rows, cols)`` before band 1 is read (it may raise to refuse the file);
-        by default :func:`layer_memory_check`, so no raster is read that cannot fit in memory.
+        Called with ``(rows, cols)`` of what is about to be read (the file, or the window's
+        pixels) before band 1 is read (it may raise to refuse the file); by default
+        :func:`layer_memory_check`, so no raster is read that cannot fit in memory.
+    window
+        Read only the pixels under ``window.bounds``, plus ``window.margin_px`` pixels around
+        them (clipped to the file). The window is found on the north-up grid, so a south-up
+        file gives the same pixels, flipped, as its north-up copy.
 
     Returns
     -------
-    RasterLayer
-        Band 1, its nodata mask, transform and CRS; north-up and west-to-east (a south-up or
-        east-to-west grid is flipped and its transform fixed, so the cells stay where they are).
+    RasterLayer or None
+        Band 1 (or its part under the window), its nodata mask, transform and CRS; north-up and
+        west-to-east (a south-up or east-to-west grid is flipped and its transform fixed, so the
+        cells stay where they are). ``None`` when the window holds no pixel of the file.
 
     Raises
     ------
@@ -727,22 +837,31 @@ def read_raster_band(
     check = preflight if preflight is not None else layer_memory_check(what, path)
     try:
         with gdal_sandbox(), rasterio.open(gdal_path, driver=driver) as ds:
-            _check_header(ds, path=path, what=what, driver=driver, georef=False)
+            # a window is found through the geotransform, so it is checked first then
+            _check_header(ds, path=path, what=what, driver=driver, georef=window is not None)
             crs = ds.crs
             transform = ds.transform
             nodata = ds.nodata
-            check(ds.height, ds.width)
-            values = ds.read(1)
+            pixels = None if window is None else pixel_window(ds, window)
+            if pixels is None:
+                check(ds.height, ds.width)
+            else:
+                if pixels.width <= 0 or pixels.height <= 0:
+                    return None
+                check(pixels.height, pixels.width)
+                transform = transform @ Affine.translation(pixels.col_off, pixels.row_off)
+            values = ds.read(1, window=pixels)
             flags = ds.mask_flag_enums[0]
             file_mask = None
             if MaskFlags.per_dataset in flags or MaskFlags.alpha in flags:
-                file_mask = ds.read_masks(1) == 0
+                file_mask = ds.read_masks(1, window=pixels) == 0
     except ReachError:  # InputError, or a refusal from the preflight
         raise
     except _RASTER_ERRORS as exc:
         raise _gdal_failure(exc, path=path, what=what, driver=driver) from exc
-    # after the read, so a truncated file is reported as such rather than as lacking a CRS
-    _check_georef(crs, transform, path=path, what=what)
+    if window is None:
+        # after the read, so a truncated file is reported as such rather than as lacking a CRS
+        _check_georef(crs, transform, path=path, what=what)
     values, transform, (file_mask,) = north_up(values, transform, file_mask)
     return RasterLayer(
         values=values,
@@ -754,6 +873,43 @@ def read_raster_band(
     )
 
 
+def pixel_window(ds: Any, window: RasterWindow) -> Window:
+    """The pixels of an open raster under a window, plus its margin, in the file's own order.
+
+    Parameters
+    ----------
+    ds
+        An open rasterio dataset (its geotransform checked).
+    window
+        The part to read.
+
+    Returns
+    -------
+    rasterio.windows.Window
+        Whole pixel offsets and sizes, clipped to the file; a width or height of 0 or less when
+        the window holds no pixel of it.
+    """
+    t = ds.transform
+    # the window is found on the north-up grid (a south-up file is flipped on read)
+    up = north_up_transform(t, ds.height, ds.width)
+    b = (
+        window.bounds
+        if ds.crs == window.crs
+        else transform_bounds(window.crs, ds.crs, *window.bounds, densify_pts=21)
+    )
+    win = from_bounds(*b, transform=up)
+    margin = window.margin_px
+    col0 = max(math.floor(win.col_off) - margin, 0)
+    row0 = max(math.floor(win.row_off) - margin, 0)
+    col1 = min(math.ceil(win.col_off + win.width) + margin, ds.width)
+    row1 = min(math.ceil(win.row_off + win.height) + margin, ds.height)
+    if col1 <= col0 or row1 <= row0:
+        return Window(0, 0, 0, 0)
+    file_row0 = row0 if t.e < 0 else ds.height - row1
+    file_col0 = col0 if t.a > 0 else ds.width - col1
+    return Window(file_col0, file_row0, col1 - col0, row1 - row0)
+
+
 #: Plausible cell sizes of a population or friction grid, in metres.
 MIN_CELL_M = 1.0
 MAX_CELL_M = 100_000.0
@@ -762,7 +918,25 @@ MAX_CELL_M = 100_000.0
 def nodata_mask(
     values: np.ndarray, nodata: float | None, file_mask: np.ndarray | None
 ) -> np.ndarray:
-    """Cells that hold no data: the declared nodata value, NaN, or the file's own mask."""
+    """Cells that hold no data: the declared nodata value, NaN, or the file's own mask.
+
+    Parameters
+    ----------
+    values
+        The band's values.
+    nodata
+        The band's declared nodata value, or None if it declares none (a NaN nodata value is
+        covered by the NaN test).
+    file_mask
+        True where the file's own mask marks a cell invalid, of the same shape as ``values``;
+        or None.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, of the shape of ``values``: True where the cell equals ``nodata``, is NaN (for
+        a floating-point band) or is masked by ``file_mask``.
+    """
     mask = np.zeros(values.shape, dtype=bool)
     if nodata is not None and not np.isnan(nodata):
         mask |= values == nodata

@@ -87,5 +87,11 @@ class RoadLines:
         return len(self.way_id)
 
     def is_ferry(self) -> np.ndarray:
-        """Boolean mask of ways that are ferry routes."""
+        """Boolean mask of ways that are ferry routes.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``bool`` (n_ways,): True where the way's ``route`` tag is ``"ferry"``.
+        """
         return np.asarray(self.tags["route"].to_numpy() == "ferry", dtype=bool)

@@ -43,6 +43,22 @@ def check_minutes(
 ) -> float:
     """Minutes a user gave: finite, above 0 (or ≥ 0 with ``allow_zero``), at most ``upper``.
 
+    Parameters
+    ----------
+    name
+        The argument's name as the user knows it (e.g. ``"--threshold"``), for messages.
+    value
+        What the user gave; a real number (not a bool).
+    allow_zero
+        Accept 0 minutes too.
+    upper
+        The most minutes accepted; by default :data:`MAX_MINUTES` (one week).
+
+    Returns
+    -------
+    float
+        The minutes.
+
     Raises
     ------
     ScenarioError
@@ -60,6 +76,21 @@ def check_minutes(
 
 def check_count(name: str, value: object, *, lower: int = 1, upper: int) -> int:
     """A whole number a user gave, from ``lower`` to ``upper``.
+
+    Parameters
+    ----------
+    name
+        The argument's name as the user knows it, for messages.
+    value
+        What the user gave: an integer, or a finite real number with no fractional part
+        (``3.0``); not a bool.
+    lower, upper
+        The smallest and largest counts accepted, both included.
+
+    Returns
+    -------
+    int
+        The count.
 
     Raises
     ------
@@ -85,6 +116,20 @@ def check_count(name: str, value: object, *, lower: int = 1, upper: int) -> int:
 
 def check_amount(name: str, value: object, *, allow_zero: bool = False) -> float:
     """An amount (a budget, a cost, a radius) a user gave: finite and above 0 (or ≥ 0).
+
+    Parameters
+    ----------
+    name
+        The argument's name as the user knows it, for messages.
+    value
+        What the user gave; a real number (not a bool), in whatever unit the argument has.
+    allow_zero
+        Accept 0 too.
+
+    Returns
+    -------
+    float
+        The amount.
 
     Raises
     ------

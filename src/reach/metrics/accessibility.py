@@ -89,7 +89,23 @@ class StepDecay:
 
     @classmethod
     def plain(cls, threshold_min: float) -> StepDecay:
-        """The plain two-step method: weight 1 up to ``threshold_min``, 0 beyond."""
+        """The plain two-step method: weight 1 up to ``threshold_min``, 0 beyond.
+
+        Parameters
+        ----------
+        threshold_min
+            The catchment size in minutes (the weight is 1 at exactly this time).
+
+        Returns
+        -------
+        StepDecay
+            A single band ``[0, threshold_min]`` of weight 1.
+
+        Raises
+        ------
+        ScenarioError
+            If ``threshold_min`` is not positive and finite.
+        """
         return cls(edges_min=(float(threshold_min),), weights=(1.0,))
 
     @property
@@ -103,7 +119,19 @@ class StepDecay:
         return "2SFCA" if self.weights == (1.0,) else "E2SFCA"
 
     def weight(self, time_min: np.ndarray) -> np.ndarray:
-        """Weight of each travel time (0 beyond the last band)."""
+        """Weight of each travel time (0 beyond the last band).
+
+        Parameters
+        ----------
+        time_min
+            Travel times in minutes.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``float64``, of the shape of ``time_min``: the weight of the band each time falls
+            in (a time on a band's upper edge belongs to that band), 0 beyond the last edge.
+        """
         t = np.asarray(time_min, dtype=np.float64)
         band = np.searchsorted(np.asarray(self.edges_min), t, side="left")
         w = np.r_[np.asarray(self.weights, dtype=np.float64), 0.0]
@@ -137,7 +165,19 @@ class GaussianDecay:
         return "Gaussian 2SFCA"
 
     def weight(self, time_min: np.ndarray) -> np.ndarray:
-        """Weight of each travel time."""
+        """Weight of each travel time.
+
+        Parameters
+        ----------
+        time_min
+            Travel times in minutes.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``float64``, of the shape of ``time_min``: the Gaussian weight, clipped to [0, 1],
+            for times up to ``cutoff_min``; 0 beyond it (and for NaN).
+        """
         t = np.asarray(time_min, dtype=np.float64)
         floor = math.exp(-0.5)
         w = (np.exp(-0.5 * (t / self.cutoff_min) ** 2) - floor) / (1.0 - floor)

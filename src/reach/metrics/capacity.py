@@ -30,14 +30,12 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from reach.engine.combined import (
-    REASON_BEYOND_LIMIT,
-    SearchGraph,
-    SearchResult,
-    combined_search,
-)
+from reach.codes import REASON_BEYOND_LIMIT
+from reach.engine.combined import SearchResult, combined_search
 from reach.errors import ConservationError, ScenarioError
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID
+from reach.model.assemble import SearchGraph
+from reach.schema import pct_col
 
 __all__ = [
     "CAPACITY_PARTS",
@@ -397,7 +395,7 @@ def capacity_coverage(
     zones = pd.concat([zones, pd.DataFrame([all_row])], ignore_index=True)
     denom = zones["population"].where(zones["population"] > 0)
     for part in CAPACITY_PARTS:
-        zones[f"pct_{part}"] = 100.0 * zones[part] / denom
+        zones[pct_col(part)] = 100.0 * zones[part] / denom
 
     result = CapacityCoverage(
         threshold_min=th,

@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from reach.engine.combined import REASON_LABELS, REASON_REACHED
+from reach.codes import REASON_LABELS, REASON_REACHED
 from reach.errors import ConservationError
+from reach.schema import pct_within_col, reached_beyond_col, unreachable_col, within_col
 
 __all__ = [
     "ALL_ZONES_ID",
@@ -219,11 +220,11 @@ def coverage_table(
     k = len(thresholds)
     table: dict[str, np.ndarray] = {"population": sums[:, 0]}
     for j, th in enumerate(thresholds):
-        table[f"within_{th:g}min"] = sums[:, 1 + j]
-    table[f"reached_beyond_{thresholds[-1]:g}min"] = sums[:, 1 + k]
+        table[within_col(th)] = sums[:, 1 + j]
+    table[reached_beyond_col(thresholds[-1])] = sums[:, 1 + k]
     unreach_cols = []
     for j, code in enumerate(codes):
-        col = f"unreachable_{REASON_LABELS[code]}"
+        col = unreachable_col(REASON_LABELS[code])
         table[col] = sums[:, 2 + k + j]
         unreach_cols.append(col)
     table["unreachable_total"] = np.sum([table[c] for c in unreach_cols], axis=0)
@@ -262,9 +263,9 @@ def coverage_table(
     )
     frame = pd.concat([frame, pd.DataFrame([all_row])], ignore_index=True)
     for th in thresholds:
-        frame[f"pct_within_{th:g}min"] = np.where(
+        frame[pct_within_col(th)] = np.where(
             frame["population"] > 0,
-            100.0 * frame[f"within_{th:g}min"] / frame["population"].where(frame["population"] > 0),
+            100.0 * frame[within_col(th)] / frame["population"].where(frame["population"] > 0),
             np.nan,
         )
     check_conservation(frame, raster_total=float(pop.sum()), thresholds_min=thresholds)
@@ -274,13 +275,28 @@ def coverage_table(
 def check_conservation(
     frame: pd.DataFrame, *, raster_total: float, thresholds_min: Sequence[float]
 ) -> None:
-    """Raise :class:`ConservationError` unless every row and the zone sum add up."""
+    """Raise :class:`ConservationError` unless every row and the zone sum add up.
+
+    Parameters
+    ----------
+    frame
+        A coverage table as :func:`coverage_table` makes it: the zone rows, the outside-zones
+        row and the all row (``zone_id`` :data:`ALL_ZONES_ID`).
+    raster_total
+        The people the table must account for (after any target share).
+    thresholds_min
+        The table's travel-time thresholds in minutes; only the largest is used.
+
+    Raises
+    ------
+    ConservationError
+        If in any row the people within the largest threshold, reached beyond it and
+        unreachable do not add up to its ``population``; or if the rows other than the all row,
+        or the all row alone, do not add up to ``raster_total``. The tolerance is
+        ``1e-9 * max(1, raster_total)`` people.
+    """
     top = max(thresholds_min)
-    parts = (
-        frame[f"within_{top:g}min"]
-        + frame[f"reached_beyond_{top:g}min"]
-        + frame["unreachable_total"]
-    )
+    parts = frame[within_col(top)] + frame[reached_beyond_col(top)] + frame["unreachable_total"]
     tol = 1e-9 * max(1.0, raster_total)
     bad = (parts - frame["population"]).abs() > tol
     if bad.any():

@@ -43,6 +43,7 @@ import pandas as pd
 
 from reach.errors import ConservationError, ScenarioError
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID, weighted_quantiles_by_group
+from reach.schema import at_limit_col, beyond_col, pct_beyond_col, reached_col
 
 __all__ = ["equity_table", "gini", "palma_ratio", "weighted_quantile"]
 
@@ -149,6 +150,28 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> floa
     """Lower weighted quantile: the first value whose cumulative weight reaches ``q``.
 
     The same rule as the coverage table's median and 90th percentile. NaN without weight.
+
+    Parameters
+    ----------
+    values
+        The values (travel times in minutes): finite and ≥ 0 where the weight is positive.
+    weights
+        The weight of each value (people): finite and ≥ 0, of the same size as ``values``.
+        Values of weight 0 are left out.
+    q
+        The quantile wanted, in [0, 1] (0.5 for the median). It is not checked: a ``q`` below
+        0 gives the smallest value, one above 1 the largest.
+
+    Returns
+    -------
+    float
+        The quantile; NaN when no value has a positive weight.
+
+    Raises
+    ------
+    ScenarioError
+        If ``values`` and ``weights`` differ in size, a weight is negative or not finite, or a
+        weighted value is negative or not finite.
     """
     x, w = _prepare(values, weights)
     out = weighted_quantiles_by_group(np.zeros(len(x), dtype=np.int64), x, w, 1, [float(q)])
@@ -301,27 +324,27 @@ def equity_table(
         "unreachable": sums(~reached),
     }
     for th in {*thresholds, rank_th}:
-        table[f"beyond_{th:g}min"] = sums(~(t <= th))  # NaN compares False: unreachable
+        table[beyond_col(th)] = sums(~(t <= th))  # NaN compares False: unreachable
     measures = _measures(group[reached], t[reached], pop[reached], n_groups)
     for key, value in measures.items():
-        table[f"{key}_reached"] = value
+        table[reached_col(key)] = value
     if limit_min is not None:
         capped = np.where(reached, t, float(limit_min))
         table["limit_min"] = np.full(n_groups + 1, float(limit_min))
         for key, value in _measures(group, capped, pop, n_groups).items():
-            table[f"{key}_unreached_at_limit"] = value
+            table[at_limit_col(key)] = value
 
     frame = pd.DataFrame(table)
     denom = frame["population"].where(frame["population"] > 0)
     frame.insert(3, "pct_unreachable", 100.0 * frame["unreachable"] / denom)
     col = 4
     for th in thresholds:
-        frame.insert(col, f"beyond_{th:g}min", frame.pop(f"beyond_{th:g}min"))
-        frame.insert(col + 1, f"pct_beyond_{th:g}min", 100.0 * frame[f"beyond_{th:g}min"] / denom)
+        frame.insert(col, beyond_col(th), frame.pop(beyond_col(th)))
+        frame.insert(col + 1, pct_beyond_col(th), 100.0 * frame[beyond_col(th)] / denom)
         col += 2
-    rank_pct = 100.0 * frame[f"beyond_{rank_th:g}min"] / denom
+    rank_pct = 100.0 * frame[beyond_col(rank_th)] / denom
     if rank_th not in thresholds:
-        frame = frame.drop(columns=f"beyond_{rank_th:g}min")
+        frame = frame.drop(columns=beyond_col(rank_th))
     frame.insert(0, "zone_name", [str(n) for n in zone_names] + [OUTSIDE_ZONES_ID, ALL_ZONES_ID])
     frame.insert(0, "zone_id", [str(i) for i in zone_ids] + [OUTSIDE_ZONES_ID, ALL_ZONES_ID])
     frame.insert(0, "service", service)

@@ -33,6 +33,7 @@ import pandas as pd
 from reach.engine.combined import SearchResult
 from reach.errors import ConservationError, ScenarioError
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID, weighted_quantiles_by_group
+from reach.schema import end_to_end_beyond_col, end_to_end_within_col, pct_col
 
 __all__ = [
     "CHAIN_LABELS",
@@ -277,8 +278,8 @@ def referral_analysis(
     top = thresholds[-1]
     table: dict[str, np.ndarray] = {"population": sums()}
     for th in thresholds:
-        table[f"end_to_end_within_{th:g}min"] = sums(complete & (total <= th))
-    table[f"end_to_end_beyond_{top:g}min"] = sums(complete & (total > top))
+        table[end_to_end_within_col(th)] = sums(complete & (total <= th))
+    table[end_to_end_beyond_col(top)] = sums(complete & (total > top))
     table["primary_unreachable"] = sums(chain == CHAIN_PRIMARY_UNREACHABLE)
     table["referral_unreachable"] = sums(chain == CHAIN_REFERRAL_UNREACHABLE)
     done_pop = sums(complete)
@@ -297,7 +298,7 @@ def referral_analysis(
     denom = frame["population"].where(frame["population"] > 0)
     counts = [c for c in table if c != "population" and not c.endswith("_end_to_end_min")]
     for c in counts:
-        frame[f"pct_{c}"] = 100.0 * frame[c] / denom
+        frame[pct_col(c)] = 100.0 * frame[c] / denom
     frame.insert(0, "zone_name", [str(x) for x in zone_names] + [OUTSIDE_ZONES_ID, ALL_ZONES_ID])
     frame.insert(0, "zone_id", [str(x) for x in zone_ids] + [OUTSIDE_ZONES_ID, ALL_ZONES_ID])
     frame.insert(0, "service", service)
@@ -305,8 +306,8 @@ def referral_analysis(
     total_pop = float(pop.sum())
     tol = 1e-9 * max(1.0, total_pop)
     parts = (
-        frame[f"end_to_end_within_{top:g}min"]
-        + frame[f"end_to_end_beyond_{top:g}min"]
+        frame[end_to_end_within_col(top)]
+        + frame[end_to_end_beyond_col(top)]
         + frame["primary_unreachable"]
         + frame["referral_unreachable"]
     )

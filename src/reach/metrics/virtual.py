@@ -24,6 +24,13 @@ import pandas as pd
 
 from reach.errors import ConservationError, ScenarioError
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID
+from reach.schema import (
+    VIRTUAL_PARTS,
+    effective_covered_col,
+    neither_col,
+    physical_col,
+    virtual_only_col,
+)
 
 __all__ = [
     "NEITHER",
@@ -175,10 +182,10 @@ def virtual_coverage_table(
         cls = classify_access(t, c, threshold_min=th)
         physical = sums(cls == PHYSICAL)
         virtual = sums(cls == VIRTUAL_ONLY)
-        table[f"physical_{th:g}min"] = physical
-        table[f"virtual_only_{th:g}min"] = virtual
-        table[f"neither_{th:g}min"] = sums(cls == NEITHER)
-        table[f"effective_covered_{th:g}min"] = physical + remote * virtual
+        table[physical_col(th)] = physical
+        table[virtual_only_col(th)] = virtual
+        table[neither_col(th)] = sums(cls == NEITHER)
+        table[effective_covered_col(th)] = physical + remote * virtual
 
     frame = pd.DataFrame(table)
     frame.insert(0, "zone_name", [str(n) for n in zone_names] + [OUTSIDE_ZONES_ID])
@@ -189,9 +196,8 @@ def virtual_coverage_table(
     frame = pd.concat([frame, pd.DataFrame([all_row])], ignore_index=True)
     denom = frame["population"].where(frame["population"] > 0)
     for th in thresholds:
-        for part in ("physical", "virtual_only", "neither", "effective_covered"):
-            col = f"{part}_{th:g}min"
-            frame[f"pct_{col}"] = 100.0 * frame[col] / denom
+        for count, pct in VIRTUAL_PARTS:
+            frame[pct(th)] = 100.0 * frame[count(th)] / denom
     check_virtual_conservation(frame, raster_total=float(pop.sum()), thresholds_min=thresholds)
     return frame
 
@@ -204,13 +210,28 @@ def check_virtual_conservation(
     Checks, for every threshold and row: physical + virtual-only + neither = population, and
     physical ≤ effective covered ≤ physical + virtual-only; and that the zone rows plus the
     outside row, and the all row, equal the grid total.
+
+    Parameters
+    ----------
+    frame
+        A table as :func:`virtual_coverage_table` makes it: the zone rows, the outside-zones
+        row and the all row (``zone_id`` :data:`reach.metrics.coverage.ALL_ZONES_ID`).
+    raster_total
+        The people the table must account for (after any target share).
+    thresholds_min
+        The table's travel-time thresholds in minutes; each is checked.
+
+    Raises
+    ------
+    ConservationError
+        If any of these does not hold, to within ``1e-9 * max(1, |raster_total|)`` people.
     """
     tol = 1e-9 * max(1.0, abs(raster_total))
     for th in thresholds_min:
-        phys = frame[f"physical_{th:g}min"]
-        virt = frame[f"virtual_only_{th:g}min"]
-        eff = frame[f"effective_covered_{th:g}min"]
-        parts = phys + virt + frame[f"neither_{th:g}min"]
+        phys = frame[physical_col(th)]
+        virt = frame[virtual_only_col(th)]
+        eff = frame[effective_covered_col(th)]
+        parts = phys + virt + frame[neither_col(th)]
         bad = (parts - frame["population"]).abs() > tol
         if bad.any():
             rows = ", ".join(frame.loc[bad, "zone_id"].astype(str))

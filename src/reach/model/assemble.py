@@ -2,14 +2,113 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from reach.engine.combined import SearchGraph, moves_for
 from reach.model.grid import AnalysisGrid, Friction
 from reach.model.network import Network
-from reach.model.snap import snap_to_passable
+from reach.model.snap import connector_metres, snap_to_passable
 
-__all__ = ["connector_minutes", "search_graph"]
+__all__ = [
+    "KNIGHT_MOVES",
+    "QUEEN_MOVES",
+    "SearchGraph",
+    "connector_minutes",
+    "connector_pace_minutes",
+    "moves_for",
+    "search_graph",
+]
+
+#: The 8 queen moves (row, column offsets).
+QUEEN_MOVES = np.array(
+    [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)], dtype=np.int64
+)
+#: The 8 knight moves added for 16-neighbour searches.
+KNIGHT_MOVES = np.array(
+    [(-2, -1), (-2, 1), (-1, -2), (-1, 2), (1, -2), (1, 2), (2, -1), (2, 1)], dtype=np.int64
+)
+
+
+def moves_for(neighbours: int) -> np.ndarray:
+    """Return the move offsets for 8 or 16 neighbours.
+
+    Parameters
+    ----------
+    neighbours
+        How many neighbours a cell steps to: 8 (the queen moves) or 16 (the queen and the
+        knight moves).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int64`` (neighbours, 2): ``(row, column)`` offsets, :data:`QUEEN_MOVES` first; a new
+        array, not a view of the module's constants.
+
+    Raises
+    ------
+    ValueError
+        If ``neighbours`` is neither 8 nor 16.
+    """
+    if neighbours == 8:
+        return QUEEN_MOVES.copy()
+    if neighbours == 16:
+        return np.concatenate([QUEEN_MOVES, KNIGHT_MOVES])
+    raise ValueError(f"neighbours must be 8 or 16, not {neighbours}")
+
+
+@dataclass(frozen=True, eq=False)
+class SearchGraph:
+    """Everything the combined search needs, as flat arrays.
+
+    Attributes
+    ----------
+    rows, cols
+        Grid shape.
+    pace_min_per_m
+        ``float64`` (rows*cols,): walking pace on flat ground; ``inf`` where impassable.
+    elevation_m
+        ``float64`` (rows*cols,) or empty: elevations for Tobler's slope factor (NaN = unknown).
+    status
+        ``uint8`` (rows*cols,): ``STATUS_*`` code of each cell.
+    dx_m
+        ``float64`` (rows,): cell width in metres at each row's centre.
+    dy_m
+        Cell height in metres.
+    moves
+        ``int64`` (k, 2) move offsets (8 or 16).
+    rev_indptr, rev_src, rev_cost_min
+        The network reversed, as CSR: the edges *into* node ``j`` are
+        ``rev_src[rev_indptr[j]:rev_indptr[j+1]]`` with costs ``rev_cost_min[...]``.
+    node_cell
+        ``int64`` (n_nodes,): the cell each node connects to, ``-1`` for none.
+    connector_min
+        ``float64`` (n_nodes,): minutes between each node and its cell's centre (either way).
+    """
+
+    rows: int
+    cols: int
+    pace_min_per_m: np.ndarray
+    elevation_m: np.ndarray
+    status: np.ndarray
+    dx_m: np.ndarray
+    dy_m: float
+    moves: np.ndarray
+    rev_indptr: np.ndarray
+    rev_src: np.ndarray
+    rev_cost_min: np.ndarray
+    node_cell: np.ndarray
+    connector_min: np.ndarray
+
+    @property
+    def n_cells(self) -> int:
+        """Number of grid cells."""
+        return self.rows * self.cols
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of network nodes."""
+        return len(self.node_cell)
 
 
 def search_graph(
@@ -69,17 +168,48 @@ def connector_minutes(
 ) -> np.ndarray:
     """Minutes to walk between each point and the centre of its cell, at that cell's pace.
 
-    Points without a cell (``-1``) get ``inf``.
+    Parameters
+    ----------
+    x, y
+        Point coordinates in the grid CRS.
+    cell
+        ``int64`` flat cell of each point, ``-1`` for none.
+    grid
+        The analysis grid.
+    friction
+        Its walking friction.
+
+    Returns
+    -------
+    numpy.ndarray
+        :func:`reach.model.snap.connector_metres` times the cell's pace; ``inf`` where the
+        cell is ``-1``.
     """
-    out = np.full(len(x), np.inf)
+    return connector_pace_minutes(
+        connector_metres(x, y, cell, grid), cell, friction.pace_min_per_m.ravel()
+    )
+
+
+def connector_pace_minutes(
+    metres: np.ndarray, cell: np.ndarray, pace_min_per_m: np.ndarray
+) -> np.ndarray:
+    """Connector minutes from connector metres: each node's metres times its cell's pace.
+
+    Parameters
+    ----------
+    metres
+        ``float64`` connector length per node (:func:`reach.model.snap.connector_metres`).
+    cell
+        ``int64`` the cell of each node in ``pace_min_per_m``, ``-1`` for none.
+    pace_min_per_m
+        ``float64`` flat walking pace of the cells.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64`` minutes per node; ``inf`` where the cell is ``-1``.
+    """
+    out = np.full(len(metres), np.inf)
     ok = cell >= 0
-    if not ok.any():
-        return out
-    c = cell[ok]
-    cx, cy = grid.cell_centres(c)
-    rows = c // grid.cols
-    t = grid.transform
-    dx_m = (x[ok] - cx) / abs(t.a) * grid.dx_m[rows]
-    dy_m = (y[ok] - cy) / abs(t.e) * grid.dy_m
-    out[ok] = np.hypot(dx_m, dy_m) * friction.pace_min_per_m.ravel()[c]
+    out[ok] = metres[ok] * pace_min_per_m[cell[ok]]
     return out

@@ -17,7 +17,7 @@ from rasterio.crs import CRS
 from rasterio.features import rasterize
 from rasterio.warp import Resampling, reproject, transform_bounds
 
-from reach.engine.combined import STATUS_BARRIER, STATUS_NO_DATA, STATUS_PASSABLE, STATUS_WATER
+from reach.codes import STATUS_BARRIER, STATUS_NO_DATA, STATUS_PASSABLE, STATUS_WATER
 from reach.errors import InputError
 from reach.ingest.landcover import LandCover
 from reach.ingest.population import Population
@@ -27,6 +27,7 @@ __all__ = [
     "EARTH_RADIUS_M",
     "AnalysisGrid",
     "Friction",
+    "Rect",
     "build_friction",
     "burn_mask",
     "grid_from_population",
@@ -35,6 +36,9 @@ __all__ = [
 
 #: Mean Earth radius used for cell sizes and edge lengths in geographic grids.
 EARTH_RADIUS_M = 6_371_008.8
+
+#: A window of an analysis grid: ``(row0, row1, col0, col1)``, ends exclusive.
+Rect = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,8 +86,51 @@ class AnalysisGrid:
         """The smallest cell side in metres."""
         return float(min(self.dx_m.min(), self.dy_m))
 
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """``(left, bottom, right, top)`` of the grid in ``crs`` units."""
+        t = self.transform
+        x0, y0 = t @ (0, 0)
+        x1, y1 = t @ (self.cols, self.rows)
+        return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+
+    def window(self, rect: Rect) -> AnalysisGrid:
+        """The part of the grid a window covers, as a grid of its own.
+
+        Parameters
+        ----------
+        rect
+            ``(row0, row1, col0, col1)``, ends exclusive.
+
+        Returns
+        -------
+        AnalysisGrid
+            The window's cells: its own transform, and the row widths of its rows.
+        """
+        r0, r1, c0, c1 = rect
+        return AnalysisGrid(
+            rows=r1 - r0,
+            cols=c1 - c0,
+            transform=self.transform @ Affine.translation(c0, r0),
+            crs=self.crs,
+            dx_m=np.asarray(self.dx_m[r0:r1], dtype=np.float64),
+            dy_m=self.dy_m,
+        )
+
     def cell_of(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Flat cell index of each point (in the grid CRS); ``-1`` outside the grid."""
+        """Flat cell index of each point (in the grid CRS); ``-1`` outside the grid.
+
+        Parameters
+        ----------
+        x, y
+            The points' coordinates, in ``crs`` units.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``int64``, of the points' shape: ``row * cols + col`` of the cell holding each
+            point, or ``-1`` for a point outside the grid or with a non-finite coordinate.
+        """
         t = self.transform
         col_f = (np.asarray(x, dtype=np.float64) - t.c) / t.a
         row_f = (np.asarray(y, dtype=np.float64) - t.f) / t.e
@@ -94,7 +141,18 @@ class AnalysisGrid:
         return np.where(inside, row * self.cols + col, -1)
 
     def cell_centres(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Coordinates of the centres of flat cell indices."""
+        """Coordinates of the centres of flat cell indices.
+
+        Parameters
+        ----------
+        cells
+            Flat cell indices (``row * cols + col``).
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``(x, y)`` of each cell's centre, in ``crs`` units.
+        """
         rows, cols = np.divmod(np.asarray(cells, dtype=np.int64), self.cols)
         t = self.transform
         return t.c + (cols + 0.5) * t.a, t.f + (rows + 0.5) * t.e
@@ -196,7 +254,22 @@ def _warp_scales(layer: RasterLayer, grid: AnalysisGrid) -> tuple[float, float]:
 
 
 def burn_mask(layers: Sequence[tuple[gpd.GeoDataFrame, bool]], grid: AnalysisGrid) -> np.ndarray:
-    """Burn geometry layers (with their ``all_touched`` flag) into a boolean mask."""
+    """Burn geometry layers (with their ``all_touched`` flag) into a boolean mask.
+
+    Parameters
+    ----------
+    layers
+        ``(frame, all_touched)`` pairs: the geometries (reprojected to the grid's CRS; missing
+        and empty ones are skipped), and whether to burn every cell a geometry touches rather
+        than only the cells whose centre it covers.
+    grid
+        The analysis grid.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``bool`` (rows, cols): True in the cells any layer burns.
+    """
     mask = np.zeros(grid.shape, dtype=bool)
     for gdf, all_touched in layers:
         shapes = [g for g in gdf.to_crs(grid.crs).geometry if g is not None and not g.is_empty]
@@ -342,6 +415,19 @@ def rasterize_zones(zones: gpd.GeoDataFrame, grid: AnalysisGrid) -> np.ndarray:
     """Return ``int32`` zone numbers per cell: ``k+1`` for row ``k`` of ``zones``, 0 outside.
 
     Cells are assigned by their centre; where zones overlap the later row wins.
+
+    Parameters
+    ----------
+    zones
+        The zone polygons, reprojected to the grid's CRS (missing and empty geometries are
+        skipped but keep their number).
+    grid
+        The analysis grid.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int32`` (rows, cols): the zone number of each cell, 0 outside every zone.
     """
     shapes = [
         (geom, k + 1)

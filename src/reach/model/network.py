@@ -67,7 +67,26 @@ class Network:
 def segment_lengths_m(
     x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray, *, geographic: bool
 ) -> np.ndarray:
-    """Length of straight segments in metres (haversine for lon/lat, Euclidean otherwise)."""
+    """Length of straight segments in metres (haversine for lon/lat, Euclidean otherwise).
+
+    Parameters
+    ----------
+    x0, y0
+        Coordinates of the segments' start points: longitude and latitude in degrees when
+        ``geographic``, projected coordinates otherwise.
+    x1, y1
+        Coordinates of their end points, alike.
+    geographic
+        True for lon/lat degrees: great-circle (haversine) lengths on a sphere of radius
+        :data:`reach.model.grid.EARTH_RADIUS_M`. False for projected coordinates: the plain
+        Euclidean length, in the coordinates' own units (no unit conversion is made, so these
+        are metres only for a CRS in metres).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64``, one length per segment.
+    """
     if not geographic:
         return np.asarray(np.hypot(x1 - x0, y1 - y0), dtype=np.float64)
     rad = np.pi / 180.0

@@ -1,4 +1,10 @@
-"""Join points to the grid: network nodes and facilities to the cells they stand in."""
+"""Join points to the grid: network nodes and facilities to the cells they stand in.
+
+:func:`snap_to_passable` picks the cell; :func:`connector_metres` measures the connector from
+the point to that cell's centre, which the search graph walks at the cell's pace (for a whole
+region in :func:`reach.model.assemble.connector_minutes`, and window by window in a
+partitioned run).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,10 @@ import numpy as np
 
 from reach.model.grid import AnalysisGrid
 
-__all__ = ["snap_to_passable"]
+__all__ = ["SNAP_RADIUS_CELLS", "connector_metres", "snap_to_passable"]
+
+#: How far (in cells) :func:`snap_to_passable` looks for a passable cell by default.
+SNAP_RADIUS_CELLS = 2
 
 
 def snap_to_passable(
@@ -15,7 +24,7 @@ def snap_to_passable(
     grid: AnalysisGrid,
     passable: np.ndarray,
     *,
-    search_radius_cells: int = 2,
+    search_radius_cells: int = SNAP_RADIUS_CELLS,
 ) -> np.ndarray:
     """Return the cell of each point, moved to the nearest passable cell when needed.
 
@@ -66,4 +75,38 @@ def snap_to_passable(
             best = np.where(better, cand, best)
             best_d = np.where(better, d, best_d)
     out[todo] = best
+    return out
+
+
+def connector_metres(
+    x: np.ndarray, y: np.ndarray, cell: np.ndarray, grid: AnalysisGrid
+) -> np.ndarray:
+    """Metres between each point and the centre of its cell.
+
+    Parameters
+    ----------
+    x, y
+        Point coordinates in the grid CRS.
+    cell
+        ``int64`` flat cell of each point (:func:`snap_to_passable`), ``-1`` for none.
+    grid
+        The analysis grid.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64`` metres per point (row width ``dx_m`` of the cell's row, height ``dy_m``);
+        ``inf`` where the cell is ``-1``.
+    """
+    out = np.full(len(x), np.inf)
+    ok = cell >= 0
+    if not ok.any():
+        return out
+    c = cell[ok]
+    cx, cy = grid.cell_centres(c)
+    rows = c // grid.cols
+    t = grid.transform
+    dx_m = (x[ok] - cx) / abs(t.a) * grid.dx_m[rows]
+    dy_m = (y[ok] - cy) / abs(t.e) * grid.dy_m
+    out[ok] = np.hypot(dx_m, dy_m)
     return out

@@ -202,7 +202,7 @@ def check_output_target(
         The output folder (need not exist).
     protect
         Paths the folder may not be, nor contain: the project folder, the scenario's folder,
-        every input's folder (see :meth:`reach.scenario.Scenario.protected_paths`). ``/``, the
+        every input's folder (see :meth:`reach.spec.ScenarioSpec.protected_paths`). ``/``, the
         home folder and the working folder are always protected.
     accept_changed
         Count files reach wrote there and someone changed since as reach's (to replace them on
@@ -349,6 +349,11 @@ def recover_folder(destination: Path) -> None:
 
     Safe to call at any time: it takes the parent folder's lock, and removes only folders named
     and marked as reach's own whose writer is gone.
+
+    Parameters
+    ----------
+    destination
+        The output folder (it need not exist; nothing happens when its parent does not).
     """
     dest = _real(destination)
     parent = dest.parent
@@ -394,7 +399,18 @@ def _recover_locked(dest: Path) -> None:
 
 
 def folder_run_id(folder: Path) -> str:
-    """The run id of a folder being written by :func:`atomic_folder` (for its manifest)."""
+    """The run id of a folder being written by :func:`atomic_folder` (for its manifest).
+
+    Parameters
+    ----------
+    folder
+        The temporary folder :func:`atomic_folder` gave.
+
+    Returns
+    -------
+    str
+        The run id its marker records.
+    """
     data = json.loads((Path(folder) / OUTPUT_MARKER).read_text("utf-8"))
     return str(data["run_id"])
 

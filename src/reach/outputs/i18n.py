@@ -24,10 +24,20 @@ from dataclasses import dataclass
 
 from reach.errors import InputError
 
-__all__ = ["LANGUAGES", "MESSAGES", "Locale", "get_locale"]
+__all__ = ["LANGUAGES", "MESSAGES", "REASON_EXPLANATIONS", "Locale", "get_locale"]
 
 #: The report languages: code → the language's own name.
 LANGUAGES: dict[str, str] = {"en": "English", "id": "Bahasa Indonesia"}
+
+#: Plain-language meaning of each unreachable reason, written into the manifest.
+REASON_EXPLANATIONS: dict[str, str] = {
+    "beyond_time_limit": "a route exists but takes longer than the scenario's time limit",
+    "no_network_link": "no route at all: e.g. an island or valley with no facility and no road "
+    "or ferry out",
+    "on_barrier": "the cell lies on a barrier (e.g. wetland) that cannot be crossed on foot",
+    "water_no_ferry": "the cell is water and no ferry or road serves it",
+    "outside_data": "the cell has people but lies outside the land-cover / friction data",
+}
 
 NBSP = "\u00a0"
 
@@ -413,6 +423,18 @@ class Locale:
     def t(self, key: str, **fields: object) -> str:
         """The message ``key`` with ``{name}`` fields filled in.
 
+        Parameters
+        ----------
+        key
+            The message's key in :data:`MESSAGES`.
+        **fields
+            Values of the message's ``{name}`` fields.
+
+        Returns
+        -------
+        str
+            The message in this language.
+
         Raises
         ------
         KeyError
@@ -422,7 +444,22 @@ class Locale:
         return text.format(**fields) if fields else text
 
     def number(self, value: float | None, digits: int = 0, *, signed: bool = False) -> str:
-        """``value`` with ``digits`` decimals and thousands separators; ``–`` when missing."""
+        """Write ``value`` with ``digits`` decimals and thousands separators.
+
+        Parameters
+        ----------
+        value
+            The number; None or not finite is missing.
+        digits
+            Decimals to show.
+        signed
+            Put ``+`` before a positive number.
+
+        Returns
+        -------
+        str
+            The number in this language's separators (never ``-0``); ``–`` when missing.
+        """
         if value is None or not math.isfinite(float(value)):
             return "–"
         v = float(value)
@@ -436,22 +473,74 @@ class Locale:
         return ("+" + text) if signed and v > 0 else text
 
     def pct(self, value: float | None, digits: int = 1, *, signed: bool = False) -> str:
-        """A percentage: ``84.7%`` (en) or ``84,7 %`` (id)."""
+        """A percentage: ``84.7%`` (en) or ``84,7 %`` (id).
+
+        Parameters
+        ----------
+        value
+            The percentage (0–100); None or not finite is missing.
+        digits
+            Decimals to show.
+        signed
+            Put ``+`` before a positive number.
+
+        Returns
+        -------
+        str
+            The percentage, or ``–`` when missing.
+        """
         text = self.number(value, digits, signed=signed)
         return text if text == "–" else f"{text}{self.percent_space}%"
 
     def minutes(self, value: float | None, digits: int = 0, *, signed: bool = False) -> str:
-        """Minutes: ``30 min`` (en) or ``30 menit`` (id)."""
+        """Minutes: ``30 min`` (en) or ``30 menit`` (id).
+
+        Parameters
+        ----------
+        value
+            The minutes; None or not finite is missing.
+        digits
+            Decimals to show.
+        signed
+            Put ``+`` before a positive number.
+
+        Returns
+        -------
+        str
+            The minutes with their unit, or ``–`` when missing.
+        """
         text = self.number(value, digits, signed=signed)
         return text if text == "–" else self.t("minutes", value=text)
 
     def threshold(self, value: float) -> str:
-        """A threshold in minutes, with only the decimals it has (``30 min``, ``7,5 menit``)."""
+        """A threshold in minutes, with only the decimals it has (``30 min``, ``7,5 menit``).
+
+        Parameters
+        ----------
+        value
+            The threshold in minutes.
+
+        Returns
+        -------
+        str
+            The threshold with its unit.
+        """
         digits = 0 if float(value).is_integer() else len(f"{value:g}".split(".")[-1])
         return self.minutes(value, digits)
 
     def join(self, items: list[str]) -> str:
-        """``a, b and c`` (en) / ``a, b dan c`` (id)."""
+        """Join words as a list in prose: ``a, b and c`` (en) / ``a, b dan c`` (id).
+
+        Parameters
+        ----------
+        items
+            The words, in order.
+
+        Returns
+        -------
+        str
+            The list (empty for no item, the item itself for one).
+        """
         if len(items) <= 1:
             return "".join(items)
         return ", ".join(items[:-1]) + f" {self.t('and')} " + items[-1]
@@ -460,6 +549,16 @@ class Locale:
         """An ISO date (``2025-05-12``) written out (``12 May 2025`` / ``12 Mei 2025``).
 
         Anything that is not an ISO date is returned as given.
+
+        Parameters
+        ----------
+        text
+            The date, ``YYYY-MM-DD``.
+
+        Returns
+        -------
+        str
+            Day, month name in this language, year.
         """
         try:
             day = dt.date.fromisoformat(text.strip())
@@ -468,7 +567,22 @@ class Locale:
         return f"{day.day} {_MONTHS[self.lang][day.month - 1]} {day.year}"
 
     def maybe(self, key: str, default: str, **fields: object) -> str:
-        """The message ``key`` if there is one, else ``default``."""
+        """The message ``key`` if there is one, else ``default``.
+
+        Parameters
+        ----------
+        key
+            The message's key in :data:`MESSAGES`.
+        default
+            The text when this language has no such message.
+        **fields
+            Values of the message's ``{name}`` fields.
+
+        Returns
+        -------
+        str
+            The message, or ``default`` as given.
+        """
         return self.t(key, **fields) if key in self.messages else default
 
 
@@ -477,6 +591,16 @@ _FORMATS = {"en": (".", ",", ""), "id": (",", ".", NBSP)}
 
 def get_locale(lang: str) -> Locale:
     """The :class:`Locale` of a report language.
+
+    Parameters
+    ----------
+    lang
+        A key of :data:`LANGUAGES` (``"en"``, ``"id"``).
+
+    Returns
+    -------
+    Locale
+        Its messages and number formats.
 
     Raises
     ------

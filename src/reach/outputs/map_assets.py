@@ -45,7 +45,13 @@ def _data_dir() -> Traversable:
 
 
 def leaflet_version() -> str:
-    """Version of the installed Leaflet (e.g. ``"1.9.3"``)."""
+    """Version of the installed Leaflet (e.g. ``"1.9.3"``).
+
+    Returns
+    -------
+    str
+        The version named in the script's header, or ``"unknown"``.
+    """
     match = re.search(r"Leaflet (\d+\.\d+\.\d+)", leaflet_js()[:400])
     return match.group(1) if match else "unknown"
 
@@ -56,6 +62,11 @@ def leaflet_js() -> str:
 
     The source-map comment is dropped (a browser would fetch the map when its tools are open) and
     any ``</script`` or ``<!--`` is broken up so the HTML parser cannot end the element early.
+
+    Returns
+    -------
+    str
+        The script, ending in one newline.
     """
     text = (_data_dir() / "leaflet.js").read_text("utf-8")
     text = re.sub(r"^//# sourceMappingURL=.*$", "", text, flags=re.MULTILINE)
@@ -65,7 +76,13 @@ def leaflet_js() -> str:
 
 @cache
 def leaflet_css() -> str:
-    """Leaflet's stylesheet with its relative image URLs replaced by ``data:`` URIs."""
+    """Leaflet's stylesheet with its relative image URLs replaced by ``data:`` URIs.
+
+    Returns
+    -------
+    str
+        The stylesheet, self-contained (an image that is missing becomes an empty URI).
+    """
     data = _data_dir()
     text = (data / "leaflet.css").read_text("utf-8")
 
@@ -100,7 +117,13 @@ THE POSSIBILITY OF SUCH DAMAGE."""
 
 
 def leaflet_notice() -> str:
-    """Leaflet's copyright lines (from the script's own header) and its BSD 2-clause terms."""
+    """Leaflet's copyright lines (from the script's own header) and its BSD 2-clause terms.
+
+    Returns
+    -------
+    str
+        The notice, safe inside an HTML comment (no ``--``).
+    """
     header = re.search(r"/\*(.*?)\*/", leaflet_js()[:600], re.DOTALL)
     lines = [] if header is None else [ln.strip(" *") for ln in header.group(1).splitlines()]
     lines = [ln for ln in lines if ln and not ln.startswith("@")]

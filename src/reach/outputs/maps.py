@@ -31,7 +31,6 @@ import itertools
 import json
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,20 +50,24 @@ from pyproj import Transformer
 from rasterio.transform import array_bounds
 from rasterio.warp import Resampling, reproject, transform_bounds
 
-from reach.engine.combined import REASON_LABELS, REASON_REACHED
-from reach.ingest.facilities import EDUCATION_TIERS, HEALTH_TIERS
+from reach.codes import EDUCATION_TIERS, HEALTH_TIERS, REASON_LABELS, REASON_REACHED
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID
 from reach.metrics.virtual import NEITHER, VIRTUAL_ONLY, classify_access
 from reach.outputs.map_assets import InlineLeaflet
+from reach.outputs.write import write_text_atomic
+from reach.schema import catchment_within_col, within_col
 
 if TYPE_CHECKING:
     from reach.model.grid import AnalysisGrid
-    from reach.pipeline import RunResult, ServiceResult
-    from reach.scenario import ServiceSpec
+    from reach.results import RunResult, ServiceResult
+    from reach.spec import ServiceSpec
 
 __all__ = [
     "DEFAULT_MAX_IMAGE_PX",
+    "FacilityMarkers",
+    "HtmlControl",
     "catchment_colours",
+    "gain_codes",
     "map_file_name",
     "render_map",
     "service_map",
@@ -198,7 +201,18 @@ def _middle_threshold(spec: ServiceSpec) -> float:
 
 
 def map_file_name(service: str) -> str:
-    """File name of a service's map: ``map_<service>.html``."""
+    """File name of a service's map: ``map_<service>.html``.
+
+    Parameters
+    ----------
+    service
+        The service's name, used as it is.
+
+    Returns
+    -------
+    str
+        ``map_<service>.html`` (a file name, without a folder).
+    """
     return f"map_{service}.html"
 
 
@@ -336,8 +350,24 @@ def _unreachable_codes(result: ServiceResult, populated: np.ndarray) -> np.ndarr
     return np.where(populated & (reason != REASON_REACHED), reason, 0).astype(np.uint8)
 
 
-def _gain_codes(base_min: np.ndarray, alt_min: np.ndarray, populated: np.ndarray) -> np.ndarray:
-    """Minutes saved per populated cell, as codes (see :func:`_gain_legend`)."""
+def gain_codes(base_min: np.ndarray, alt_min: np.ndarray, populated: np.ndarray) -> np.ndarray:
+    """Minutes saved per populated cell, as the who-gains layer's band codes.
+
+    Parameters
+    ----------
+    base_min, alt_min
+        Minutes to the nearest facility per cell, in the baseline and in the alternative
+        (``inf`` or NaN where unreachable).
+    populated
+        Whether each cell has people; only those get a code.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint8`` code per cell: 0 for no change worth a band or no people; 1 to ``k`` for the
+        ``k`` bands of minutes saved; ``k + 1`` newly reached; ``k + 2`` slower by at least the
+        first band; ``k + 3`` no longer reached (the who-gains layer's legend names each).
+    """
     fb, fa = np.isfinite(base_min), np.isfinite(alt_min)
     both = fb & fa
     saved = np.where(both, np.where(fb, base_min, 0.0) - np.where(fa, alt_min, 0.0), 0.0)
@@ -400,8 +430,28 @@ def catchment_colours(label: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 # vector layers and controls
 
 
-class _FacilityMarkers(Layer):
-    """Circle markers with popups and tooltips built in Python from escaped text."""
+class FacilityMarkers(Layer):
+    """Circle markers with popups and tooltips built in Python from escaped text.
+
+    Nothing here escapes HTML: the caller hands in HTML it has escaped already. The rows and
+    the style go into the page as JSON with ``<``, ``>``, ``&`` and ``'`` escaped, so they
+    cannot close the script.
+
+    Parameters
+    ----------
+    rows
+        One list per marker: ``[lat, lon, popup_html, tooltip_html, css_class, dashed]`` —
+        its position in degrees, the HTML of its popup and of its tooltip, the class name(s) of
+        its circle, and whether its outline is dashed. JSON-serialisable, without NaN.
+    style
+        Leaflet ``circleMarker`` options shared by every marker (radius, colours, pane, …).
+    name
+        The layer's name in the layer control, as HTML (escaped by the caller).
+    show
+        Whether the layer is on when the page opens.
+    control
+        Whether the layer is listed in the layer control.
+    """
 
     _template = Template(
         """
@@ -436,8 +486,22 @@ class _FacilityMarkers(Layer):
         self.style_json = _js(style)
 
 
-class _HtmlControl(MacroElement):
-    """A Leaflet control whose content is HTML built (and escaped) in Python."""
+class HtmlControl(MacroElement):
+    """A Leaflet control whose content is HTML built (and escaped) in Python.
+
+    Clicks and scrolling on the control do not reach the map beneath.
+
+    Parameters
+    ----------
+    html_text
+        The control's content, set as the HTML of its ``div``: escaped by the caller, as it is
+        not escaped here (it goes into the page as JSON, so it cannot close the script).
+    position
+        The Leaflet control position: ``"topleft"``, ``"topright"``, ``"bottomleft"`` or
+        ``"bottomright"``.
+    css_class
+        The class name(s) of the control's ``div``.
+    """
 
     _template = Template(
         """
@@ -497,7 +561,7 @@ def _zone_features(
     cov = result.coverage
     cov = cov[~cov["zone_id"].isin([ALL_ZONES_ID, OUTSIDE_ZONES_ID])]
     by_zone = cov.set_index(cov["zone_id"].astype(str))
-    col = f"within_{threshold_min:g}min"
+    col = within_col(threshold_min)
     colours = _ramp(_CHOROPLETH_ANCHORS, len(_CHOROPLETH_BINS_PCT) + 1)
     features = []
     for zone_id, name, geom in zip(
@@ -590,8 +654,8 @@ def _tier_colour(tier: str, tiers: Sequence[str]) -> str:
 def _facility_popup(row: pd.Series, spec: ServiceSpec) -> str:
     top = max(spec.thresholds_min)
     catch = float(row["catchment_population"])
-    within_col = f"catchment_within_{top:g}min"
-    within = float(row[within_col]) if within_col in row.index else float("nan")
+    col = catchment_within_col(top)
+    within = float(row[col]) if col in row.index else float("nan")
     mean_t = float(row["catchment_mean_time_min"])
     capacity = float(row["capacity"])
     if np.isfinite(capacity) and capacity > 0:
@@ -688,7 +752,7 @@ class _Context:
             part = table[table["tier"].astype(str) == tier]
             if len(part):
                 layers.append(
-                    _FacilityMarkers(
+                    FacilityMarkers(
                         _facility_rows(part, self.spec, css_prefix),
                         _marker_style(_tier_colour(tier, self.tiers), rank=rank, new=new),
                         name=_esc(f"{label}: {tier}"),
@@ -931,7 +995,7 @@ def service_map(
         m.add_child(group)
         reasons |= alt_reasons
     for alt_name, res in alternatives.items():
-        gains = _gain_codes(base.search.time_min, res.search.time_min, ctx.populated)
+        gains = gain_codes(base.search.time_min, res.search.time_min, ctx.populated)
         m.add_child(
             ctx.overlay(
                 gains, _gain_legend()[1], name=f"Who gains: minutes saved ({alt_name})",
@@ -963,13 +1027,13 @@ def service_map(
         f"<b>{_esc(scenario_name)}</b><br>"
         f'<span class="reach-sub">{_esc(service)}: travel time {_esc(mode)} · {_esc(date)}</span>'
     )
-    m.add_child(_HtmlControl(title, position="topleft", css_class="reach-title"))
+    m.add_child(HtmlControl(title, position="topleft", css_class="reach-title"))
     sections = _legend_sections(
         ctx, service, reasons=reasons, choropleth_colours=choropleth_colours,
         alternatives=bool(alternatives), virtual=bool(virtual),
     )  # fmt: skip
     m.add_child(
-        _HtmlControl(_legend_html(sections), position="bottomright", css_class="reach-legend")
+        HtmlControl(_legend_html(sections), position="bottomright", css_class="reach-legend")
     )
     # open on the populated cells, leaving room for the title (top), layers and legend (right)
     fit = FitBounds(
@@ -1021,23 +1085,22 @@ def _number_elements(root: Element) -> None:
 
 
 def render_map(m: folium.Map) -> str:
-    """The map's complete HTML page (deterministic for a map built by :func:`service_map`)."""
+    """The map's complete HTML page (deterministic for a map built by :func:`service_map`).
+
+    Parameters
+    ----------
+    m
+        The map to render.
+
+    Returns
+    -------
+    str
+        The HTML of the page the map belongs to (its root figure), as :func:`write_maps` writes
+        it.
+    """
     figure = m.get_root()
     assert isinstance(figure, Figure)
     return str(figure.render())
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        tmp.chmod(0o644)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def write_maps(
@@ -1077,6 +1140,6 @@ def write_maps(
     for service in run.baseline.services:
         m = service_map(run, service, offline=offline, basemap_url=basemap_url, title_date=date)
         path = folder / map_file_name(service)
-        _write_atomic(path, render_map(m))
+        write_text_atomic(path, render_map(m))
         written.append(path)
     return written

@@ -22,14 +22,12 @@ refuses every other address, so a report never reads the network or other local 
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
 import mimetypes
 import os
 import re
-import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -42,20 +40,28 @@ import numpy as np
 import pandas as pd
 
 from reach import __version__
-from reach.errors import ReachError
+from reach.errors import ReachError, RefusedURLError
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID
 from reach.outputs.i18n import Locale, get_locale
 from reach.outputs.report_charts import CurveLine, MapPanel, coverage_curve_png, zone_map_png
-from reach.outputs.write import file_sha256
+from reach.outputs.write import atomic_file, file_sha256
+from reach.schema import (
+    delta_within_col,
+    pct_alt_within_col,
+    pct_base_within_col,
+    pct_within_col,
+    reached_beyond_col,
+    within_col,
+)
 
 if TYPE_CHECKING:
-    from reach.pipeline import RunResult
-    from reach.scenario import Scenario, ServiceSpec
+    from reach.results import RunResult
     from reach.scenarios.compare import CellAccess
+    from reach.spec import ScenarioSpec, ServiceSpec
 
 __all__ = [
     "TEMPLATE_DIR",
-    "RefusedURLError",
+    "coverage_curve",
     "fetch_report_resource",
     "licence_key",
     "render_report_html",
@@ -83,7 +89,20 @@ _CURVE_POINTS = 181
 
 
 def report_file_name(lang: str, suffix: str = "html") -> str:
-    """``report_<lang>.<suffix>``."""
+    """``report_<lang>.<suffix>``.
+
+    Parameters
+    ----------
+    lang
+        The report's language code (``"en"`` or ``"id"``), used as it is.
+    suffix
+        The file type, without its dot: ``"html"`` or ``"pdf"``.
+
+    Returns
+    -------
+    str
+        The report's file name (without a folder).
+    """
     return f"report_{lang}.{suffix}"
 
 
@@ -153,7 +172,7 @@ class _View:
         self.run = run
         self.loc = loc
         self.max_zone_maps = max_zone_maps
-        self.scn: Scenario = run.scenario
+        self.scn: ScenarioSpec = run.scenario
         self.specs: dict[str, ServiceSpec] = {s.spec.name: s.spec for s in run.services.values()}
         self.cov = run.baseline.coverage
         self.cov_rows = _records(self.cov)
@@ -185,7 +204,7 @@ class _View:
         return self.loc.maybe(f"reason.{label}", label.replace("_", " "))
 
     def explanation(self, label: str) -> str:
-        from reach.pipeline import REASON_EXPLANATIONS
+        from reach.outputs.i18n import REASON_EXPLANATIONS
 
         english = REASON_EXPLANATIONS.get(label, label.replace("_", " "))
         if self.loc.lang == "en":
@@ -205,7 +224,7 @@ class _View:
 
     def left_behind(self, row: Row, svc: str) -> float:
         top = max(self.specs[svc].thresholds_min)
-        return float(row[f"reached_beyond_{top:g}min"] + row["unreachable_total"])
+        return float(row[reached_beyond_col(top)] + row["unreachable_total"])
 
     def people_pct(self, people: float, total: float) -> str:
         pct = 100.0 * people / total if total > 0 else float("nan")
@@ -226,7 +245,7 @@ class _View:
             cells = [_Cell(svc, num=False, strong=True), _Cell(self.mode(svc), num=False)]
             cells.append(_Cell(self.people(row["population"])))
             for th in self.thresholds:
-                text = loc.pct(row[f"pct_within_{th:g}min"]) if th in own else "–"
+                text = loc.pct(row[pct_within_col(th)]) if th in own else "–"
                 cells.append(_Cell(text))
             cells.append(_Cell(self.people_pct(self.left_behind(row, svc), row["population"])))
             rows.append(cells)
@@ -235,8 +254,8 @@ class _View:
                 loc.t(
                     "headline_sentence",
                     service=svc,
-                    pct=loc.pct(row[f"pct_within_{mid:g}min"]),
-                    people=self.people(row[f"within_{mid:g}min"]),
+                    pct=loc.pct(row[pct_within_col(mid)]),
+                    people=self.people(row[within_col(mid)]),
                     minutes=loc.threshold(mid),
                     mode=self.mode(svc),
                 )
@@ -330,7 +349,7 @@ class _View:
             for slot, (label, ev) in enumerate(evaluations, start=-1):
                 access = ev.services[svc].access
                 if id(access) not in computed:
-                    computed[id(access)] = _coverage_curve(access, keep, weights, minutes)
+                    computed[id(access)] = coverage_curve(access, keep, weights, minutes)
                 share = computed[id(access)]
                 if base_share is None:
                     base_share = share
@@ -428,15 +447,15 @@ class _View:
             base = self.all_row(svc)
             rows2 = [
                 [_Cell(loc.t("baseline"), num=False, strong=True)]
-                + [_Cell(loc.pct(base[f"pct_within_{v:g}min"]), strong=True) for v in th]
+                + [_Cell(loc.pct(base[pct_within_col(v)]), strong=True) for v in th]
             ]
             order = [str(r["alternative"]) for r in part]
             for alt in order:
                 r = _pick(comp, service=svc, zone_id=ALL_ZONES_ID, alternative=alt)[0]
                 cells = [_Cell(alt, num=False)]
                 for v in th:
-                    after = float(r[f"pct_alt_within_{v:g}min"])
-                    delta = after - float(r[f"pct_base_within_{v:g}min"])
+                    after = float(r[pct_alt_within_col(v)])
+                    delta = after - float(r[pct_base_within_col(v)])
                     cells.append(_Cell(f"{loc.pct(after)} ({loc.number(delta, 1, signed=True)})"))
                 rows2.append(cells)
             by_option = _Table(
@@ -458,7 +477,7 @@ class _View:
                         _Cell(self.zone_label(str(z["zone_id"]), str(z["zone_name"])), num=False)
                     ]
                     for alt in group:
-                        v = _pick(same_zone, alternative=alt)[0][f"delta_within_{mid:g}min"]
+                        v = _pick(same_zone, alternative=alt)[0][delta_within_col(mid)]
                         cells.append(_Cell(loc.number(v, 0, signed=True)))
                     rows3.append(cells)
                 zone_tables.append(
@@ -531,7 +550,7 @@ class _View:
                 own = {float(v) for v in self.specs[svc].thresholds_min}
                 cells = [_Cell(svc, num=False, strong=True), _Cell(self.people(r["population"]))]
                 cells += [
-                    _Cell(loc.pct(r[f"pct_within_{v:g}min"]) if v in own else "–") for v in th_cols
+                    _Cell(loc.pct(r[pct_within_col(v)]) if v in own else "–") for v in th_cols
                 ]
                 cells += [
                     _Cell(self.people_pct(self.left_behind(r, svc), r["population"])),
@@ -705,10 +724,28 @@ class _View:
         return {"before": paragraphs, "services": services, "after": after, "caveats": caveats}
 
 
-def _coverage_curve(
+def coverage_curve(
     access: CellAccess, keep: np.ndarray, weights: np.ndarray, minutes: np.ndarray
 ) -> np.ndarray:
-    """Percent of people (physical travel) within each of ``minutes``."""
+    """Percent of people (physical travel) within each of ``minutes``: the coverage curve.
+
+    Parameters
+    ----------
+    access
+        A service's per-cell access (times, and the walking times of those without the
+        vehicle when only a share has it).
+    keep
+        Which cells count (e.g. the populated cells of one zone).
+    weights
+        People per kept cell.
+    minutes
+        The travel times at which to read the curve.
+
+    Returns
+    -------
+    numpy.ndarray
+        Percent of the kept people within each of ``minutes`` (NaN when they are nobody).
+    """
     t = np.asarray(access.time_min, dtype=np.float64)[keep]
     w = weights
     if access.walk_time_min is not None:
@@ -746,6 +783,17 @@ def licence_key(path: Path) -> str:
 
     Looks at the file's name and its folder's name (lower case), e.g. ``com_ppp_2020_UNadj.tif``
     (WorldPop), ``landcover_cglc/landcover_Tree.tif`` (Copernicus), ``roads_osm.gpkg`` (OSM).
+
+    Parameters
+    ----------
+    path
+        An input file; only its name and its folder's name are looked at (nothing is read).
+
+    Returns
+    -------
+    str
+        The first of ``gadm``, ``worldpop``, ``srtm``, ``copernicus`` and ``osm`` (tried in
+        that order) whose pattern either name matches; ``unknown`` if none does.
     """
     names = (path.name.lower(), path.parent.name.lower())
     for key, pattern in _LICENCE_PATTERNS:
@@ -758,7 +806,9 @@ def licence_key(path: Path) -> str:
 _ROLE_FIELD = {"role.facilities": "service", "role.connectivity": "option"}
 
 
-def _input_roles(scn: Scenario, inputs: dict[str, str]) -> list[tuple[Path, dict[str, list[str]]]]:
+def _input_roles(
+    scn: ScenarioSpec, inputs: dict[str, str]
+) -> list[tuple[Path, dict[str, list[str]]]]:
     """Every input file of the scenario, once, with its roles (message key → names), in order."""
     r = scn.region
     found: dict[Path, dict[str, list[str]]] = {}
@@ -877,10 +927,6 @@ def render_report_html(
 # PDF: WeasyPrint with a fetcher that serves only the report's own files
 
 
-class RefusedURLError(ValueError):
-    """The report asked for a resource outside its own files (network or other local files)."""
-
-
 def fetch_report_resource(url: str, *, roots: Sequence[Path]) -> tuple[bytes, str]:
     """The bytes and MIME type of a ``data:`` URI or a ``file:`` URL inside ``roots``.
 
@@ -891,6 +937,13 @@ def fetch_report_resource(url: str, *, roots: Sequence[Path]) -> tuple[bytes, st
     roots
         Folders whose files may be read (resolved; symbolic links are followed first, so a link
         pointing outside is refused).
+
+    Returns
+    -------
+    tuple of (bytes, str)
+        The resource's bytes and its MIME type: for a ``data:`` URI the one it declares
+        (``text/plain`` if none), for a file the one its name suggests
+        (``application/octet-stream`` if none).
 
     Raises
     ------
@@ -929,6 +982,22 @@ def report_url_fetcher(folder: Path) -> Callable[[str], Any]:
     Returns a subclass instance of WeasyPrint's ``URLFetcher`` where WeasyPrint has that class
     (tested with WeasyPrint 70), else a plain function returning the dict older versions expect;
     either is callable with a URL.
+
+    Parameters
+    ----------
+    folder
+        The report's folder: its files (and those of :data:`TEMPLATE_DIR`) may be fetched.
+
+    Returns
+    -------
+    callable
+        The fetcher to hand to WeasyPrint; it serves each URL through
+        :func:`fetch_report_resource`.
+
+    Raises
+    ------
+    ReachError
+        When WeasyPrint cannot be imported (or cannot load its system libraries).
     """
     roots = (Path(folder).resolve(), TEMPLATE_DIR)
     weasy_urls = _weasyprint().urls
@@ -974,20 +1043,6 @@ def _weasyprint() -> Any:
     return weasyprint
 
 
-@contextlib.contextmanager
-def _atomic_target(path: Path) -> Iterator[Path]:
-    """A temporary file beside ``path`` that replaces it when the block succeeds."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        tmp.chmod(0o644)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_report_pdf(html: str, path: Path, *, folder: Path | None = None) -> Path:
     """Write ``html`` as an A4 PDF at ``path`` (atomically).
 
@@ -999,7 +1054,17 @@ def write_report_pdf(html: str, path: Path, *, folder: Path | None = None) -> Pa
         The PDF file.
     folder
         The only folder (besides the templates) whose files the PDF may include; default the
-        PDF's folder.
+        PDF's folder. Relative URLs in ``html`` are resolved against it.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``, once the PDF is in place.
+
+    Raises
+    ------
+    ReachError
+        When WeasyPrint cannot be imported (or cannot load its system libraries).
     """
     path = Path(path)
     folder = Path(folder) if folder is not None else path.parent
@@ -1008,7 +1073,7 @@ def write_report_pdf(html: str, path: Path, *, folder: Path | None = None) -> Pa
     document = weasyprint.HTML(
         string=html, base_url=folder.resolve().as_uri() + "/", url_fetcher=fetcher
     )
-    with _atomic_target(path) as tmp:
+    with atomic_file(path) as tmp:
         document.write_pdf(str(tmp))
     return path
 
@@ -1061,7 +1126,7 @@ def write_report(
     )
     folder.mkdir(parents=True, exist_ok=True)
     html_path = folder / report_file_name(lang, "html")
-    with _atomic_target(html_path) as tmp:
+    with atomic_file(html_path) as tmp:
         tmp.write_text(html, encoding="utf-8")
     written = [html_path]
     if pdf:

@@ -73,7 +73,19 @@ def _rgb(colour: str) -> np.ndarray:
 
 
 def band_colours(n_thresholds: int) -> list[str]:
-    """Colours of the ``n`` time bands (within the 1st, 2nd, … threshold): green to orange."""
+    """Colours of the ``n`` time bands (within the 1st, 2nd, … threshold): green to orange.
+
+    Parameters
+    ----------
+    n_thresholds
+        The number of thresholds, one band each.
+
+    Returns
+    -------
+    list of str
+        ``n_thresholds`` ``#rrggbb`` colours, spread evenly along the ramp (one threshold gets
+        its green; none, an empty list).
+    """
     anchors = [_rgb(a) for a in _BAND_ANCHORS]
     if n_thresholds <= 1:
         return [_BAND_ANCHORS[0]][:n_thresholds]
@@ -97,6 +109,11 @@ def encode_png(fig: Figure, *, dpi: float, colours: int = 96) -> bytes:
         Resolution in dots per inch.
     colours
         Palette size (2–256): fewer colours, smaller files.
+
+    Returns
+    -------
+    bytes
+        The PNG file's bytes.
     """
     fig.set_dpi(dpi)
     canvas = fig.canvas
@@ -405,7 +422,13 @@ def coverage_curve_png(
     tick_format
         Formats tick values for the locale.
     width_mm, height_mm, dpi
-        Size and resolution.
+        Size in millimetres and resolution in dots per inch.
+
+    Returns
+    -------
+    bytes
+        The chart as a palette PNG (see :func:`encode_png`), the x axis running from the first
+        to the last of ``minutes`` and the y axis from 0 to 100 %.
     """
     with mpl.rc_context(_RC):
         fig = _new_figure(width_mm, height_mm)

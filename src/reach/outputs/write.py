@@ -6,9 +6,12 @@ which replaces the output folder at the end, so a failed run leaves it as it was
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Mapping
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ from reach.outputs.folders import OUTPUT_MARKER, atomic_folder, check_output_tar
 
 __all__ = [
     "OUTPUT_MARKER",
+    "atomic_file",
     "atomic_folder",
     "check_output_target",
     "file_sha256",
@@ -31,6 +35,7 @@ __all__ = [
     "write_gpkg",
     "write_json",
     "write_table",
+    "write_text_atomic",
 ]
 
 
@@ -43,7 +48,23 @@ def write_geotiff(
     nodata: float | int | None,
     description: str = "",
 ) -> None:
-    """Write one band as a Cloud-Optimized GeoTIFF (deflate), deterministically."""
+    """Write one band as a Cloud-Optimized GeoTIFF (deflate), deterministically.
+
+    Parameters
+    ----------
+    path
+        The file to write.
+    array
+        The band, rows by columns; its dtype is the file's.
+    transform
+        The affine transform of the grid.
+    crs
+        Its coordinate reference system.
+    nodata
+        The value of cells without data, or None.
+    description
+        The band's description, if any.
+    """
     profile: dict[str, Any] = {
         "driver": "COG",
         "height": array.shape[0],
@@ -64,7 +85,22 @@ def write_geotiff(
 
 
 def write_table(frame: pd.DataFrame, stem: Path, *, parquet: bool = True) -> list[Path]:
-    """Write ``frame`` as ``stem.csv`` (and ``stem.parquet``); return the files written."""
+    """Write ``frame`` as ``stem.csv`` (and ``stem.parquet``); return the files written.
+
+    Parameters
+    ----------
+    frame
+        The table; its index is not written.
+    stem
+        The path without suffix.
+    parquet
+        Also write Parquet (zstd) beside the CSV.
+
+    Returns
+    -------
+    list of Path
+        The CSV, then the Parquet file when written.
+    """
     csv = stem.with_suffix(".csv")
     frame.to_csv(csv, index=False, float_format="%.6f", lineterminator="\n")
     written = [csv]
@@ -84,6 +120,18 @@ def write_gpkg(frames: Mapping[str, gpd.GeoDataFrame], path: Path) -> Path:
 
     GDAL stamps the write time into the file's metadata; it is pinned to
     :data:`GPKG_FIXED_DATE` while writing.
+
+    Parameters
+    ----------
+    frames
+        Layer name to its features, written in this order.
+    path
+        The GeoPackage to write (replaced by the first layer).
+
+    Returns
+    -------
+    Path
+        ``path``.
     """
     previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": GPKG_FIXED_DATE})
@@ -97,13 +145,79 @@ def write_gpkg(frames: Mapping[str, gpd.GeoDataFrame], path: Path) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def atomic_file(path: Path, *, mode: int = 0o644) -> Iterator[Path]:
+    """A temporary file beside ``path`` that replaces it only when the block succeeds.
+
+    The one way reach writes a single file in place: a reader never sees half a file, and a
+    failed or killed write leaves the old one (the temporary is ``.<name>.<random>.tmp``).
+
+    Parameters
+    ----------
+    path
+        The file to write.
+    mode
+        Permission bits of the file written.
+
+    Yields
+    ------
+    Path
+        The temporary file to write to; it is renamed onto ``path`` when the block ends
+        without an exception, and removed otherwise.
+    """
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        tmp.chmod(mode)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: Path, text: str, *, mode: int = 0o644) -> None:
+    """Write UTF-8 text with ``\\n`` line ends to ``path`` through :func:`atomic_file`.
+
+    Parameters
+    ----------
+    path
+        The file to write.
+    text
+        Its content.
+    mode
+        Permission bits of the file written.
+    """
+    with atomic_file(path, mode=mode) as tmp:
+        tmp.write_text(text, encoding="utf-8", newline="\n")
+
+
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
-    """Write JSON with sorted keys and a trailing newline."""
+    """Write JSON with sorted keys and a trailing newline.
+
+    Parameters
+    ----------
+    path
+        The file to write.
+    data
+        What to write; values JSON does not know are written as their ``str``.
+    """
     path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", "utf-8")
 
 
 def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file (streamed)."""
+    """Hex sha256 of a file (streamed).
+
+    Parameters
+    ----------
+    path
+        The file.
+
+    Returns
+    -------
+    str
+        Its sha256, 64 hex digits.
+    """
     h = hashlib.sha256()
     with Path(path).open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

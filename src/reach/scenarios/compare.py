@@ -17,6 +17,16 @@ import pandas as pd
 from numba import njit
 
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID
+from reach.schema import (
+    alt_within_col,
+    base_within_col,
+    delta_within_col,
+    gaining_col,
+    losing_col,
+    newly_covered_per_cost_col,
+    pct_alt_within_col,
+    pct_base_within_col,
+)
 
 __all__ = ["CellAccess", "compare_access", "rank_alternatives"]
 
@@ -46,7 +56,20 @@ class CellAccess:
     remote_share: float = 0.0
 
     def covered_fraction(self, threshold_min: float) -> np.ndarray:
-        """Fraction of each cell's people covered within ``threshold_min``."""
+        """Fraction of each cell's people covered within ``threshold_min``.
+
+        Parameters
+        ----------
+        threshold_min
+            The travel-time threshold in minutes (a time equal to it is within).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``float64`` per cell, in [0, 1]: 1 or 0 by ``time_min``; with a walking share,
+            ``vehicle_share`` of that plus the rest by ``walk_time_min``; with remote service,
+            connected cells add ``remote_share`` of the share not yet covered.
+        """
         within = (self.time_min <= threshold_min).astype(np.float64)
         if self.walk_time_min is not None:
             walk = (self.walk_time_min <= threshold_min).astype(np.float64)
@@ -56,7 +79,20 @@ class CellAccess:
         return within
 
     def take(self, cells: np.ndarray) -> CellAccess:
-        """The same access for a subset of cells."""
+        """The same access for a subset of cells.
+
+        Parameters
+        ----------
+        cells
+            The cells to keep: anything that indexes the per-cell arrays (flat indices or a
+            boolean mask).
+
+        Returns
+        -------
+        CellAccess
+            The per-cell arrays indexed by ``cells``; ``vehicle_share`` and ``remote_share``
+            unchanged.
+        """
         return CellAccess(
             time_min=self.time_min[cells],
             walk_time_min=None if self.walk_time_min is None else self.walk_time_min[cells],
@@ -66,7 +102,16 @@ class CellAccess:
         )
 
     def mean_time_weights(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per cell: (share of people reaching at all, their mean time) for the mean time."""
+        """Per cell: (share of people reaching at all, their time sum), the parts of the mean time.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``float64`` per cell: the share of its people who reach the service at all (1 or
+            0, or with a walking share the vehicle and walking shares that reach), and the sum
+            of those shares times their (finite) minutes. Summed over cells weighted by people,
+            the second over the first is the people-weighted mean time of those who reach.
+        """
         t = self.time_min
         reach = np.isfinite(t).astype(np.float64)
         tsum = np.where(np.isfinite(t), t, 0.0)
@@ -180,12 +225,33 @@ def compare_access(
 ) -> pd.DataFrame:
     """Per zone (+ outside and all rows): covered before/after, gains, losses, mean times, cost.
 
+    Parameters
+    ----------
+    people
+        Population per cell (any shape; 0 where nodata).
+    zone
+        ``int`` per cell: ``k+1`` for zone ``k``, 0 outside every zone.
+    base, alt
+        The service's access per cell in the baseline and in the alternative, on the same
+        cells as ``people``.
+    zone_ids, zone_names
+        Identifiers and names of the zones, in zone order.
+    service, alternative
+        The names of the service and the alternative, written in every row.
+    thresholds_min
+        Travel-time thresholds in minutes.
+    target_share
+        Share of the population the service targets (e.g. school-age children).
+    cost
+        The alternative's cost, for the gain-per-cost columns; ``None`` (or 0) leaves those
+        columns NaN.
+
     Returns
     -------
     pandas.DataFrame
         Columns ``base_within_<T>min``, ``alt_within_<T>min``, ``delta_within_<T>min``,
         ``pct_base_…``, ``pct_alt_…``, ``gaining_<T>min``, ``losing_<T>min``,
-        ``base_mean_time_min``, ``alt_mean_time_min``, ``cost`` and
+        ``base_mean_time_min``, ``alt_mean_time_min``, ``delta_mean_time_min``, ``cost`` and
         ``newly_covered_per_cost_<T>min`` (net gain / cost, where a cost is given).
     """
     pop = np.asarray(people, dtype=np.float64).ravel() * target_share
@@ -215,27 +281,27 @@ def compare_access(
     for j, th in enumerate(ths):
         b = by_zone(1 + 4 * j)
         a = by_zone(2 + 4 * j)
-        table[f"base_within_{th:g}min"] = b
-        table[f"alt_within_{th:g}min"] = a
-        table[f"delta_within_{th:g}min"] = a - b
+        table[base_within_col(th)] = b
+        table[alt_within_col(th)] = a
+        table[delta_within_col(th)] = a - b
         with np.errstate(invalid="ignore", divide="ignore"):
-            table[f"pct_base_within_{th:g}min"] = np.where(total > 0, 100 * b / total, np.nan)
-            table[f"pct_alt_within_{th:g}min"] = np.where(total > 0, 100 * a / total, np.nan)
-        table[f"gaining_{th:g}min"] = by_zone(3 + 4 * j)
-        table[f"losing_{th:g}min"] = by_zone(4 + 4 * j)
+            table[pct_base_within_col(th)] = np.where(total > 0, 100 * b / total, np.nan)
+            table[pct_alt_within_col(th)] = np.where(total > 0, 100 * a / total, np.nan)
+        table[gaining_col(th)] = by_zone(3 + 4 * j)
+        table[losing_col(th)] = by_zone(4 + 4 * j)
     k = len(ths)
-    for label, col in (("base", 1 + 4 * k), ("alt", 3 + 4 * k)):
+    for name, col in (("base_mean_time_min", 1 + 4 * k), ("alt_mean_time_min", 3 + 4 * k)):
         with np.errstate(invalid="ignore", divide="ignore"):
             r = by_zone(col)
-            table[f"{label}_mean_time_min"] = np.where(r > 0, by_zone(col + 1) / r, np.nan)
+            table[name] = np.where(r > 0, by_zone(col + 1) / r, np.nan)
     table["delta_mean_time_min"] = np.asarray(table["alt_mean_time_min"]) - np.asarray(
         table["base_mean_time_min"]
     )
     table["cost"] = np.nan if cost is None else float(cost)
     frame = pd.DataFrame(table)
     for th in sorted(thresholds_min):
-        frame[f"newly_covered_per_cost_{th:g}min"] = (
-            frame[f"delta_within_{th:g}min"] / frame["cost"] if cost else np.nan
+        frame[newly_covered_per_cost_col(th)] = (
+            frame[delta_within_col(th)] / frame["cost"] if cost else np.nan
         )
     return frame
 
@@ -268,13 +334,13 @@ def rank_alternatives(
                 "service": service,
                 "alternative": alt,
                 "threshold_min": th,
-                "net_newly_covered": r[f"delta_within_{th:g}min"],
-                "gaining": r[f"gaining_{th:g}min"],
-                "losing": r[f"losing_{th:g}min"],
-                "pct_points": r[f"pct_alt_within_{th:g}min"] - r[f"pct_base_within_{th:g}min"],
+                "net_newly_covered": r[delta_within_col(th)],
+                "gaining": r[gaining_col(th)],
+                "losing": r[losing_col(th)],
+                "pct_points": r[pct_alt_within_col(th)] - r[pct_base_within_col(th)],
                 "delta_mean_time_min": r["delta_mean_time_min"],
                 "cost": r["cost"],
-                "newly_covered_per_cost": r[f"newly_covered_per_cost_{th:g}min"],
+                "newly_covered_per_cost": r[newly_covered_per_cost_col(th)],
             }
         )
     ranking = pd.DataFrame(rows)

@@ -10,7 +10,7 @@ import pandas as pd
 from shapely.geometry import Point
 
 from reach.errors import ScenarioError
-from reach.scenario import AddFacility, CloseFacility, UpgradeFacility
+from reach.spec import AddFacility, CloseFacility, UpgradeFacility
 
 __all__ = ["apply_facility_operations"]
 

@@ -41,9 +41,9 @@ from pyproj import Transformer
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
-from reach.engine.combined import SearchGraph
 from reach.errors import ResourceLimitError, ScenarioError
 from reach.metrics.capacity import catchment_times
+from reach.model.assemble import SearchGraph
 from reach.model.grid import AnalysisGrid
 from reach.model.snap import snap_to_passable
 from reach.scenarios.candidates import underserved_sites
@@ -412,6 +412,18 @@ def covered_people(problem: SitingProblem, sites: Sequence[int] | np.ndarray) ->
 
     Without capacities: the people of every group some site covers. With capacities: the
     largest assignment of people to sites within reach and capacity (a linear programme).
+
+    Parameters
+    ----------
+    problem
+        The covering problem.
+    sites
+        Rows of ``problem.candidates`` chosen (repeats count once).
+
+    Returns
+    -------
+    float
+        People covered (0 for no site).
     """
     chosen = np.unique(np.asarray(sites, dtype=np.int64))
     if chosen.size == 0:
@@ -576,6 +588,27 @@ class SitingSolution:
 
         Each gets ``facility_id`` ``<id_prefix><order>`` and name ``<name_prefix><order>``; a
         candidate's capacity becomes the facility's ``capacity``.
+
+        Parameters
+        ----------
+        service
+            The service the facilities offer.
+        tier
+            Their tier.
+        id_prefix
+            The start of each ``facility_id``.
+        name_prefix
+            The start of each name.
+
+        Returns
+        -------
+        list of dict
+            One ``add_facility`` operation per site, in the order chosen.
+
+        Raises
+        ------
+        ScenarioError
+            When the candidates have no ``lon`` / ``lat``.
         """
         if not {"lon", "lat"} <= set(self.sites.columns):
             raise ScenarioError("the candidates have no lon / lat: give them to place facilities")
@@ -613,7 +646,23 @@ class SitingSolution:
         id_prefix: str = "new-",
         name_prefix: str = "New site ",
     ) -> str:
-        """An ``[[alternatives]]`` entry adding the sites, as TOML text for a scenario file."""
+        """An ``[[alternatives]]`` entry adding the sites, as TOML text for a scenario file.
+
+        Parameters
+        ----------
+        name
+            The alternative's name.
+        service, tier, id_prefix, name_prefix
+            As for :meth:`operations`.
+        description
+            Its description; by default how many sites, the solver and the people they
+            cover.
+
+        Returns
+        -------
+        str
+            The entry, ending in a newline (with ``cost`` when the sites' cost is known).
+        """
         ops = self.operations(
             service=service, tier=tier, id_prefix=id_prefix, name_prefix=name_prefix
         )

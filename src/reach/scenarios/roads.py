@@ -1,7 +1,7 @@
 """Road and ferry operations of a scenario: pure functions from lines to new lines.
 
 Every function takes a :class:`~reach.ingest.roads.RoadLines` and one operation model of
-:mod:`reach.scenario` and returns a **new** ``RoadLines``; the input is never modified (arrays
+:mod:`reach.spec` and returns a **new** ``RoadLines``; the input is never modified (arrays
 and tag frames that change are copied, the others are shared). Nothing here reads or writes
 files. :func:`reach.model.network.build_network` then turns the result into a network.
 
@@ -38,7 +38,7 @@ from reach.errors import ScenarioError
 from reach.ingest.roads import RoadLines
 from reach.model.grid import EARTH_RADIUS_M
 from reach.model.network import segment_lengths_m
-from reach.scenario import (
+from reach.spec import (
     AddFerry,
     AddRoad,
     ChangeFerry,
@@ -623,7 +623,7 @@ def apply_road_operations(lines: RoadLines, ops: Sequence[object]) -> RoadLines:
     lines
         The road and ferry network.
     ops
-        Operation models of :mod:`reach.scenario`. ``UpgradeRoad``, ``AddRoad``, ``CloseRoad``,
+        Operation models of :mod:`reach.spec`. ``UpgradeRoad``, ``AddRoad``, ``CloseRoad``,
         ``AddFerry``, ``ChangeFerry``, ``SuspendFerry`` and ``Season`` are applied (with the
         default snap distances); every other operation (facilities, vehicle availability,
         telemedicine, ...) is ignored.

@@ -1,10 +1,10 @@
-"""Analyses beyond distance coverage, run on a loaded region and its baseline evaluation.
+"""The analysis commands beyond distance coverage, on a loaded region and its baseline.
 
 Capacity-limited coverage, accessibility scores (2SFCA / E2SFCA), equity, referral chains and the
-siting of new facilities. Each study wires the metric modules (``reach.metrics``) and the siting
-solvers (``reach.scenarios.optimize``) to a region the way :mod:`reach.pipeline` wires coverage:
-the same search graph, facilities, zones and target shares. Pure in-memory results; the CLI
-writes them.
+siting of new facilities. Each analysis wires the metric modules (``reach.metrics``) and the
+siting solvers (``reach.scenarios.optimize``) to a region the way :mod:`reach.run.evaluate` wires
+coverage: the same search graph, facilities, zones and target shares. In-memory results;
+:func:`reach.run.write.write_analysis` writes them with a manifest.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reach.build import Region
+from reach.codes import EDUCATION_TIERS, HEALTH_TIERS
 from reach.errors import ScenarioError
-from reach.ingest.facilities import EDUCATION_TIERS, HEALTH_TIERS
 from reach.metrics import MAX_CANDIDATES, MAX_SITES, check_amount, check_count, check_minutes
 from reach.metrics.accessibility import Accessibility, StepDecay, fca_accessibility
 from reach.metrics.capacity import (
@@ -28,8 +27,12 @@ from reach.metrics.capacity import (
 )
 from reach.metrics.equity import equity_table
 from reach.metrics.referral import ReferralResult, referral_analysis
-from reach.pipeline import Evaluation, ServiceResult, key_threshold, service_graph
-from reach.scenario import Scenario, ServiceSpec
+from reach.model.region import Region
+from reach.results import Evaluation, ServiceResult
+from reach.run.evaluate import (
+    key_threshold,
+)
+from reach.run.session import service_graph
 from reach.scenarios.optimize import (
     SolverComparison,
     build_siting_problem,
@@ -37,10 +40,12 @@ from reach.scenarios.optimize import (
     candidates_from_underserved,
     compare_solvers,
 )
+from reach.spec import (
+    ScenarioSpec,
+    ServiceSpec,
+)
 
 __all__ = [
-    "MAX_CANDIDATES",
-    "MAX_SITES",
     "SitingStudy",
     "accessibility_study",
     "capacity_study",
@@ -55,14 +60,31 @@ __all__ = [
 
 
 def check_service(
-    scn: Scenario, service: object, *, option: str = "service", default_first: bool = True
+    scn: ScenarioSpec, service: object, *, option: str = "service", default_first: bool = True
 ) -> str:
     """The named service of ``scn`` (the first when ``service`` is empty and ``default_first``).
+
+    Parameters
+    ----------
+    scn
+        The scenario.
+    service
+        The service's name as the user gave it (any value; ``None`` or ``""`` when not given).
+    option
+        How the user gave it, for the message (e.g. ``"--service"``).
+    default_first
+        Take the scenario's first service when ``service`` is not given; if False, refuse.
+
+    Returns
+    -------
+    str
+        The service's name.
 
     Raises
     ------
     ScenarioError
-        When the scenario has no such service, listing the names it has.
+        When the scenario has no such service (or none is named and ``default_first`` is
+        False), listing the names it has.
     """
     names = [s.name for s in scn.services]
     if service is None or service == "":
@@ -77,22 +99,59 @@ def check_service(
     return service
 
 
-def _spec(scn: Scenario, service: str) -> ServiceSpec:
+def _spec(scn: ScenarioSpec, service: str) -> ServiceSpec:
+    """The service's spec, checked with :func:`check_service`."""
     return next(s for s in scn.services if s.name == check_service(scn, service))
 
 
-def service_tiers(scn: Scenario, service: str) -> list[str]:
-    """The tiers a facility of ``service`` may have: its declared ``tiers``, else its kind's."""
-    return _tier_order(_spec(scn, service))
+def service_tiers(scn: ScenarioSpec, service: str) -> list[str]:
+    """The tiers a facility of ``service`` may have: its declared ``tiers``, else its kind's.
 
+    Parameters
+    ----------
+    scn
+        The scenario.
+    service
+        The service's name (the first service when empty).
 
-def check_tier(scn: Scenario, service: str, tier: object, *, option: str = "tier") -> str:
-    """``tier`` if a facility of ``service`` may have it (as the facility files are checked).
+    Returns
+    -------
+    list of str
+        The tiers, in their declared order, or from the top of the kind's referral chain
+        down (e.g. ``hospital`` first).
 
     Raises
     ------
     ScenarioError
-        When the service's tiers (its declared ``tiers``, else its kind's) do not include it.
+        When the scenario has no such service.
+    """
+    return _tier_order(_spec(scn, service))
+
+
+def check_tier(scn: ScenarioSpec, service: str, tier: object, *, option: str = "tier") -> str:
+    """``tier`` if a facility of ``service`` may have it (as the facility files are checked).
+
+    Parameters
+    ----------
+    scn
+        The scenario.
+    service
+        The service's name.
+    tier
+        The tier as the user gave it (any value).
+    option
+        How the user gave it, for the message (e.g. ``"add_facility: tier"``).
+
+    Returns
+    -------
+    str
+        ``tier``.
+
+    Raises
+    ------
+    ScenarioError
+        When the service's tiers (its declared ``tiers``, else its kind's) do not include it,
+        or the scenario has no such service.
     """
     tiers = service_tiers(scn, service)
     if not isinstance(tier, str) or tier not in tiers:
@@ -110,10 +169,27 @@ def check_referral_tier(
 
     Call it after loading the region and before any search.
 
+    Parameters
+    ----------
+    region
+        The loaded region (its baseline facilities).
+    service
+        The service's name.
+    tier
+        The referral tier asked for (e.g. ``"hospital"``).
+    option
+        How the user gave it, for the message (e.g. ``"--tier"``).
+
+    Returns
+    -------
+    str
+        ``tier``.
+
     Raises
     ------
     ScenarioError
-        When no facility of the service has that tier, listing the tiers its facilities have.
+        When no facility of the service has that tier, listing the tiers its facilities have
+        (top tier first), or the scenario has no such service.
     """
     check_service(region.scenario, service)
     fac = region.facilities[service]
@@ -130,6 +206,7 @@ def check_referral_tier(
 
 
 def _zones(region: Region) -> dict[str, list[str]]:
+    """The region's zone ids and names, as keyword arguments of the metric tables."""
     return {
         "zone_ids": region.zones["zone_id"].astype(str).tolist(),
         "zone_names": region.zones["name"].astype(str).tolist(),
@@ -137,6 +214,7 @@ def _zones(region: Region) -> dict[str, list[str]]:
 
 
 def _service(baseline: Evaluation, service: str) -> tuple[ServiceSpec, ServiceResult]:
+    """The named service's spec and baseline result; ScenarioError when there is none."""
     if not isinstance(service, str) or service not in baseline.services:
         raise ScenarioError(
             f"service {service!r}: the scenario has no such service",
@@ -147,6 +225,7 @@ def _service(baseline: Evaluation, service: str) -> tuple[ServiceSpec, ServiceRe
 
 
 def _tier_order(spec: ServiceSpec) -> list[str]:
+    """The service's declared tiers, else its kind's, from the top of the chain down."""
     if spec.facilities.tiers:
         return list(spec.facilities.tiers)
     return list(HEALTH_TIERS if spec.kind == "health" else EDUCATION_TIERS)
@@ -170,12 +249,20 @@ def capacity_study(
     service
         The service's name.
     threshold_min
-        Catchment time; default the service's middle threshold.
+        Catchment time in minutes; default the service's middle threshold.
 
     Returns
     -------
     CapacityCoverage
         Served / within reach but over capacity / beyond reach, per cell, facility and zone.
+
+    Raises
+    ------
+    ScenarioError
+        When the scenario has no such service, or ``threshold_min`` is not a valid number of
+        minutes.
+    ConservationError
+        When the served, over-capacity and beyond-reach people do not add up.
     """
     spec, res = _service(baseline, service)
     threshold = (
@@ -216,16 +303,32 @@ def accessibility_study(
 ) -> Accessibility:
     """Enhanced two-step floating catchment (E2SFCA) scores: supply per 1,000 people.
 
-    Supply is each facility's capacity, or 1 per facility when no facility has one.
+    Supply is each facility's capacity (0 for a facility without one), or 1 per facility
+    when no facility has a capacity.
 
     Parameters
     ----------
     region, baseline, service
         As for :func:`capacity_study`.
     edges_min
-        Upper edges of the travel-time bands (default: the service's thresholds).
+        Upper edges of the travel-time bands in minutes, in any order (default: the service's
+        thresholds); the largest is the catchment's bound.
     weights
-        Weight of each band.
+        Weight of each band, nearest band first; weights beyond the number of bands are
+        ignored.
+
+    Returns
+    -------
+    Accessibility
+        Scores per cell, and the facility and zone tables.
+
+    Raises
+    ------
+    ScenarioError
+        When the scenario has no such service, ``edges_min`` is empty or holds an invalid
+        number of minutes, or there are fewer weights than bands.
+    ConservationError
+        When the scores do not add up to the supply within reach.
     """
     spec, res = _service(baseline, service)
     if edges_min is not None:
@@ -258,7 +361,27 @@ def equity_study(region: Region, evaluation: Evaluation) -> pd.DataFrame:
     """Equity of travel time per zone and service, zones ranked worst first.
 
     Share beyond the middle threshold, mean and 90th percentile, Gini and Palma over the people
-    who reach a facility, and the same with the unreachable counted at the time limit.
+    who reach a facility, and the same with the unreachable counted at the time limit (when
+    ``max_travel_time_min`` is finite).
+
+    Parameters
+    ----------
+    region
+        The loaded region.
+    evaluation
+        The evaluation (baseline or alternative) whose travel times are measured, with each
+        service's own mode.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Each service's zone rows, worst first, then its outside-zones and all rows (see
+        :func:`reach.metrics.equity.equity_table`).
+
+    Raises
+    ------
+    ConservationError
+        When a zone's reached and unreachable people do not add up to its population.
     """
     parts = []
     limit = region.scenario.grid.max_travel_time_min
@@ -286,7 +409,29 @@ def referral_study(
     """Referral chains: each primary facility's time to the nearest ``referral_tier`` facility.
 
     The end-to-end time of a cell is its time to its nearest facility plus that facility's
-    referral time (a hospital's own is 0).
+    referral time (a hospital's own is 0). The referral search uses the service's mode on the
+    baseline's roads.
+
+    Parameters
+    ----------
+    region, baseline, service
+        As for :func:`capacity_study`.
+    referral_tier
+        The tier patients are referred to (the hubs).
+
+    Returns
+    -------
+    ReferralResult
+        Each primary facility's referral time, the end-to-end time and chain status per cell,
+        and end-to-end coverage per zone.
+
+    Raises
+    ------
+    ScenarioError
+        When the scenario has no such service, the service has no facility of
+        ``referral_tier``, or none of them lies on a passable cell of the grid.
+    ConservationError
+        When a zone's parts do not add up to its population.
     """
     from reach.engine.combined import combined_search
 
@@ -324,7 +469,23 @@ def referral_study(
 
 @dataclass(frozen=True, eq=False)
 class SitingStudy:
-    """New sites chosen by the greedy and the exact solver, and the candidates they chose from."""
+    """New sites chosen by the greedy and the exact solver, and the candidates they chose from.
+
+    What :func:`siting_study` returns. Each parameter is kept as the attribute of the same name.
+
+    Parameters
+    ----------
+    service
+        The service's name.
+    threshold_min
+        The coverage threshold in minutes the sites were chosen for.
+    candidates
+        The candidate sites: ``candidate_id``, ``lon``, ``lat`` and ``cell``, with
+        ``underserved_people`` when taken from the underserved cells and ``cost`` when a cost
+        per site was given.
+    comparison
+        The greedy and the exact solutions, and the gap between them.
+    """
 
     service: str
     threshold_min: float
@@ -351,6 +512,38 @@ def siting_study(
     Candidates are the ``n_candidates`` cells with most underserved people around them (or
     every ``grid_step_cells``-th passable cell). Each candidate's catchment comes from a bounded
     search; the greedy and the exact (MILP, HiGHS) solvers then pick the sites.
+
+    Parameters
+    ----------
+    region, baseline, service
+        As for :func:`capacity_study`.
+    n_sites
+        How many new sites at most (1 to :data:`~reach.metrics.MAX_SITES`); not used with a
+        ``budget``.
+    threshold_min
+        Coverage threshold in minutes; default the service's middle threshold.
+    n_candidates
+        How many underserved candidate cells to choose from (1 to
+        :data:`~reach.metrics.MAX_CANDIDATES`).
+    grid_step_cells
+        Take candidates on a lattice of every this many cells instead (passable cells only).
+    budget
+        Limit the sites by total cost instead of by number (needs ``cost_per_site``).
+    cost_per_site
+        Cost of each new site, in the budget's unit.
+    time_limit_s
+        Seconds the exact solver may take.
+
+    Returns
+    -------
+    SitingStudy
+        The candidates, and the sites each solver chose with the people they newly cover.
+
+    Raises
+    ------
+    ScenarioError
+        When the scenario has no such service, an argument is out of range, a budget comes
+        without a cost per site, or there is no candidate site.
     """
     spec, res = _service(baseline, service)
     threshold = (

@@ -38,7 +38,7 @@ __all__ = [
     "OutputsSpec",
     "RegionSpec",
     "RoadLinesSpec",
-    "Scenario",
+    "ScenarioSpec",
     "ServiceSpec",
     "load_scenario",
     "parse_scenario",
@@ -88,6 +88,8 @@ def _no_control_characters(value: object) -> object:
 
 
 class _Strict(BaseModel):
+    """Base of every table: unknown keys, NaN, infinities and control characters refused."""
+
     model_config = ConfigDict(
         extra="forbid", frozen=True, allow_inf_nan=False, str_max_length=10_000
     )
@@ -99,7 +101,17 @@ class _Strict(BaseModel):
 
 
 class LayerSpec(_Strict):
-    """A vector layer burnt into the grid (barriers, water)."""
+    """A vector layer burnt into the grid (barriers, water).
+
+    Attributes
+    ----------
+    path
+        GeoPackage, GeoJSON, shapefile or FlatGeobuf, relative to the scenario file.
+    layer
+        Layer name inside a multi-layer file.
+    all_touched
+        Burn every cell the geometry touches, not only the cells whose centre it covers.
+    """
 
     path: LocalPath
     layer: str | None = None
@@ -107,7 +119,21 @@ class LayerSpec(_Strict):
 
 
 class RoadLinesSpec(_Strict):
-    """Non-OSM road lines with a class column (AccessMod style)."""
+    """Non-OSM road lines with a class column (AccessMod style).
+
+    Attributes
+    ----------
+    path
+        GeoPackage, shapefile or GeoJSON of lines with a CRS, relative to the scenario file.
+    class_column
+        Column holding each line's class (e.g. ``"label"`` for AccessMod, ``"highway"``); the
+        classes are looked up in each mode's ``highway_kph``. Lines with no class are left
+        out.
+    layer
+        Layer to read (needed when the file has several).
+    ferry_classes
+        Class values that are ferry routes.
+    """
 
     path: LocalPath
     class_column: str
@@ -116,7 +142,23 @@ class RoadLinesSpec(_Strict):
 
 
 class BoundariesSpec(_Strict):
-    """Reporting zones."""
+    """Reporting zones: the polygons coverage is reported by.
+
+    Attributes
+    ----------
+    path
+        GeoPackage, GeoJSON or shapefile of polygons, relative to the scenario file.
+    id_column
+        Column with the zone id; by default a usual id column if present, else ``Z001``,
+        ``Z002``, … by row.
+    name_column
+        Column with the zone name; by default a usual name column if present, else the id.
+    layer
+        Layer to read (needed when the file has several).
+    rename
+        Names to use instead of the file's, by zone id (e.g. to correct a mislabelled
+        polygon); an id the file lacks is refused.
+    """
 
     path: LocalPath
     id_column: str | None = None
@@ -127,7 +169,27 @@ class BoundariesSpec(_Strict):
 
 
 class LandCoverSpec(_Strict):
-    """Land cover: a class raster with labels, or cover-fraction rasters; walking speeds."""
+    """Land cover: a class raster with labels, or cover-fraction rasters; walking speeds.
+
+    Give either ``path`` with ``labels``, or ``fractions``.
+
+    Attributes
+    ----------
+    path
+        GeoTIFF of integer land-cover classes, relative to the scenario file.
+    labels
+        Label of each class value, keyed by the value as text (``{ "1" = "Built_area" }``);
+        every class in the raster needs one.
+    fractions
+        Cover-fraction GeoTIFF (percent of the cell, 0–100) by label, e.g. Copernicus CGLC;
+        the rasters share one grid.
+    speeds_kph
+        Walking speed (km/h, ≥ 0) by label; every label read needs one (except a
+        ``water_classes`` fraction), and 0 makes the class water (impassable on foot), except
+        in cells the population raster gives people.
+    water_classes
+        For cover fractions: labels whose share above 50 % makes a cell water.
+    """
 
     path: LocalPath | None = None
     labels: dict[str, str] = Field(default_factory=dict)
@@ -148,7 +210,31 @@ class LandCoverSpec(_Strict):
 
 
 class RegionSpec(_Strict):
-    """The region's input files."""
+    """The region's input files, each relative to the scenario file.
+
+    Attributes
+    ----------
+    population
+        People-per-cell GeoTIFF (e.g. WorldPop); its grid (after ``aggregate_factor``) is the
+        analysis grid.
+    osm
+        OSM extract (``.osm``, ``.osm.bz2`` or ``.osm.pbf``): the roads and ferries, and the
+        facilities of services read ``from_osm``. When given, ``roads`` is not read.
+    roads
+        Road lines with a class column, for a region without an OSM extract.
+    boundaries
+        Reporting zones; without them the whole grid is one zone named after the scenario.
+    landcover
+        Land cover and its walking speeds; without it everyone walks at
+        ``[grid] default_walk_kph`` off the network.
+    dem
+        Elevation tiles (GeoTIFF or SRTM ``.hgt`` / ``.hgt.zip``) for the slope of the walk;
+        read only when ``[grid] slope`` is on.
+    barriers
+        Layers burnt into the grid as barriers (impassable on foot).
+    water
+        Layers burnt into the grid as water (impassable on foot).
+    """
 
     population: LocalPath
     osm: LocalPath | None = None
@@ -161,7 +247,23 @@ class RegionSpec(_Strict):
 
 
 class GridSpec(_Strict):
-    """The analysis grid and the off-network walk."""
+    """The analysis grid and the off-network walk.
+
+    Attributes
+    ----------
+    neighbours
+        Moves of the off-network walk: 8 (queen) or 16 (queen + knight moves).
+    max_travel_time_min
+        The search's time limit in minutes: cells further from every facility are beyond
+        reach; ``inf`` means no limit.
+    aggregate_factor
+        Sum blocks of this many × this many population cells into one analysis cell (1–100;
+        1 keeps the raster's grid).
+    default_walk_kph
+        Walking speed (km/h) off the network where no land cover gives one.
+    slope
+        Slow the walk on slopes (Tobler's hiking function) with the region's DEM.
+    """
 
     neighbours: Literal[8, 16] = 8
     #: Minutes; ``inf`` means no limit (NaN is refused by ``gt``).
@@ -172,13 +274,56 @@ class GridSpec(_Strict):
 
 
 class FerrySpec(_Strict):
-    """Ferry timetable assumptions."""
+    """Ferry timetable assumptions.
+
+    Attributes
+    ----------
+    headway_min
+        Minutes between departures; every crossing waits half of it to board, unless the ferry
+        has a headway of its own (0 for no wait).
+    """
 
     headway_min: float = Field(default=120.0, ge=0)
 
 
 class FacilitiesSpec(_Strict):
-    """Where a service's facilities come from and how to read them."""
+    """Where a service's facilities come from and how to read them.
+
+    Give either ``path`` or ``from_osm = true``.
+
+    Attributes
+    ----------
+    path
+        CSV with lon/lat columns in decimal degrees (EPSG:4326), or a vector file with a CRS,
+        relative to the scenario file.
+    from_osm
+        Take the facilities from the region's OSM extract, classified by the service's kind.
+    from_osm_tags
+        Classify the rows of ``path`` by their OSM tags instead of by ``tier_column``.
+    layer
+        Layer of a multi-layer vector file.
+    id_column
+        Column with unique facility ids; without it ids are ``<file stem>-<row>`` (1-based
+        row in the file, 4 digits).
+    name_column
+        Column with the facility's name.
+    tier_column, tier_map, default_tier
+        Each facility's tier: the ``tier_column`` value passed through ``tier_map``;
+        unmapped values get ``default_tier`` (else they are refused), and without
+        ``tier_column`` every facility gets ``default_tier``.
+    capacity_column
+        Column with capacities (people served: patients, pupils); empty means unlimited.
+    lon_column, lat_column
+        Coordinate columns of a CSV.
+    where
+        Keep only rows where, for any listed column, the value is one of its values, e.g.
+        ``{ amenity = ["hospital", "clinic"] }``.
+    tiers
+        Keep only facilities of these tiers, which are then also the tiers operations may
+        give (empty: keep every facility; operations may give the service kind's tiers).
+    capacity_by_tier
+        Capacity (people served, > 0) by tier, for facilities whose file gives none.
+    """
 
     path: LocalPath | None = None
     from_osm: bool = False
@@ -207,7 +352,26 @@ class FacilitiesSpec(_Strict):
 
 
 class ServiceSpec(_Strict):
-    """One service (e.g. health by motorbike, primary schools on foot)."""
+    """One service (e.g. health by motorbike, primary schools on foot).
+
+    Attributes
+    ----------
+    name
+        The service's name (letters, digits, ``_`` and ``-``, up to 64), unique in the file;
+        it names the service's output files, e.g. ``travel_time_<name>.tif``.
+    kind
+        ``"health"`` or ``"education"``: how OSM facilities are classified and which tiers
+        the service has by default.
+    mode
+        How people travel to it: ``"walk"``, ``"motorbike"`` or ``"car"``.
+    thresholds_min
+        Travel-time thresholds in minutes that coverage is reported at (kept sorted, without
+        repeats; at most 24).
+    target_share
+        Share of the population the service is for (e.g. school-age children), in (0, 1].
+    facilities
+        Where the facilities come from.
+    """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,63}$")
     kind: Literal["health", "education"]
@@ -229,7 +393,32 @@ class ServiceSpec(_Strict):
 
 
 class OutputsSpec(_Strict):
-    """What to write and where."""
+    """What to write and where.
+
+    Attributes
+    ----------
+    folder
+        The output folder, relative to the scenario file; replaced whole by each run, and
+        only when reach can prove it wrote it.
+    rasters
+        Write GeoTIFFs: travel time, catchment and reason per service, the population, and
+        each alternative's minutes saved and access change.
+    parquet
+        Write each table of a run as Parquet beside its CSV.
+    maps
+        Interactive HTML maps, one per service.
+    maps_offline
+        Maps that open with no internet (Leaflet embedded, no basemap unless
+        ``basemap_url``).
+    basemap_url
+        An ``https://`` tile URL template for a basemap (e.g. an OpenStreetMap tile server).
+    reports
+        Regional reports (HTML, and PDF with ``report_pdf``) to write, by language:
+        ``["en", "id"]``.
+    report_pdf
+        Also write each report as a PDF (skipped, with a warning, when no PDF engine is
+        available).
+    """
 
     folder: LocalPath = Path("maps/run")
     rasters: bool = True
@@ -247,7 +436,15 @@ class OutputsSpec(_Strict):
 
 
 class ScenarioMeta(_Strict):
-    """Name and description."""
+    """The scenario's name and description (the ``[scenario]`` table).
+
+    Attributes
+    ----------
+    name
+        The scenario's name (1–200 characters), shown in reports and maps.
+    description
+        Free text about the scenario.
+    """
 
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
@@ -259,6 +456,7 @@ LonLat = tuple[float, float]
 
 
 def _check_lon_lat(point: LonLat) -> LonLat:
+    """``point`` if it is a finite longitude, latitude pair; ValueError otherwise."""
     lon, lat = point
     if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
         raise ValueError(f"({lon}, {lat}) is not a longitude, latitude pair")
@@ -266,7 +464,25 @@ def _check_lon_lat(point: LonLat) -> LonLat:
 
 
 class AddFacility(_Strict):
-    """Open a new facility."""
+    """Open a new facility.
+
+    Attributes
+    ----------
+    op
+        ``"add_facility"``.
+    service
+        The service's name.
+    facility_id
+        Its id (1–64 characters), not one the service already has.
+    name
+        Its name; default its id.
+    lon, lat
+        Where it stands, in decimal degrees.
+    tier
+        Its tier, one the service may have.
+    capacity
+        People it can serve (≥ 0); unlimited when not given.
+    """
 
     op: Literal["add_facility"]
     service: str
@@ -279,7 +495,17 @@ class AddFacility(_Strict):
 
 
 class CloseFacility(_Strict):
-    """Close an existing facility."""
+    """Close an existing facility.
+
+    Attributes
+    ----------
+    op
+        ``"close_facility"``.
+    service
+        The service's name.
+    facility_id
+        The facility's id; closing a service's last facility is refused.
+    """
 
     op: Literal["close_facility"]
     service: str
@@ -287,7 +513,21 @@ class CloseFacility(_Strict):
 
 
 class UpgradeFacility(_Strict):
-    """Change a facility's tier and/or capacity."""
+    """Change a facility's tier and/or capacity.
+
+    Attributes
+    ----------
+    op
+        ``"upgrade_facility"``.
+    service
+        The service's name.
+    facility_id
+        The facility's id.
+    tier
+        Its new tier; unchanged when not given.
+    capacity
+        People it can serve (≥ 0); unchanged when not given.
+    """
 
     op: Literal["upgrade_facility"]
     service: str
@@ -297,7 +537,21 @@ class UpgradeFacility(_Strict):
 
 
 class UpgradeRoad(_Strict):
-    """Improve roads chosen by OSM way id, or by class inside a polygon (lon/lat ring)."""
+    """Improve roads chosen by OSM way id, or by class inside a polygon (lon/lat ring).
+
+    Attributes
+    ----------
+    op
+        ``"upgrade_road"``.
+    way_ids
+        Ways to change (not ferries).
+    polygon
+        A ring of lon/lat points (3 or more): roads with any point inside or on its edge.
+    highway_classes
+        Keep only the chosen ways of these classes (``highway`` or line-layer class).
+    set_highway, set_surface, set_tracktype, set_smoothness
+        The new tags (at least one).
+    """
 
     op: Literal["upgrade_road"]
     way_ids: list[int] = Field(default_factory=list)
@@ -322,7 +576,23 @@ class UpgradeRoad(_Strict):
 
 
 class AddRoad(_Strict):
-    """Build a new road segment between two points (lon/lat)."""
+    """Build a new road segment between two points (lon/lat).
+
+    An endpoint within 200 m of an existing road point joins the network there.
+
+    Attributes
+    ----------
+    op
+        ``"add_road"``.
+    start, end
+        The endpoints, ``[lon, lat]`` in decimal degrees.
+    highway
+        Its OSM ``highway`` class (its speed in each mode).
+    surface
+        Its OSM ``surface``.
+    name
+        Its name.
+    """
 
     op: Literal["add_road"]
     start: LonLat
@@ -339,14 +609,40 @@ class AddRoad(_Strict):
 
 
 class CloseRoad(_Strict):
-    """Close roads or bridges (by OSM way id)."""
+    """Close roads or bridges (by OSM way id).
+
+    Attributes
+    ----------
+    op
+        ``"close_road"``.
+    way_ids
+        The ways to close to all traffic (at least one).
+    """
 
     op: Literal["close_road"]
     way_ids: list[int] = Field(min_length=1)
 
 
 class AddFerry(_Strict):
-    """Start a ferry route between two points (lon/lat)."""
+    """Start a ferry route between two points (lon/lat).
+
+    Each endpoint moves onto the nearest road point or ferry terminal within 2 km (its port).
+
+    Attributes
+    ----------
+    op
+        ``"add_ferry"``.
+    start, end
+        The ports, ``[lon, lat]`` in decimal degrees.
+    headway_min
+        Minutes between departures (> 0).
+    speed_kph
+        Crossing speed in km/h; default the mode's ferry speed.
+    duration_min
+        Crossing time in minutes; wins over ``speed_kph`` when both are given.
+    name
+        Its name.
+    """
 
     op: Literal["add_ferry"]
     start: LonLat
@@ -364,7 +660,21 @@ class AddFerry(_Strict):
 
 
 class ChangeFerry(_Strict):
-    """Change the headway or speed of ferries (by way id, or all of them)."""
+    """Change the headway or speed of ferries (by way id, or all of them).
+
+    Attributes
+    ----------
+    op
+        ``"change_ferry"``.
+    way_ids
+        The ferry routes to change.
+    all
+        Change every ferry route.
+    headway_min
+        New minutes between departures.
+    speed_kph
+        New crossing speed in km/h (overrides a ``duration`` tag).
+    """
 
     op: Literal["change_ferry"]
     way_ids: list[int] = Field(default_factory=list)
@@ -382,7 +692,17 @@ class ChangeFerry(_Strict):
 
 
 class SuspendFerry(_Strict):
-    """Suspend ferries (by way id, or all of them)."""
+    """Suspend ferries (by way id, or all of them).
+
+    Attributes
+    ----------
+    op
+        ``"suspend_ferry"``.
+    way_ids
+        The ferry routes to suspend.
+    all
+        Suspend every ferry route.
+    """
 
     op: Literal["suspend_ferry"]
     way_ids: list[int] = Field(default_factory=list)
@@ -396,7 +716,30 @@ class SuspendFerry(_Strict):
 
 
 class Season(_Strict):
-    """A season: speed multipliers on unpaved roads, closed fords, a share of the year."""
+    """A season: speed multipliers on unpaved roads, closed fords, a share of the year.
+
+    Each service's result is the season variant leaving fewest people within its largest
+    threshold; the seasons table weights every variant by its share of the year.
+
+    Attributes
+    ----------
+    op
+        ``"season"``.
+    name
+        The season's name (e.g. ``"rainy season"``).
+    share_of_year
+        Its share of the year, in (0, 1]; the seasons of an alternative add up to 1 at most,
+        and the rest of the year keeps the alternative's roads.
+    surface_multipliers
+        Speed multiplier (0–1) by ``surface`` value; ``unpaved`` also applies to tracks,
+        paths and unclassified roads with no surface tag. 0 closes the road.
+    tracktype_multipliers
+        Speed multiplier (0–1) by ``tracktype``; a road takes the smaller of its two.
+    walk_multiplier
+        Multiplier (0, 1] on the off-network walking speed.
+    close_fords
+        Close ways tagged ``ford`` (any value but ``no``).
+    """
 
     op: Literal["season"]
     name: str = Field(min_length=1, max_length=64)
@@ -415,7 +758,17 @@ class Season(_Strict):
 
 
 class VehicleAvailability(_Strict):
-    """Only a share of people has the service's vehicle; the rest walk."""
+    """Only a share of people has the service's vehicle; the rest walk.
+
+    Attributes
+    ----------
+    op
+        ``"vehicle_availability"``.
+    service
+        The service's name.
+    share
+        Share of people (0–1) who travel with the service's mode.
+    """
 
     op: Literal["vehicle_availability"]
     service: str
@@ -423,7 +776,21 @@ class VehicleAvailability(_Strict):
 
 
 class ConnectivitySpec(_Strict):
-    """Where mobile data works: polygons, a raster (cells > threshold), or towers with a range."""
+    """Where mobile data works: polygons, a raster (cells > threshold), or towers with a range.
+
+    Attributes
+    ----------
+    kind
+        ``"polygons"``, ``"raster"`` or ``"towers"``.
+    path
+        The layer, relative to the scenario file.
+    layer
+        Layer of a multi-layer vector file.
+    range_m
+        The towers' range in metres (needed for towers; at most 100 km).
+    threshold
+        For a raster: cells above this value are connected.
+    """
 
     kind: Literal["polygons", "raster", "towers"]
     path: LocalPath
@@ -439,7 +806,28 @@ class ConnectivitySpec(_Strict):
 
 
 class Telemedicine(_Strict):
-    """Remote consultations for a health service where there is connectivity."""
+    """Remote consultations for a health service where there is connectivity.
+
+    Attributes
+    ----------
+    op
+        ``"telemedicine"``.
+    service
+        The service's name.
+    remote_share
+        Share of demand in a connected cell that can be served remotely, in (0, 1].
+    connectivity
+        Where mobile data works.
+    hub_and_spoke
+        Also count the referral trips from connected primary facilities to the hubs that
+        remote consultations avoid.
+    referral_tier
+        The hubs' tier.
+    referral_share
+        Share of primary-care visits referred on to a hub, in [0, 1].
+    visits_per_person_year
+        Visits a person makes to primary care a year (for the referral counts).
+    """
 
     op: Literal["telemedicine"]
     service: str
@@ -453,7 +841,19 @@ class Telemedicine(_Strict):
 
 
 class DigitalLearning(_Strict):
-    """Online learning for a school service where there is connectivity."""
+    """Online learning for a school service where there is connectivity.
+
+    Attributes
+    ----------
+    op
+        ``"digital_learning"``.
+    service
+        The service's name.
+    remote_share
+        Share of demand in a connected cell that can be served online, in (0, 1].
+    connectivity
+        Where mobile data works.
+    """
 
     op: Literal["digital_learning"]
     service: str
@@ -480,7 +880,20 @@ Operation = Annotated[
 
 
 class Alternative(_Strict):
-    """A named alternative: the baseline plus operations."""
+    """A named alternative: the baseline plus operations.
+
+    Attributes
+    ----------
+    name
+        Its name (letters, digits, ``_`` and ``-``, up to 64; not ``baseline``), unique in the
+        file; its outputs go to ``alternatives/<name>/``.
+    description
+        Free text about it.
+    cost
+        Its cost (≥ 0), for the gain-per-cost columns.
+    operations
+        What it changes, applied in order (at most 1,000).
+    """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,63}$")
     description: str = ""
@@ -488,8 +901,32 @@ class Alternative(_Strict):
     operations: list[Operation] = Field(default_factory=list, max_length=MAX_OPERATIONS)
 
 
-class Scenario(_Strict):
-    """A whole scenario file, version 1."""
+class ScenarioSpec(_Strict):
+    """A whole scenario file, version 1.
+
+    Attributes
+    ----------
+    version
+        The file format's version: 1.
+    scenario
+        Its name and description.
+    region
+        The region's input files.
+    grid
+        The analysis grid and the off-network walk.
+    ferries
+        Ferry timetable assumptions.
+    modes
+        Settings laid over each travel mode's default profile, by mode (e.g.
+        ``highway_kph = { track = 15 }`` under ``[modes.motorbike]``): tables merge key by
+        key, other settings are replaced.
+    services
+        The services (1 to 32, unique names).
+    outputs
+        What to write and where.
+    alternatives
+        The alternatives evaluated against the baseline (at most 500, unique names).
+    """
 
     version: Literal[1] = 1
     scenario: ScenarioMeta
@@ -506,7 +943,8 @@ class Scenario(_Strict):
     _source: Path | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
-    def _checks(self) -> Scenario:
+    def _checks(self) -> ScenarioSpec:
+        """Checks across tables: services, roads, OSM facilities and alternatives' names."""
         if not self.services:
             raise ValueError("give at least one [[services]] entry")
         names = [s.name for s in self.services]
@@ -526,7 +964,18 @@ class Scenario(_Strict):
         return self
 
     def input_paths(self) -> list[Path]:
-        """Every input file the scenario names, resolved (operations' layers included)."""
+        """Every input file the scenario names, resolved (operations' layers included).
+
+        Returns
+        -------
+        list of Path
+            Absolute paths, sorted, each once (files that do not exist are listed too).
+
+        Raises
+        ------
+        ScenarioError
+            When a path leads outside the project folder.
+        """
         r = self.region
         files = [r.population]
         files += [r.osm] if r.osm else []
@@ -550,6 +999,16 @@ class Scenario(_Strict):
         """Folders an output folder of this scenario may never be, nor contain.
 
         The project folder, the scenario's folder and the folder of every input file.
+
+        Returns
+        -------
+        list of Path
+            Absolute folders, sorted.
+
+        Raises
+        ------
+        ScenarioError
+            When an input path leads outside the project folder.
         """
         from reach.settings import project_root
 
@@ -563,10 +1022,21 @@ class Scenario(_Strict):
     def resolve(self, path: Path) -> Path:
         """Resolve a path of this file against its folder (``${REACH_DATA}`` expanded).
 
+        Parameters
+        ----------
+        path
+            A path as the scenario file gives it (relative to :attr:`base_dir`, or absolute).
+
+        Returns
+        -------
+        Path
+            The absolute path, ``..`` collapsed and symlinks followed.
+
         Raises
         ------
         ScenarioError
-            When the path leaves the project folder (see :func:`reach.settings.allowed_roots`).
+            When the path leaves the project folder (see :func:`reach.settings.allowed_roots`),
+        or is a URL, a GDAL virtual path or not plain text.
         """
         resolved = resolve_path(path, self._base_dir)
         roots = allowed_roots(self._base_dir)
@@ -584,8 +1054,19 @@ class Scenario(_Strict):
         """The folder relative paths are resolved against."""
         return self._base_dir
 
-    def with_base_dir(self, folder: Path) -> Scenario:
-        """Return a copy whose relative paths resolve against ``folder``."""
+    def with_base_dir(self, folder: Path) -> ScenarioSpec:
+        """Return a copy whose relative paths resolve against ``folder``.
+
+        Parameters
+        ----------
+        folder
+            The folder relative paths resolve against (made absolute).
+
+        Returns
+        -------
+        ScenarioSpec
+            The copy (this scenario is unchanged).
+        """
         copy = self.model_copy()
         copy._base_dir = folder.resolve()
         return copy
@@ -596,6 +1077,18 @@ def resolve_path(path: Path | str, base_dir: Path) -> Path:
 
     ``..`` is collapsed and every symlink followed, so the project-folder check that follows
     sees where the path really leads.
+
+    Parameters
+    ----------
+    path
+        The path as written (``~`` and ``${REACH_DATA}`` or ``$REACH_DATA`` expanded).
+    base_dir
+        The folder a relative path is taken from.
+
+    Returns
+    -------
+    Path
+        The absolute, resolved path.
 
     Raises
     ------
@@ -618,6 +1111,12 @@ def resolve_path(path: Path | str, base_dir: Path) -> Path:
 
 def check_path_text(text: str) -> None:
     """Refuse a path holding a NUL or control character, or with over-long names.
+
+    Parameters
+    ----------
+    text
+        The path as text: at most :data:`MAX_PATH_BYTES` bytes in all and
+        :data:`MAX_NAME_BYTES` per name (UTF-8).
 
     Raises
     ------
@@ -642,6 +1141,15 @@ def check_operation(op: Any, services: list[ServiceSpec], *, where: str) -> None
 
     Used by the scenario file and by the session API alike.
 
+    Parameters
+    ----------
+    op
+        The operation; one without a ``service`` is not checked.
+    services
+        The scenario's services.
+    where
+        Where the operation stands, for the message (e.g. ``"alternative 'new-road'"``).
+
     Raises
     ------
     ValueError
@@ -659,7 +1167,7 @@ def check_operation(op: Any, services: list[ServiceSpec], *, where: str) -> None
     tier = getattr(op, "tier", None)
     if tier is None:
         return
-    from reach.ingest.facilities import SERVICE_TIERS
+    from reach.codes import SERVICE_TIERS
 
     allowed = list(spec.facilities.tiers) or list(SERVICE_TIERS.get(spec.kind, ()))
     if allowed and tier not in allowed:
@@ -700,6 +1208,7 @@ def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
+    """A scenario file's text and its TOML tables, refusing what is not a small text file."""
     check_path_text(str(path))
     try:
         st = path.stat()
@@ -726,6 +1235,7 @@ def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
 
 
 def _parse_toml(text: str, where: str | Path) -> dict[str, Any]:
+    """TOML text parsed, a syntax error turned into a ScenarioError naming ``where``."""
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -784,11 +1294,27 @@ def _with_extends(
 
 def parse_scenario(
     text: str, *, path: Path | None = None, base_dir: Path | None = None
-) -> Scenario:
+) -> ScenarioSpec:
     """Parse and validate scenario TOML text.
 
     A file may start from another with ``extends = "other.toml"`` (same folder): its tables are
     laid over the other file's, key by key; arrays such as ``[[alternatives]]`` replace them.
+
+    Parameters
+    ----------
+    text
+        The scenario's TOML text (at most :data:`MAX_SCENARIO_BYTES`).
+    path
+        The file it was read from: named in messages, and the folder ``extends`` looks in;
+        ``None`` for text from elsewhere (then ``extends`` is refused).
+    base_dir
+        The folder relative paths resolve against; default ``path``'s folder, else the
+        working folder.
+
+    Returns
+    -------
+    ScenarioSpec
+        The validated scenario.
 
     Raises
     ------
@@ -808,7 +1334,7 @@ def parse_scenario(
     raw = _with_extends(raw, resolved, texts, (resolved,) if resolved else ())
     folder = base_dir if base_dir is not None else (path.parent if path else Path.cwd())
     try:
-        scn = Scenario.model_validate(raw).with_base_dir(folder)
+        scn = ScenarioSpec.model_validate(raw).with_base_dir(folder)
         scn._source = path
         return scn
     except RecursionError:
@@ -840,8 +1366,25 @@ def parse_scenario(
         ) from exc
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file (and the file it ``extends``, if any)."""
+def load_scenario(path: str | Path) -> ScenarioSpec:
+    """Read and validate a scenario file (and the file it ``extends``, if any).
+
+    Parameters
+    ----------
+    path
+        The scenario TOML file; its relative paths resolve against its folder.
+
+    Returns
+    -------
+    ScenarioSpec
+        The validated scenario.
+
+    Raises
+    ------
+    ScenarioError
+        When the file is missing, not a regular file, too large, not UTF-8 TOML, or not a
+        valid scenario (naming the file, line and key).
+    """
     p = Path(path)
     text, _ = _read_toml(p)
     return parse_scenario(text, path=p)

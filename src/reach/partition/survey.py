@@ -31,11 +31,11 @@ from scipy.sparse import csgraph
 
 from reach.model.grid import AnalysisGrid, Friction
 from reach.model.network import Network
-from reach.model.snap import snap_to_passable
+from reach.model.snap import SNAP_RADIUS_CELLS, connector_metres, snap_to_passable
 
 __all__ = [
     "FOUR_NEIGHBOURS",
-    "SNAP_RADIUS_CELLS",
+    "HALO_MARGIN_CELLS",
     "TOBLER_MIN_FACTOR",
     "Links",
     "ModeNetwork",
@@ -54,8 +54,6 @@ __all__ = [
 FOUR_NEIGHBOURS = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
 #: The smallest value of Tobler's factor ``exp(3.5 (|s + 0.05| - 0.05))`` (at a 5 % descent).
 TOBLER_MIN_FACTOR = math.exp(-3.5 * 0.05)
-#: How far ``snap_to_passable`` may move a network node from the cell it lies in.
-SNAP_RADIUS_CELLS = 2
 #: Cells added to every halo: the snapping radius, a node's offset inside its cell, rounding.
 HALO_MARGIN_CELLS = SNAP_RADIUS_CELLS + 2
 
@@ -100,7 +98,18 @@ def _min_pace(pace: np.ndarray) -> float:
 
 
 def survey_friction(friction: Friction) -> Survey:
-    """Survey a friction loaded whole (a :class:`reach.build.Region`'s)."""
+    """Survey a friction loaded whole (a :class:`reach.model.region.Region`'s).
+
+    Parameters
+    ----------
+    friction
+        The whole grid's friction.
+
+    Returns
+    -------
+    Survey
+        Its components and summary.
+    """
     passable = np.isfinite(friction.pace_min_per_m)
     labels, n = ndimage.label(passable, structure=FOUR_NEIGHBOURS)
     return Survey(
@@ -131,7 +140,20 @@ class SurveyTile:
 
 
 def survey_tile(row0: int, col0: int, friction: Friction) -> SurveyTile:
-    """Survey the friction of one tile (computed for exactly the tile's cells)."""
+    """Survey the friction of one tile (computed for exactly the tile's cells).
+
+    Parameters
+    ----------
+    row0, col0
+        The tile's first row and column on the grid.
+    friction
+        The tile's friction.
+
+    Returns
+    -------
+    SurveyTile
+        Its components (numbered within the tile) and summary.
+    """
     passable = np.isfinite(friction.pace_min_per_m)
     labels, n = ndimage.label(passable, structure=FOUR_NEIGHBOURS)
     return SurveyTile(
@@ -151,6 +173,18 @@ def merge_survey_tiles(tiles: Sequence[SurveyTile], shape: tuple[int, int]) -> S
 
     Components touching across a seam (two passable cells side by side, one in each tile) are
     merged; the final numbers follow the order of the tiles and of the labels within them.
+
+    Parameters
+    ----------
+    tiles
+        The tiles' surveys.
+    shape
+        ``(rows, cols)`` of the grid.
+
+    Returns
+    -------
+    Survey
+        The whole grid's components and summary.
     """
     offsets = np.cumsum([0] + [t.n_components for t in tiles])
     labels = np.zeros(shape, dtype=np.int32)
@@ -220,30 +254,24 @@ def _fractional_rc(grid: AnalysisGrid, x: np.ndarray, y: np.ndarray) -> tuple[np
     return (np.asarray(y, np.float64) - t.f) / t.e, (np.asarray(x, np.float64) - t.c) / t.a
 
 
-def connector_metres(
-    x: np.ndarray, y: np.ndarray, cell: np.ndarray, grid: AnalysisGrid
-) -> np.ndarray:
-    """Metres between each point and its cell's centre, as ``connector_minutes`` measures them.
-
-    ``connector_minutes`` is this times the cell's pace (the same two floating-point steps,
-    so the product is bit for bit the engine's connector); ``inf`` where the cell is ``-1``.
-    """
-    out = np.full(len(x), np.inf)
-    ok = cell >= 0
-    if not ok.any():
-        return out
-    c = cell[ok]
-    cx, cy = grid.cell_centres(c)
-    rows = c // grid.cols
-    t = grid.transform
-    dx_m = (x[ok] - cx) / abs(t.a) * grid.dx_m[rows]
-    dy_m = (y[ok] - cy) / abs(t.e) * grid.dy_m
-    out[ok] = np.hypot(dx_m, dy_m)
-    return out
-
-
 def mode_network(network: Network, grid: AnalysisGrid, passable: np.ndarray) -> ModeNetwork:
-    """Place a mode's network on the grid (node cells, connector lengths, anchors)."""
+    """Place a mode's network on the grid (node cells, connector lengths, anchors).
+
+    Parameters
+    ----------
+    network
+        The mode's network.
+    grid
+        The analysis grid.
+    passable
+        ``bool`` (rows, cols): cells one can walk in.
+
+    Returns
+    -------
+    ModeNetwork
+        Node cells as the whole-region search snaps them, and connector metres
+        (:func:`reach.model.snap.connector_metres`, the same as the whole-region graph's).
+    """
     node_cell = snap_to_passable(network.x, network.y, grid, passable)
     row_f, col_f = _fractional_rc(grid, network.x, network.y)
     with np.errstate(invalid="ignore"):
@@ -273,6 +301,17 @@ def reach_rates(
     ``dc × min(dx) × pace_min × τ``; a connector is a walk at a cell's pace, so no faster; a
     network edge covers the rows and columns between its end nodes in its time (a ferry's wait
     included). The rates are the largest of these.
+
+    Parameters
+    ----------
+    grid
+        The analysis grid.
+    min_pace_min_per_m
+        The fastest walking pace on the grid.
+    slope
+        Whether elevations are given.
+    networks
+        The placed networks of the modes searched.
 
     Returns
     -------
@@ -307,7 +346,17 @@ def reach_rates(
 def halo_for(max_time_min: float, rates: tuple[float, float]) -> tuple[float, float]:
     """Rows and columns around a core that hold every path within ``max_time_min`` from it.
 
-    ``ceil(max_time_min × rate) + HALO_MARGIN_CELLS`` per axis (``inf`` when unbounded).
+    Parameters
+    ----------
+    max_time_min
+        The time limit.
+    rates
+        ``(rows_per_min, cols_per_min)`` (:func:`reach_rates`).
+
+    Returns
+    -------
+    tuple of float
+        ``ceil(max_time_min × rate) + HALO_MARGIN_CELLS`` per axis (``inf`` when unbounded).
     """
     out = []
     for rate in rates:

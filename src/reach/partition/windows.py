@@ -22,6 +22,10 @@ times are the least fixed point of the whole graph's equations, i.e. the whole-r
 
 The cell status given to the engine is "no data" everywhere: reasons are decided by the
 coordinator from the whole region's components, so the engine's own route check is skipped.
+Connectors are the whole-region graph's: the coordinator measures each node's connector
+(:func:`reach.model.snap.connector_metres`) and the window multiplies it by its cell's pace
+(:func:`reach.model.assemble.connector_pace_minutes`), as :func:`reach.model.assemble.search_graph`
+does.
 """
 
 from __future__ import annotations
@@ -33,22 +37,17 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
-from reach.engine.combined import (
-    REASON_NO_DATA,
-    STATUS_NO_DATA,
-    SearchGraph,
-    SearchResult,
-    combined_search,
-)
-from reach.engine.combined import moves_for as _moves_for
-from reach.model.grid import Friction
-from reach.partition_io import Rect, unpack_mask
+from reach.codes import REASON_NO_DATA, STATUS_NO_DATA
+from reach.engine.combined import SearchResult, combined_search
+from reach.model.assemble import SearchGraph, connector_pace_minutes, moves_for
+from reach.model.grid import Friction, Rect
+from reach.partition.friction import FileWindow, FrictionPayload
 
 __all__ = [
+    "RING_CELLS",
     "CoreResult",
     "Exports",
     "ModeWindow",
@@ -61,6 +60,10 @@ __all__ = [
     "finish_window",
     "start_window",
 ]
+
+
+#: Cells around a core that exchange values: a knight's move, the farthest a walking move reaches.
+RING_CELLS = 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,7 +146,7 @@ class WindowTask:
     portal_rows
         Rows of portal cells appended below the window.
     core_bits
-        The core cells of the window, packed (``partition_io.pack_mask``).
+        The core cells of the window, packed (:func:`reach.partition.friction.pack_mask`).
     dx_m, dy_m
         Cell widths of the window's rows and the cell height, in metres (the whole grid's).
     neighbours
@@ -186,44 +189,21 @@ class WindowTask:
         return r1 - r0, c1 - c0
 
     def global_cells(self, local: np.ndarray) -> np.ndarray:
-        """Global flat numbers of window cells."""
+        """Global flat numbers of window cells.
+
+        Parameters
+        ----------
+        local
+            Flat (row-major) numbers of cells of the window, portal rows excluded.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``int64``: their flat numbers on the whole grid (``row × grid_cols + col``).
+        """
         r0, _, c0, _ = self.rect
         rows, cols = np.divmod(np.asarray(local, dtype=np.int64), self.shape[1])
         return (rows + r0) * self.grid_cols + (cols + c0)
-
-
-class FrictionReader(Protocol):
-    """Builds a window's friction on the worker (see ``partition_io.FileFriction``)."""
-
-    def friction(self, rect: Rect, *, valid: np.ndarray, populated: np.ndarray) -> Friction:
-        """The friction of ``rect``."""
-        ...
-
-
-@dataclass(frozen=True, eq=False)
-class FileWindow:
-    """A window's friction to be read from files on the worker.
-
-    ``valid`` and ``populated`` are packed bit masks of the window (the population is read
-    once, by the coordinator).
-    """
-
-    reader: FrictionReader
-    valid_bits: np.ndarray
-    populated_bits: np.ndarray
-
-    def build(self, rect: Rect) -> Friction:
-        """Read and build the friction."""
-        r0, r1, c0, c1 = rect
-        shape = (r1 - r0, c1 - c0)
-        return self.reader.friction(
-            rect,
-            valid=unpack_mask(self.valid_bits, shape),
-            populated=unpack_mask(self.populated_bits, shape),
-        )
-
-
-FrictionPayload = Friction | FileWindow
 
 
 @dataclass(eq=False)
@@ -256,7 +236,16 @@ class WindowStats:
     pid: int = 0
 
     def add(self, step: str, seconds: float) -> None:
-        """Add time to a step."""
+        """Add time to a step.
+
+        Parameters
+        ----------
+        step
+            The step's name, a key of :attr:`seconds` (``friction``, ``graph``, ``search``,
+            ``exchange`` or ``results``); a new one starts at 0.
+        seconds
+            Wall seconds to add.
+        """
         self.seconds[step] = self.seconds.get(step, 0.0) + seconds
 
 
@@ -337,13 +326,13 @@ def _graphs(task: WindowTask, friction: Friction) -> dict[str, SearchGraph]:
         dx = np.concatenate([dx, np.full(task.portal_rows, dx[-1])])
     # one read-only byte for every cell: the engine only compares the status elementwise
     status = np.broadcast_to(np.uint8(STATUS_NO_DATA), (total_rows * cols,))
-    moves = _moves_for(task.neighbours)
+    moves = moves_for(task.neighbours)
     graphs: dict[str, SearchGraph] = {}
     for mode, mw in task.modes.items():
         cell = mw.node_cell
-        connector = np.full(mw.n_nodes, np.inf)
-        real = (cell >= 0) & (cell < n_window)
-        connector[real] = mw.connector_m[real] * pace[cell[real]]
+        # the window's own nodes walk to their cells; portal nodes are joined at no cost
+        real = np.where(cell < n_window, cell, -1)
+        connector = connector_pace_minutes(mw.connector_m, real, pace)
         connector[cell >= n_window] = 0.0
         graphs[mode] = SearchGraph(
             rows=total_rows,
@@ -443,7 +432,20 @@ def start_window(task: WindowTask, payload: FrictionPayload) -> tuple[WindowStat
 
 
 def continue_window(state: WindowState, seeds: Mapping[str, Seeds]) -> tuple[WindowState, Exports]:
-    """Continue each service's search from new times at the window's edge (one round)."""
+    """Continue each service's search from new times at the window's edge (one round).
+
+    Parameters
+    ----------
+    state
+        The partition's state, from :func:`start_window` or the last round.
+    seeds
+        Per service, the new times and catchments at the window's edge.
+
+    Returns
+    -------
+    tuple
+        The state to keep, and the exported values that changed.
+    """
     _reset_peak()
     t0 = time.perf_counter()
     task = state.task
@@ -489,7 +491,18 @@ class CoreResult:
 
 
 def finish_window(state: WindowState) -> CoreResult:
-    """The core's results (only reached cells and nodes are sent)."""
+    """The core's results (only reached cells and nodes are sent).
+
+    Parameters
+    ----------
+    state
+        The partition's state after the last round.
+
+    Returns
+    -------
+    CoreResult
+        The core's reached cells and nodes, and what the partition cost.
+    """
     t0 = time.perf_counter()
     task = state.task
     rows, cols = task.shape

@@ -1,0 +1,396 @@
+"""Load a region: read every input of a scenario onto its grid and build the baseline model."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import geopandas as gpd
+import numpy as np
+
+from reach.errors import InputError, ScenarioError
+from reach.ingest.boundaries import read_zones
+from reach.ingest.facilities import facilities_from_osm, read_facilities
+from reach.ingest.landcover import (
+    LandCover,
+    read_cover_fractions,
+    read_dem,
+    read_landcover_classes,
+)
+from reach.ingest.layers import read_vector_layer
+from reach.ingest.lines import read_road_lines
+from reach.ingest.osm import read_osm_facilities, read_osm_roads
+from reach.ingest.population import Population, aggregate_population, read_population
+from reach.ingest.roads import RoadLines
+from reach.model.grid import (
+    AnalysisGrid,
+    Friction,
+    build_friction,
+    grid_from_population,
+    rasterize_zones,
+)
+from reach.model.region import Region, RegionInputs
+from reach.progress import Clock
+from reach.run.checks import (
+    check_layers_overlap,
+    check_memory,
+    require_on_grid,
+    require_overlap,
+)
+from reach.spec import (
+    ScenarioSpec,
+    ServiceSpec,
+)
+
+__all__ = [
+    "load_region",
+    "read_landcover",
+    "read_region_inputs",
+    "read_roads",
+    "read_service_facilities",
+    "read_zone_layer",
+    "region_friction",
+]
+
+_log = logging.getLogger("reach")
+
+
+def read_roads(scn: ScenarioSpec) -> RoadLines:
+    """The region's roads and ferries, from its OSM extract or else its road-line layer.
+
+    Parameters
+    ----------
+    scn
+        The validated scenario; ``[region] osm`` is read when given (``[region.roads]`` is then
+        not read), else the ``[region.roads]`` layer with its class column.
+
+    Returns
+    -------
+    RoadLines
+        The baseline road and ferry lines, in the file's CRS.
+    """
+    region = scn.region
+    if region.osm is not None:
+        return read_osm_roads(scn.resolve(region.osm))
+    assert region.roads is not None
+    spec = region.roads
+    return read_road_lines(
+        scn.resolve(spec.path),
+        class_column=spec.class_column,
+        layer=spec.layer,
+        ferry_classes=spec.ferry_classes,
+    )
+
+
+def read_landcover(scn: ScenarioSpec) -> LandCover | None:
+    """The region's land cover (a class raster or cover-fraction rasters), if it has any.
+
+    Parameters
+    ----------
+    scn
+        The validated scenario; its ``[region.landcover]`` table says which rasters to read.
+
+    Returns
+    -------
+    LandCover or None
+        The classes (with their labels) or the cover fractions; ``None`` without a
+        ``[region.landcover]`` table.
+
+    Raises
+    ------
+    InputError
+        When the ``labels`` keys are not integer class values, or a raster is refused.
+    """
+    spec = scn.region.landcover
+    if spec is None:
+        return None
+    if spec.path is not None:
+        try:
+            labels = {int(k): v for k, v in spec.labels.items()}
+        except ValueError as exc:
+            raise InputError(
+                "land-cover labels must map integer class values to names",
+                path=scn.resolve(spec.path),
+                fix='write labels as { "1" = "Built_area", ... }',
+            ) from exc
+        return read_landcover_classes(scn.resolve(spec.path), labels=labels)
+    return read_cover_fractions({k: scn.resolve(v) for k, v in spec.fractions.items()})
+
+
+def read_service_facilities(
+    scn: ScenarioSpec, svc: ServiceSpec, osm_cache: dict[str, gpd.GeoDataFrame]
+) -> gpd.GeoDataFrame:
+    """A service's baseline facilities, filtered to its tiers, sorted by ``facility_id``.
+
+    Parameters
+    ----------
+    scn
+        The validated scenario.
+    svc
+        The service, whose ``[services.facilities]`` table says where its facilities come
+        from (a file, or the region's OSM extract) and which tiers to keep.
+    osm_cache
+        Shared by the services of one load, so the OSM extract's features are read once; the
+        first service reading from OSM fills it.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The facilities in lon/lat (EPSG:4326), with ``service`` set to the service's name and
+        missing capacities filled from ``capacity_by_tier``.
+
+    Raises
+    ------
+    InputError
+        When no facility has one of the service's ``tiers``, or the facility file is refused.
+    """
+    spec = svc.facilities
+    if spec.from_osm:
+        assert scn.region.osm is not None
+        osm_path = scn.resolve(scn.region.osm)
+        if "features" not in osm_cache:
+            osm_cache["features"] = read_osm_facilities(osm_path)
+        fac = facilities_from_osm(osm_cache["features"], service=svc.kind, source=osm_path)
+    else:
+        assert spec.path is not None
+        fac = read_facilities(
+            scn.resolve(spec.path),
+            service=svc.kind,
+            id_column=spec.id_column,
+            name_column=spec.name_column,
+            tier_column=spec.tier_column,
+            tier_map=spec.tier_map or None,
+            default_tier=spec.default_tier,
+            capacity_column=spec.capacity_column,
+            lon_column=spec.lon_column,
+            lat_column=spec.lat_column,
+            layer=spec.layer,
+            where=spec.where or None,
+            from_osm_tags=spec.from_osm_tags,
+        )
+    if spec.tiers:
+        fac = fac[fac["tier"].isin(spec.tiers)]
+        if fac.empty:
+            raise InputError(
+                f"service {svc.name!r}: no facility has a tier in {spec.tiers}",
+                path=scn.resolve(spec.path) if spec.path else scn.region.osm,
+                fix="check `tiers` against the tiers the facility file holds",
+            )
+    fac = fac.to_crs("EPSG:4326").copy()
+    fac["service"] = svc.name
+    if spec.capacity_by_tier:
+        by_tier = fac["tier"].map(spec.capacity_by_tier).astype(float)
+        fac["capacity"] = fac["capacity"].astype(float).fillna(by_tier)
+    return fac.sort_values("facility_id", kind="stable").reset_index(drop=True)
+
+
+def read_zone_layer(scn: ScenarioSpec, grid: AnalysisGrid) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """Reporting zones and their zone number per cell (one zone for the whole grid if none).
+
+    Parameters
+    ----------
+    scn
+        The validated scenario; ``[region.boundaries]`` gives the zones file, its columns and
+        any ``rename``.
+    grid
+        The analysis grid the zones are rasterised onto (by cell centre).
+
+    Returns
+    -------
+    zones : geopandas.GeoDataFrame
+        ``zone_id``, ``name`` and ``geometry``, names renamed as asked; without boundaries one
+        zone ``"region"`` named after the scenario, with no geometry.
+    zone : numpy.ndarray
+        ``int32`` (rows, cols): ``k+1`` for row ``k`` of ``zones``, 0 outside every zone (1
+        everywhere without boundaries).
+
+    Raises
+    ------
+    ScenarioError
+        When ``rename`` names a zone id the file does not have.
+    """
+    if scn.region.boundaries is None:
+        zones = gpd.GeoDataFrame(
+            {"zone_id": ["region"], "name": [scn.scenario.name]}, geometry=[None], crs=grid.crs
+        )
+        return zones, np.ones(grid.shape, dtype=np.int32)
+    b = scn.region.boundaries
+    zones = read_zones(
+        scn.resolve(b.path), id_column=b.id_column, name_column=b.name_column, layer=b.layer
+    )
+    unknown = sorted(set(b.rename) - set(zones["zone_id"].astype(str)))
+    if unknown:
+        raise ScenarioError(
+            f"[region.boundaries] rename: no zone with id {', '.join(map(repr, unknown))}",
+            path=scn.resolve(b.path),
+            fix=f"use ids from the id column: {', '.join(zones['zone_id'].astype(str)[:10])}",
+        )
+    if b.rename:
+        zones = zones.copy()
+        zones["name"] = [
+            b.rename.get(str(i), n) for i, n in zip(zones["zone_id"], zones["name"], strict=True)
+        ]
+    return zones, rasterize_zones(zones, grid)
+
+
+def region_friction(scn: ScenarioSpec, *, grid: AnalysisGrid, pop: Population) -> Friction:
+    """Read land cover, elevation, barriers and water, and build the walking friction.
+
+    Parameters
+    ----------
+    scn
+        The validated scenario; the DEM is read only when ``[grid] slope`` is on.
+    grid
+        The analysis grid.
+    pop
+        The population on the grid: cells without data become impassable, and populated cells
+        the land cover calls water are kept as land.
+
+    Returns
+    -------
+    Friction
+        Walking pace (minutes per metre), status and elevation per cell.
+    """
+    region = scn.region
+    dem = read_dem([scn.resolve(p) for p in region.dem]) if region.dem and scn.grid.slope else []
+    barriers = [
+        (read_vector_layer(scn.resolve(x.path), what="barrier layer", layer=x.layer), x.all_touched)
+        for x in region.barriers
+    ]
+    water = [
+        (read_vector_layer(scn.resolve(x.path), what="water layer", layer=x.layer), x.all_touched)
+        for x in region.water
+    ]
+    lc = region.landcover
+    return build_friction(
+        grid,
+        valid=pop.valid,
+        populated=pop.people > 0,
+        default_walk_kph=scn.grid.default_walk_kph,
+        landcover=read_landcover(scn),
+        landcover_kph=lc.speeds_kph if lc else None,
+        water_fraction_classes=lc.water_classes if lc else (),
+        dem=dem,
+        barriers=barriers,
+        water=water,
+    )
+
+
+def read_region_inputs(
+    scn: ScenarioSpec,
+    *,
+    clock: Clock | None = None,
+    max_cells: Callable[[int, int], None] | None = None,
+) -> RegionInputs:
+    """Read the population, zones, roads and facilities of a scenario onto its grid.
+
+    Parameters
+    ----------
+    scn
+        The validated scenario.
+    clock
+        Times the steps.
+    max_cells
+        Called with the population raster's rows and columns before it is read, to refuse one
+        too large; default :func:`~reach.run.checks.check_memory` for a whole run.
+
+    Returns
+    -------
+    RegionInputs
+        The population, grid, zones, roads and facilities, with the warnings about layers
+        that cover only part of the grid.
+
+    Raises
+    ------
+    InputError
+        When an input is refused: a file that cannot be read, a layer missing the grid, or a
+        service none of whose facilities lies on it.
+    ScenarioError
+        When an input path leads outside the project folder, or ``rename`` names an unknown
+        zone.
+    ResourceLimitError
+        When the run would not fit in memory.
+    """
+    clock = clock or Clock()
+    with clock.step("read population"):
+        pop = read_population(
+            scn.resolve(scn.region.population),
+            max_cells=max_cells or (lambda r, c: check_memory(scn, r, c)),
+        )
+        raster_total = pop.total
+        if scn.grid.aggregate_factor > 1:
+            pop = aggregate_population(pop, factor=scn.grid.aggregate_factor)
+        grid = grid_from_population(pop)
+    with clock.step("read zones"):
+        zones, zone = read_zone_layer(scn, grid)
+    with clock.step("read roads"):
+        roads = read_roads(scn)
+    with clock.step("read facilities"):
+        osm_cache: dict[str, gpd.GeoDataFrame] = {}
+        facilities = {s.name: read_service_facilities(scn, s, osm_cache) for s in scn.services}
+        for svc in scn.services:
+            require_on_grid(scn, svc, facilities[svc.name], grid)
+    # after the facilities: when none of them is on the grid, the population raster is the
+    # file in the wrong place, and that refusal says so
+    warnings: list[str] = []
+    with clock.step("check layers"):
+        if scn.region.boundaries is not None:
+            zb = zones.total_bounds
+            require_overlap(
+                [((float(zb[0]), float(zb[1]), float(zb[2]), float(zb[3])), zones.crs)],
+                grid,
+                what="zones file",
+                path=scn.resolve(scn.region.boundaries.path),
+            )
+        check_layers_overlap(scn, grid, warnings=warnings)
+    return RegionInputs(
+        population=pop, raster_total=raster_total, grid=grid, zones=zones, zone=zone,
+        roads=roads, facilities=facilities, warnings=tuple(warnings),
+    )  # fmt: skip
+
+
+def load_region(scn: ScenarioSpec, *, clock: Clock | None = None) -> Region:
+    """Read every input of a scenario and build the baseline model.
+
+    Parameters
+    ----------
+    scn
+        The validated scenario.
+    clock
+        Times the steps (and reports progress); a new one by default.
+
+    Returns
+    -------
+    Region
+        Everything the pipeline needs to evaluate the baseline and its alternatives.
+
+    Raises
+    ------
+    InputError
+        When an input is refused (see :func:`read_region_inputs`).
+    ScenarioError
+        When an input path leads outside the project folder, or ``rename`` names an unknown
+        zone.
+    ResourceLimitError
+        When the run would not fit in memory.
+    """
+    clock = clock or Clock()
+    inputs = read_region_inputs(scn, clock=clock)
+    pop, grid = inputs.population, inputs.grid
+    with clock.step("build friction"):
+        friction = region_friction(scn, grid=grid, pop=pop)
+    raster_total, zones, zone = inputs.raster_total, inputs.zones, inputs.zone
+    roads, facilities = inputs.roads, inputs.facilities
+    return Region(
+        scenario=scn,
+        population=pop,
+        raster_total=raster_total,
+        grid=grid,
+        zones=zones,
+        zone=zone,
+        friction=friction,
+        roads=roads,
+        facilities=facilities,
+        timings_s=clock.timings,
+        warnings=list(inputs.warnings),
+    )

@@ -1,0 +1,245 @@
+"""Write a run: tables, rasters, GIS files, maps, reports and the manifest, in one folder swap."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from reach.codes import REASON_LABELS, REASON_REACHED
+from reach.model.region import Region
+from reach.outputs.maps import write_maps
+from reach.outputs.write import (
+    atomic_folder,
+    write_geotiff,
+    write_gpkg,
+    write_json,
+    write_table,
+)
+from reach.results import Evaluation, RunResult
+from reach.run.manifest import build_manifest
+from reach.spec import ScenarioSpec
+
+__all__ = ["write_analysis", "write_run"]
+
+_log = logging.getLogger("reach.run")
+
+
+def _write_rasters(ev: Evaluation, folder: Path, region: Region) -> None:
+    """``travel_time_``, ``catchment_`` and ``reason_<service>.tif`` of one evaluation."""
+    grid = region.grid
+    kw: dict[str, Any] = {"transform": grid.transform, "crs": grid.crs}
+    for name, res in ev.services.items():
+        t = res.search.time_min.reshape(grid.shape)
+        t32 = np.where(np.isfinite(t), t, np.nan).astype(np.float32)
+        write_geotiff(
+            folder / f"travel_time_{name}.tif", t32,
+            nodata=float("nan"), description=f"minutes to the nearest {name} facility", **kw,
+        )  # fmt: skip
+        catchment = res.search.facility.reshape(grid.shape).astype(np.int32)
+        write_geotiff(
+            folder / f"catchment_{name}.tif", catchment,
+            nodata=-1, description="row of facilities.csv for this service (0-based)", **kw,
+        )  # fmt: skip
+        write_geotiff(
+            folder / f"reason_{name}.tif", res.search.reason.reshape(grid.shape), nodata=None,
+            description="; ".join(f"{k}={v}" for k, v in REASON_LABELS.items()), **kw,
+        )  # fmt: skip
+
+
+def _write_delta_rasters(base: Evaluation, alt: Evaluation, folder: Path, region: Region) -> None:
+    """``minutes_saved_`` and ``access_change_<service>.tif`` of an alternative."""
+    grid = region.grid
+    kw: dict[str, Any] = {"transform": grid.transform, "crs": grid.crs}
+    for name, res in alt.services.items():
+        tb = base.services[name].search.time_min
+        ta = res.search.time_min
+        both = np.isfinite(tb) & np.isfinite(ta)
+        saved = np.full(grid.n_cells, np.nan)
+        saved[both] = tb[both] - ta[both]
+        write_geotiff(
+            folder / f"minutes_saved_{name}.tif", saved.reshape(grid.shape).astype(np.float32),
+            nodata=float("nan"),
+            description="baseline minus alternative travel time (positive = faster)", **kw,
+        )  # fmt: skip
+        rb = base.services[name].search.reason == REASON_REACHED
+        ra = res.search.reason == REASON_REACHED
+        change = np.zeros(grid.n_cells, dtype=np.uint8)
+        change[~rb & ra] = 1
+        change[rb & ~ra] = 2
+        write_geotiff(
+            folder / f"access_change_{name}.tif", change.reshape(grid.shape), nodata=None,
+            description="0 unchanged; 1 newly reached within the limit; 2 no longer reached", **kw,
+        )  # fmt: skip
+
+
+def _write_vectors(ev: Evaluation, folder: Path, region: Region) -> None:
+    """``facilities.gpkg`` (a layer per service) and ``zones.gpkg`` (coverage per service)."""
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    for name, res in ev.services.items():
+        table = res.facility_table
+        layers[name] = gpd.GeoDataFrame(
+            table.drop(columns=["lon", "lat"]),
+            geometry=gpd.points_from_xy(table["lon"], table["lat"]),
+            crs="EPSG:4326",
+        )
+    write_gpkg(layers, folder / "facilities.gpkg")
+    zones = region.zones
+    if zones.geometry.isna().all():
+        return
+    outline = zones[["zone_id", "geometry"]].to_crs("EPSG:4326")
+    outline = outline.assign(zone_id=outline["zone_id"].astype(str))
+    coverage: dict[str, gpd.GeoDataFrame] = {}
+    for name, res in ev.services.items():
+        cov = res.coverage.drop(columns=["service"])
+        coverage[name] = gpd.GeoDataFrame(
+            outline.merge(cov, on="zone_id", how="left"), geometry="geometry", crs="EPSG:4326"
+        )
+    write_gpkg(coverage, folder / "zones.gpkg")
+
+
+def _write_evaluation(ev: Evaluation, folder: Path, region: Region) -> None:
+    """One evaluation's tables, GIS layers and (when asked) rasters into ``folder``."""
+    parquet = region.scenario.outputs.parquet
+    write_table(ev.coverage, folder / "coverage", parquet=parquet)
+    write_table(ev.facilities, folder / "facilities", parquet=parquet)
+    for attr in ("virtual", "referrals"):
+        table = ev.table(attr)
+        if table is not None:
+            write_table(table, folder / attr, parquet=parquet)
+    if ev.seasons is not None:
+        write_table(ev.seasons, folder / "seasons", parquet=parquet)
+    _write_vectors(ev, folder, region)
+    if region.scenario.outputs.rasters:
+        _write_rasters(ev, folder, region)
+
+
+def write_run(run: RunResult, target: Path, *, maps: bool = True) -> None:
+    """Write a run into ``target`` in one folder swap.
+
+    Parameters
+    ----------
+    run
+        The run, baseline and alternatives.
+    target
+        The output folder: replaced whole, only when reach can prove it wrote it.
+    maps
+        Write the HTML maps and reports (when the scenario asks for them too).
+
+    Raises
+    ------
+    InputError
+        When ``target`` may not be replaced (a protected folder, or one reach cannot prove
+        it wrote).
+    ResourceLimitError
+        When the disk is full, read-only or not writable.
+    """
+    scn = run.scenario
+    region = run.region
+    grid = region.grid
+    with atomic_folder(target, protect=scn.protected_paths(), command="run") as tmp:
+        _write_evaluation(run.baseline, tmp, region)
+        if scn.outputs.rasters:
+            write_geotiff(
+                tmp / "population.tif", region.population.people.astype(np.float32),
+                transform=grid.transform, crs=grid.crs, nodata=None,
+                description="people per cell (0 where nodata)",
+            )  # fmt: skip
+        for name, ev in run.alternatives.items():
+            folder = tmp / "alternatives" / name
+            folder.mkdir(parents=True)
+            _write_evaluation(ev, folder, region)
+            if scn.outputs.rasters:
+                _write_delta_rasters(run.baseline, ev, folder, region)
+        if run.comparison is not None and run.ranking is not None:
+            write_table(run.comparison, tmp / "comparison", parquet=scn.outputs.parquet)
+            write_table(run.ranking, tmp / "ranking", parquet=scn.outputs.parquet)
+        if scn.outputs.maps and maps:
+            write_maps(
+                run, tmp, offline=scn.outputs.maps_offline, basemap_url=scn.outputs.basemap_url
+            )
+        inputs = run.inputs
+        warnings: list[str] = list(run.warnings)
+        if scn.outputs.reports and maps:
+            # matplotlib and WeasyPrint are imported only when reports are asked for
+            from reach.outputs.report import pdf_unavailable, write_report
+
+            pdf = scn.outputs.report_pdf
+            why = pdf_unavailable() if pdf else None
+            if why is not None:
+                pdf = False
+                warnings.append(f"PDF reports skipped, HTML written: {why}")
+                _log.warning(warnings[-1])
+            for lang in scn.outputs.reports:
+                write_report(run, tmp, lang=lang, pdf=pdf)
+        manifest = build_manifest(
+            scn, region, tmp,
+            command="run", inputs=inputs, timings_s=run.timings_s, warnings=warnings,
+            extra={"alternatives": sorted(run.alternatives)},
+        )  # fmt: skip
+        write_json(tmp / "manifest.json", manifest)
+
+
+def write_analysis(
+    scn: ScenarioSpec,
+    region: Region,
+    tables: Mapping[str, pd.DataFrame],
+    target: Path,
+    *,
+    command: str,
+    inputs: Mapping[str, str],
+    parameters: Mapping[str, Any],
+    timings_s: Mapping[str, float] | None = None,
+    files: Mapping[str, str] | None = None,
+) -> None:
+    """Write an analysis's tables and its manifest into ``target`` in one folder swap.
+
+    The analysis commands (capacity, equity, access, referral, optimize) write through here,
+    with the same folder check and swap as a run, and a manifest like a run's: the scenario,
+    the inputs' sha256, versions, grid, population totals and the analysis's parameters.
+
+    Parameters
+    ----------
+    scn
+        The scenario analysed.
+    region
+        Its loaded region.
+    tables
+        Tables by file stem (each written as CSV and Parquet).
+    target
+        The output folder.
+    command
+        The command's name, recorded in the manifest and the folder marker.
+    inputs
+        The inputs' sha256 by path, taken before they were read.
+    parameters
+        The analysis's options (service, threshold, ...), for the manifest.
+    timings_s
+        Seconds per step.
+    files
+        Other text files by name (e.g. a summary), written as UTF-8.
+
+    Raises
+    ------
+    InputError
+        When ``target`` may not be replaced (a protected folder, or one reach cannot prove
+        it wrote).
+    ResourceLimitError
+        When the disk is full, read-only or not writable.
+    """
+    with atomic_folder(target, protect=scn.protected_paths(), command=command) as tmp:
+        for stem, frame in tables.items():
+            write_table(frame, tmp / stem)
+        for name, text in (files or {}).items():
+            (tmp / name).write_text(text, "utf-8")
+        manifest = build_manifest(
+            scn, region, tmp,
+            command=command, inputs=inputs, timings_s=timings_s or {},
+            warnings=list(region.warnings), extra={"parameters": dict(parameters)},
+        )  # fmt: skip
+        write_json(tmp / "manifest.json", manifest)

@@ -1,0 +1,209 @@
+"""Shared test helpers, in one place: the tiny region and its scenario set, written by the tests
+themselves (40 × 40 cells, one road, two clinics), loaded and evaluated, and the equality of two
+evaluations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import rasterio
+from affine import Affine
+
+from reach.engine.combined import combined_search
+from reach.model.assemble import SearchGraph
+from reach.model.region import Region
+from reach.results import Evaluation
+from reach.run.evaluate import evaluate
+from reach.run.region import load_region
+from reach.run.session import service_graph
+from reach.spec import load_scenario
+
+CELL_DEG = 0.001
+WEST, NORTH = 120.0, -9.0
+SIZE = 40
+
+OSM = """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6" generator="reach-tests">
+  <node id="1" lat="-9.0205" lon="120.0015"/>
+  <node id="2" lat="-9.0205" lon="120.0200"/>
+  <node id="3" lat="-9.0205" lon="120.0385"/>
+  <way id="10"><nd ref="1"/><nd ref="2"/><nd ref="3"/><tag k="highway" v="secondary"/></way>
+</osm>
+"""
+
+FACILITIES_CSV = "facility_id,name,tier,lon,lat\nC1,Pustu Barat,clinic,120.0025,-9.0205\nC2,Pustu Timur,clinic,120.0375,-9.0305\n"
+
+ZONES = """{"type": "FeatureCollection",
+"crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}},
+"features": [
+{"type": "Feature", "properties": {"zone_id": "W", "name": "West"},
+ "geometry": {"type": "Polygon", "coordinates": [[[120.0, -9.0], [120.02, -9.0], [120.02, -9.04], [120.0, -9.04], [120.0, -9.0]]]}},
+{"type": "Feature", "properties": {"zone_id": "E", "name": "East"},
+ "geometry": {"type": "Polygon", "coordinates": [[[120.02, -9.0], [120.04, -9.0], [120.04, -9.04], [120.02, -9.04], [120.02, -9.0]]]}}
+]}
+"""
+
+SCENARIO = """version = 1
+[scenario]
+name = "Tiny"
+[region]
+population = "population.tif"
+osm = "roads.osm"
+[region.boundaries]
+path = "zones.geojson"
+id_column = "zone_id"
+name_column = "name"
+[[services]]
+name = "health"
+kind = "health"
+mode = "motorbike"
+thresholds_min = [5, 15, 30]
+facilities = { path = "clinics.csv", id_column = "facility_id", tier_column = "tier" }
+[outputs]
+folder = "out"
+"""
+
+
+def write_population(path: Path, people: np.ndarray, *, nodata: float | None = -99999.0) -> None:
+    """Write a population GeoTIFF on the tiny grid."""
+    with rasterio.open(
+        path, "w", driver="GTiff", height=people.shape[0], width=people.shape[1], count=1,
+        dtype="float32", crs="EPSG:4326", nodata=nodata,
+        transform=Affine(CELL_DEG, 0, WEST, 0, -CELL_DEG, NORTH),
+    ) as dst:  # fmt: skip
+        dst.write(people.astype(np.float32), 1)
+
+
+def tiny_people() -> np.ndarray:
+    """People per cell: 10 everywhere, a village of 500 in one cell, sea (nodata) on the east edge."""
+    people = np.full((SIZE, SIZE), 10.0)
+    people[30, 8] = 500.0
+    people[:, -2:] = -99999.0
+    return people
+
+
+def write_tiny_region(folder: Path) -> Path:
+    """Write the tiny region and its scenario into ``folder``; return the scenario path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_population(folder / "population.tif", tiny_people())
+    (folder / "roads.osm").write_text(OSM)
+    (folder / "clinics.csv").write_text(FACILITIES_CSV)
+    (folder / "zones.geojson").write_text(ZONES)
+    scenario = folder / "tiny.toml"
+    scenario.write_text(SCENARIO)
+    return scenario
+
+
+#: Mobile towers for the telemedicine alternative.
+TOWERS = """{"type": "FeatureCollection",
+"crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}},
+"features": [{"type": "Feature", "properties": {"site": "Desa Tengah"},
+ "geometry": {"type": "Point", "coordinates": [120.012, -9.032]}}]}
+"""
+
+#: One alternative of each kind of operation, on the tiny region.
+ALTERNATIVES = """
+[[alternatives]]
+name = "new_post"
+description = "A health post in the south-west village"
+cost = 1000
+operations = [{ op = "add_facility", service = "health", facility_id = "P1", name = "Pustu Baru", lon = 120.0085, lat = -9.0305, tier = "health_post", capacity = 500 }]
+
+[[alternatives]]
+name = "close_east"
+operations = [{ op = "close_facility", service = "health", facility_id = "C2" }]
+
+[[alternatives]]
+name = "pave"
+cost = 5000
+operations = [{ op = "upgrade_road", way_ids = [10], set_highway = "primary", set_surface = "asphalt" }]
+
+[[alternatives]]
+name = "south_road"
+cost = 8000
+operations = [{ op = "add_road", start = [120.003, -9.035], end = [120.036, -9.0305], highway = "secondary" }]
+
+[[alternatives]]
+name = "wet"
+operations = [{ op = "season", name = "wet", share_of_year = 0.4, surface_multipliers = { unpaved = 0.5 }, walk_multiplier = 0.5 }]
+
+[[alternatives]]
+name = "few_bikes"
+operations = [{ op = "vehicle_availability", service = "health", share = 0.3 }]
+
+[[alternatives]]
+name = "tele"
+cost = 200
+operations = [{ op = "telemedicine", service = "health", remote_share = 0.4, hub_and_spoke = false, connectivity = { kind = "towers", path = "towers.geojson", range_m = 800 } }]
+"""
+
+NAMES = ["new_post", "close_east", "pave", "south_road", "wet", "few_bikes", "tele"]
+
+
+def write_tiny_set(folder: Path) -> Path:
+    """The tiny region with towers and the seven alternatives of :data:`NAMES`; its scenario."""
+    scenario = write_tiny_region(folder)
+    (folder / "towers.geojson").write_text(TOWERS)
+    scenario.write_text(scenario.read_text() + ALTERNATIVES)
+    return scenario
+
+
+def tiny_baseline(
+    folder: Path, *, mode: str = "motorbike"
+) -> tuple[Region, Evaluation, SearchGraph]:
+    """The tiny region written into ``folder``, loaded, its baseline, and ``mode``'s graph."""
+    region = load_region(load_scenario(write_tiny_region(folder)))
+    return region, evaluate(region), service_graph(region, mode)
+
+
+def assert_catchment_ties_only(region: Region, base: Evaluation, other: Evaluation) -> None:
+    """Cells whose catchment differs are exact ties: both facilities are as near."""
+    limit = region.scenario.grid.max_travel_time_min
+    for name, res in base.services.items():
+        a, b = res.search.facility, other.services[name].search.facility
+        cells = np.flatnonzero(a != b)[:20]
+        if cells.size == 0:
+            continue
+        graph = service_graph(region, res.spec.mode)
+        seed = res.facilities["cell"].to_numpy()
+        for cell in cells:
+            times = [
+                combined_search(graph, seed[[k]], max_time_min=limit).time_min[cell]
+                for k in (a[cell], b[cell])
+            ]
+            assert times[0] == times[1] == res.search.time_min[cell], (name, cell)
+
+
+def assert_same_evaluation(
+    region: Region, base: Evaluation, other: Evaluation, *, exact: bool = True, ties: bool = False
+) -> None:
+    """Two evaluations of ``region`` agree: times, reasons, catchments, coverage, facilities.
+
+    ``exact=False`` allows float rounding (partitions warp windows); ``ties=True`` allows a
+    cell's catchment to differ where both facilities are exactly as near.
+    """
+    for name, res in base.services.items():
+        a, b = res.search, other.services[name].search
+        np.testing.assert_array_equal(np.isfinite(a.time_min), np.isfinite(b.time_min))
+        np.testing.assert_array_equal(a.reason, b.reason)
+        if exact:
+            np.testing.assert_array_equal(a.time_min, b.time_min)
+            np.testing.assert_array_equal(a.node_time_min, b.node_time_min)
+        else:
+            np.testing.assert_allclose(a.time_min, b.time_min, rtol=1e-11, atol=1e-9)
+            np.testing.assert_allclose(a.node_time_min, b.node_time_min, rtol=1e-11, atol=1e-9)
+    if ties:
+        assert_catchment_ties_only(region, base, other)
+    else:
+        for name, res in base.services.items():
+            np.testing.assert_array_equal(res.search.facility, other.services[name].search.facility)
+    pd.testing.assert_frame_equal(base.coverage, other.coverage, check_exact=exact, rtol=1e-9)
+    if all(
+        np.array_equal(r.search.facility, other.services[n].search.facility)
+        for n, r in base.services.items()
+    ):
+        pd.testing.assert_frame_equal(
+            base.facilities, other.facilities, check_exact=exact, rtol=1e-9
+        )
