@@ -630,7 +630,7 @@ def bench_region(
     add(Row("reach", "read population", cells, t, notes=f"{grid.rows} x {grid.cols}"))
     (zones, zone), t = timed(lambda: stage_zones(scn, grid=grid), repeat=repeat)
     add(Row("reach", "read + rasterize zones", f"{len(zones)} zones", t))
-    roads, t = timed(lambda: read_roads(scn), repeat=repeat)
+    (roads, _), t = timed(lambda: read_roads(scn), repeat=repeat)
     add(Row("reach", "read OSM roads", f"{fmt_n(roads.n_ways)} ways", t,
             notes=f"{fmt_n(len(roads.x))} points"))  # fmt: skip
     network, t = timed(lambda: stage_network(roads, scn=scn, grid=grid, svc=svc), repeat=repeat)

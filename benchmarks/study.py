@@ -494,7 +494,7 @@ def bench_comoros(*, repeat: int, workdir: Path) -> tuple[list[Row], dict[str, A
     profile = mode_profile(scn, "motorbike")
 
     def ingest() -> Network:
-        roads = read_roads(scn)
+        roads, _ = read_roads(scn)
         return build_network(roads, region.grid, profile=profile,
                              ferry_wait_min=scn.ferries.headway_min / 2.0)  # fmt: skip
 

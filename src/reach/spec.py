@@ -70,6 +70,7 @@ MAX_ALTERNATIVES = 500
 MAX_OPERATIONS = 1000
 MAX_PATH_BYTES = 4096
 MAX_NAME_BYTES = 255
+MAX_NODE_TOLERANCE_M = 100.0
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
@@ -133,12 +134,20 @@ class RoadLinesSpec(_Strict):
         Layer to read (needed when the file has several).
     ferry_classes
         Class values that are ferry routes.
+    node_tolerance_m
+        Line ends within this many metres of another line are joined to it (0: none); see
+        :func:`reach.model.noding.node_lines`.
+    split_crossings
+        Split lines where they cross without a shared vertex, unless a ``bridge``, ``tunnel``
+        or ``layer`` column says they do not meet.
     """
 
     path: LocalPath
     class_column: str
     layer: str | None = None
     ferry_classes: list[str] = Field(default_factory=list)
+    node_tolerance_m: float = Field(default=5.0, ge=0, le=MAX_NODE_TOLERANCE_M)
+    split_crossings: bool = True
 
 
 class BoundariesSpec(_Strict):
@@ -158,6 +167,10 @@ class BoundariesSpec(_Strict):
     rename
         Names to use instead of the file's, by zone id (e.g. to correct a mislabelled
         polygon); an id the file lacks is refused.
+    membership
+        How cells join zones: ``"exact"`` (default) by the share of each cell inside each zone,
+        so a coastal or boundary cell's people are split between the zones it touches and the
+        outside; ``"centre"`` each cell whole to the zone its centre lies in (reach before 17).
     """
 
     path: LocalPath
@@ -166,6 +179,8 @@ class BoundariesSpec(_Strict):
     layer: str | None = None
     #: Names to use instead of the file's, by zone id (e.g. to correct a mislabelled polygon).
     rename: dict[str, str] = Field(default_factory=dict)
+    #: How cells join zones: by exact share of the cell (default) or by the cell's centre.
+    membership: Literal["exact", "centre"] = "exact"
 
 
 class LandCoverSpec(_Strict):

@@ -30,6 +30,8 @@ TAG_COLUMNS: tuple[str, ...] = (
     "road_class",
     "ford",
     "bridge",
+    "tunnel",
+    "layer",
 )
 
 

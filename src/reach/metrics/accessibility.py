@@ -41,6 +41,7 @@ from scipy import sparse
 
 from reach.errors import ConservationError, ScenarioError
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID, weighted_quantiles_by_group
+from reach.model.zones import ZoneShares, zone_memberships, zone_numbers
 
 __all__ = [
     "E2SFCA_EDGES_MIN",
@@ -278,7 +279,7 @@ def fca_accessibility(
     catchment_time_min: sparse.csr_array,
     *,
     decay: Decay,
-    zone: np.ndarray,
+    zone: np.ndarray | ZoneShares,
     zone_ids: Sequence[str],
     zone_names: Sequence[str],
     service: str,
@@ -298,7 +299,9 @@ def fca_accessibility(
         :class:`StepDecay` (``StepDecay.plain(T)`` for the plain 2SFCA) or
         :class:`GaussianDecay`.
     zone
-        ``int`` per cell: ``k+1`` for zone ``k``, 0 outside every zone.
+        ``int`` per cell: ``k+1`` for zone ``k``, 0 outside every zone; or the
+        :class:`~reach.model.zones.ZoneShares` of the cells (a shared cell counts in each zone
+        it touches by its share).
     zone_ids, zone_names
         Identifiers and names of the zones, in zone order.
     service
@@ -324,7 +327,7 @@ def fca_accessibility(
     if not (0.0 < float(target_share) <= 1.0):
         raise ScenarioError(f"target_share must lie in (0, 1] (got {target_share})")
     pop = np.asarray(people, dtype=np.float64).ravel() * float(target_share)
-    z = np.asarray(zone).ravel().astype(np.int64)
+    z = zone_numbers(zone)
     if z.shape != pop.shape:
         raise ScenarioError(f"zone has {z.size} values for {pop.size} cells")
     n_zones = len(zone_ids)
@@ -353,16 +356,22 @@ def fca_accessibility(
     fac["supply_per_1000_people"] = ratio
     fac.index = pd.RangeIndex(n_fac)
 
-    group = np.where(z > 0, z - 1, n_zones)
     n_groups = n_zones + 1
-    scored = pop > 0
-    a = np.where(scored, score, 0.0)
-    pop_sum = np.bincount(group, weights=pop, minlength=n_groups)
-    weighted = np.bincount(group, weights=pop * a, minlength=n_groups)
-    with_access = np.bincount(group, weights=np.where(a > 0, pop, 0.0), minlength=n_groups)
-    median = weighted_quantiles_by_group(group[scored], a[scored], pop[scored], n_groups, [0.5])
+    a = np.where(pop > 0, score, 0.0)
+    # one row per (cell with people, zone it shares), its share of the cell's people
+    keep = np.flatnonzero(pop > 0)
+    members = zone_memberships(zone, n_zones, keep)
+    group, row_pop, row_a = (
+        members.group,
+        pop[keep][members.item] * members.weight,
+        a[keep][members.item],
+    )
+    pop_sum = np.bincount(group, weights=row_pop, minlength=n_groups)
+    weighted = np.bincount(group, weights=row_pop * row_a, minlength=n_groups)
+    with_access = np.bincount(group, weights=np.where(row_a > 0, row_pop, 0.0), minlength=n_groups)
+    median = weighted_quantiles_by_group(group, row_a, row_pop, n_groups, [0.5])
     all_median = weighted_quantiles_by_group(
-        np.zeros(int(scored.sum()), dtype=np.int64), a[scored], pop[scored], 1, [0.5]
+        np.zeros(group.size, dtype=np.int64), row_a, row_pop, 1, [0.5]
     )
     zones = pd.DataFrame(
         {

@@ -35,6 +35,7 @@ from reach.engine.combined import SearchResult, combined_search
 from reach.errors import ConservationError, ScenarioError
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID
 from reach.model.assemble import SearchGraph
+from reach.model.zones import ZoneShares, zone_memberships, zone_numbers
 from reach.schema import pct_col
 
 __all__ = [
@@ -238,7 +239,7 @@ def capacity_coverage(
     *,
     capacity_people: np.ndarray,
     threshold_min: float,
-    zone: np.ndarray,
+    zone: np.ndarray | ZoneShares,
     zone_ids: Sequence[str],
     zone_names: Sequence[str],
     service: str,
@@ -259,7 +260,9 @@ def capacity_coverage(
     threshold_min
         A cell is in a facility's catchment when its time to that facility is ≤ this.
     zone
-        ``int`` per cell: ``k+1`` for zone ``k``, 0 outside every zone.
+        ``int`` per cell: ``k+1`` for zone ``k``, 0 outside every zone; or the
+        :class:`~reach.model.zones.ZoneShares` of the cells (a shared cell counts in each zone
+        it touches by its share).
     zone_ids, zone_names
         Identifiers and names of the zones, in zone order.
     service
@@ -291,7 +294,7 @@ def capacity_coverage(
     if not np.isfinite(pop).all() or (pop < 0).any():
         raise ScenarioError("people must be finite and ≥ 0 (give 0 where the raster has nodata)")
     n_cells = pop.size
-    z = np.asarray(zone).ravel().astype(np.int64)
+    z = zone_numbers(zone)
     if z.shape != (n_cells,):
         raise ScenarioError(f"zone has {z.size} values for {n_cells} cells")
     n_zones = len(zone_ids)
@@ -377,13 +380,14 @@ def capacity_coverage(
     fac_table["served_up_to_min"] = reach_fac
     fac_table.index = pd.RangeIndex(n_fac)
 
-    group = np.where(z > 0, z - 1, n_zones)
     n_groups = n_zones + 1
+    keep = np.flatnonzero(pop != 0)  # every part is 0 where there are no people
+    members = zone_memberships(zone, n_zones, keep)
     table: dict[str, np.ndarray] = {
-        "population": np.bincount(group, weights=pop, minlength=n_groups),
-        "served": np.bincount(group, weights=served, minlength=n_groups),
-        "in_reach_over_capacity": np.bincount(group, weights=over, minlength=n_groups),
-        "beyond_reach": np.bincount(group, weights=beyond, minlength=n_groups),
+        "population": members.sums(pop[keep], n_groups),
+        "served": members.sums(served[keep], n_groups),
+        "in_reach_over_capacity": members.sums(over[keep], n_groups),
+        "beyond_reach": members.sums(beyond[keep], n_groups),
     }
     zones = pd.DataFrame(table)
     zones.insert(0, "threshold_min", th)

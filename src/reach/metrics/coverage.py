@@ -17,6 +17,7 @@ from numba import njit
 
 from reach.codes import REASON_LABELS, REASON_REACHED
 from reach.errors import ConservationError
+from reach.model.zones import ZoneShares, zone_memberships
 from reach.schema import pct_within_col, reached_beyond_col, unreachable_col, within_col
 
 __all__ = [
@@ -158,7 +159,7 @@ def _coverage_sums(
 
 def coverage_table(
     people: np.ndarray,
-    zone: np.ndarray,
+    zone: np.ndarray | ZoneShares,
     time_min: np.ndarray,
     reason: np.ndarray,
     *,
@@ -175,7 +176,9 @@ def coverage_table(
     people
         Population per cell (any shape; 0 where nodata).
     zone
-        ``int`` per cell: ``k+1`` for zone ``k``, 0 outside every zone.
+        ``int`` per cell: ``k+1`` for zone ``k``, 0 outside every zone; or the
+        :class:`~reach.model.zones.ZoneShares` of the cells, a shared cell counting its people
+        times its share in each zone it touches and the rest outside every zone.
     time_min
         Minutes to the nearest facility; ``inf`` where unreachable.
     reason
@@ -202,13 +205,15 @@ def coverage_table(
     pop = np.asarray(people, dtype=np.float64).ravel() * float(target_share)
     # only cells with people count (most of a region has none): every sum below is unchanged
     keep = np.flatnonzero(pop != 0)
-    pop = pop[keep]
-    z = np.asarray(zone).ravel()[keep].astype(np.int64)
-    t = np.asarray(time_min, dtype=np.float64).ravel()[keep]
-    r = np.asarray(reason).ravel()[keep]
+    cell_total = float(pop[keep].sum())
     n_zones = len(zone_ids)
-    # group 0..n_zones-1 = zones, n_zones = outside
-    group = np.where(z > 0, z - 1, n_zones)
+    # one row per (cell, zone it shares): group 0..n_zones-1 = zones, n_zones = outside
+    members = zone_memberships(zone, n_zones, keep)
+    cells = keep[members.item]
+    pop = pop[cells] * members.weight
+    t = np.asarray(time_min, dtype=np.float64).ravel()[cells]
+    r = np.asarray(reason).ravel()[cells]
+    group = members.group
     n_groups = n_zones + 1
     thresholds = sorted(float(x) for x in thresholds_min)
 
@@ -268,7 +273,7 @@ def coverage_table(
             100.0 * frame[within_col(th)] / frame["population"].where(frame["population"] > 0),
             np.nan,
         )
-    check_conservation(frame, raster_total=float(pop.sum()), thresholds_min=thresholds)
+    check_conservation(frame, raster_total=cell_total, thresholds_min=thresholds)
     return frame
 
 

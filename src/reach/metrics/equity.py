@@ -43,6 +43,7 @@ import pandas as pd
 
 from reach.errors import ConservationError, ScenarioError
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID, weighted_quantiles_by_group
+from reach.model.zones import ZoneShares, zone_memberships, zone_numbers
 from reach.schema import at_limit_col, beyond_col, pct_beyond_col, reached_col
 
 __all__ = ["equity_table", "gini", "palma_ratio", "weighted_quantile"]
@@ -222,7 +223,7 @@ def _measures(
 
 def equity_table(
     people: np.ndarray,
-    zone: np.ndarray,
+    zone: np.ndarray | ZoneShares,
     time_min: np.ndarray,
     *,
     zone_ids: Sequence[str],
@@ -240,7 +241,9 @@ def equity_table(
     people
         People per cell (any shape; 0 where nodata).
     zone
-        ``int`` per cell: ``k+1`` for zone ``k``, 0 outside every zone.
+        ``int`` per cell: ``k+1`` for zone ``k``, 0 outside every zone; or the
+        :class:`~reach.model.zones.ZoneShares` of the cells (a shared cell counts in each zone
+        it touches by its share).
     time_min
         Minutes to the nearest facility; ``inf`` or NaN where unreachable.
     zone_ids, zone_names
@@ -282,7 +285,7 @@ def equity_table(
     pop = np.asarray(people, dtype=np.float64).ravel() * float(target_share)
     if not np.isfinite(pop).all() or (pop < 0).any():
         raise ScenarioError("people must be finite and ≥ 0 (give 0 where the raster has nodata)")
-    z = np.asarray(zone).ravel().astype(np.int64)
+    z = zone_numbers(zone)
     t = np.asarray(time_min, dtype=np.float64).ravel()
     if not (pop.shape == z.shape == t.shape):
         raise ScenarioError(
@@ -310,7 +313,12 @@ def equity_table(
                 f"({top:g}): give the search's max_travel_time_min"
             )
 
-    group = np.where(z > 0, z - 1, n_zones)
+    # one row per (cell, zone it shares), its share of the cell's people
+    members = zone_memberships(zone, n_zones)
+    group = members.group
+    pop = pop[members.item] * members.weight
+    t = t[members.item]
+    reached = reached[members.item]
     n_groups = n_zones + 1
 
     def sums(mask: np.ndarray | None = None) -> np.ndarray:

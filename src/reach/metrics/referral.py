@@ -33,6 +33,7 @@ import pandas as pd
 from reach.engine.combined import SearchResult
 from reach.errors import ConservationError, ScenarioError
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID, weighted_quantiles_by_group
+from reach.model.zones import ZoneShares, zone_memberships, zone_numbers
 from reach.schema import end_to_end_beyond_col, end_to_end_within_col, pct_col
 
 __all__ = [
@@ -167,7 +168,7 @@ def referral_analysis(
     referral: SearchResult,
     primary_cells: np.ndarray,
     *,
-    zone: np.ndarray,
+    zone: np.ndarray | ZoneShares,
     zone_ids: Sequence[str],
     zone_names: Sequence[str],
     service: str,
@@ -189,7 +190,9 @@ def referral_analysis(
     primary_cells
         Flat cell of each primary facility (``-1`` off the grid).
     zone
-        ``int`` per cell: ``k+1`` for zone ``k``, 0 outside every zone.
+        ``int`` per cell: ``k+1`` for zone ``k``, 0 outside every zone; or the
+        :class:`~reach.model.zones.ZoneShares` of the cells (a shared cell counts in each zone
+        it touches by its share).
     zone_ids, zone_names
         Identifiers and names of the zones, in zone order.
     service
@@ -216,7 +219,7 @@ def referral_analysis(
     pop = np.asarray(people, dtype=np.float64).ravel() * float(target_share)
     if not np.isfinite(pop).all() or (pop < 0).any():
         raise ScenarioError("people must be finite and ≥ 0 (give 0 where the raster has nodata)")
-    z = np.asarray(zone).ravel().astype(np.int64)
+    z = zone_numbers(zone)
     n = pop.size
     if not (z.size == n == primary.time_min.size == referral.time_min.size):
         raise ScenarioError("people, zone and the two searches differ in size")
@@ -265,7 +268,12 @@ def referral_analysis(
         )
     fac.index = pd.RangeIndex(n_fac)
 
-    group = np.where(z > 0, z - 1, n_zones)
+    # one row per (cell, zone it shares), its share of the cell's people
+    members = zone_memberships(zone, n_zones)
+    group = members.group
+    pop = pop[members.item] * members.weight
+    cell_total, cell_chain = total, chain
+    total, chain, complete = total[members.item], chain[members.item], complete[members.item]
     n_groups = n_zones + 1
 
     def sums(mask: np.ndarray | None = None, weights: np.ndarray | None = None) -> np.ndarray:
@@ -321,4 +329,6 @@ def referral_analysis(
         raise ConservationError(
             f"zones + outside ({zone_total:.3f}) must equal the grid total ({total_pop:.3f})"
         )
-    return ReferralResult(facilities=fac, end_to_end_time_min=total, chain=chain, zones=frame)
+    return ReferralResult(
+        facilities=fac, end_to_end_time_min=cell_total, chain=cell_chain, zones=frame
+    )

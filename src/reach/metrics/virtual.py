@@ -24,6 +24,7 @@ import pandas as pd
 
 from reach.errors import ConservationError, ScenarioError
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID
+from reach.model.zones import ZoneShares, zone_memberships, zone_numbers
 from reach.schema import (
     VIRTUAL_PARTS,
     effective_covered_col,
@@ -93,7 +94,7 @@ def _share(name: str, value: float, *, allow_zero: bool) -> float:
 
 def virtual_coverage_table(
     people: np.ndarray,
-    zone: np.ndarray,
+    zone: np.ndarray | ZoneShares,
     time_min: np.ndarray,
     connected: np.ndarray,
     *,
@@ -111,7 +112,9 @@ def virtual_coverage_table(
     people
         Population per cell (any shape; 0 where nodata).
     zone
-        ``int`` per cell: ``k+1`` for zone ``k``, 0 outside every zone.
+        ``int`` per cell: ``k+1`` for zone ``k``, 0 outside every zone; or the
+        :class:`~reach.model.zones.ZoneShares` of the cells (a shared cell counts in each zone
+        it touches by its share).
     time_min
         Minutes to the nearest facility; ``inf`` (or NaN) where unreachable.
     connected
@@ -148,7 +151,7 @@ def virtual_coverage_table(
     remote = _share("remote_share", remote_share, allow_zero=True)
     target = _share("target_share", target_share, allow_zero=False)
     pop = np.asarray(people, dtype=np.float64).ravel() * target
-    z = np.asarray(zone).ravel()
+    z = zone_numbers(zone)
     t = np.asarray(time_min, dtype=np.float64).ravel()
     c = np.asarray(connected, dtype=bool).ravel()
     if not (len(pop) == len(z) == len(t) == len(c)):
@@ -169,8 +172,11 @@ def virtual_coverage_table(
 
     # only cells with people count (most of a region has none): every sum below is unchanged
     keep = np.flatnonzero(pop != 0)
-    pop, z, t, c = pop[keep], z[keep].astype(np.int64), t[keep], c[keep]
-    group = np.where(z > 0, z - 1, n_zones)  # n_zones = outside
+    # one row per (cell, zone it shares), its share of the cell's people; n_zones = outside
+    members = zone_memberships(zone, n_zones, keep)
+    cells = keep[members.item]
+    pop, t, c = pop[cells] * members.weight, t[cells], c[cells]
+    group = members.group
     n_groups = n_zones + 1
 
     def sums(mask: np.ndarray | None = None) -> np.ndarray:

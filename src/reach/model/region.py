@@ -10,13 +10,16 @@ from typing import Any, TypeVar
 import geopandas as gpd
 import numpy as np
 
+from reach.findings import Finding
 from reach.ingest.population import Population
 from reach.ingest.roads import RoadLines
 from reach.model.grid import (
     AnalysisGrid,
     Friction,
 )
+from reach.model.noding import NodingReport
 from reach.model.speeds import ModeProfile, default_profile, profile_with_overrides
+from reach.model.zones import ZoneShares
 from reach.spec import (
     ScenarioSpec,
 )
@@ -81,6 +84,14 @@ class Region:
     warnings
         Lines about inputs that were used but look wrong (e.g. a land-cover layer covering under
         half of the grid), for the manifest; each is also logged on the ``reach`` logger.
+    zone_shares
+        Each cell's share of each zone (:class:`~reach.model.zones.ZoneShares`); ``None``: each
+        cell whole to ``zone``. People per zone are summed by :attr:`membership`.
+    roads_noding
+        What noding a road line layer repaired (``None`` for OSM roads), for the manifest.
+    findings
+        What loading noticed or repaired, for the data-quality audit (see
+        :class:`~reach.findings.Finding`).
     """
 
     scenario: ScenarioSpec
@@ -94,8 +105,16 @@ class Region:
     facilities: dict[str, gpd.GeoDataFrame]
     timings_s: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    zone_shares: ZoneShares | None = None
+    roads_noding: NodingReport | None = None
+    findings: list[Finding] = field(default_factory=list)
     _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @property
+    def membership(self) -> ZoneShares | np.ndarray:
+        """What people are summed per zone by: the zone shares, or the zone number per cell."""
+        return self.zone if self.zone_shares is None else self.zone_shares
 
     def cached(self, key: str, build: Callable[[], T]) -> T:
         """A value built once for this region and kept as long as it lives.
@@ -151,6 +170,10 @@ class RegionInputs:
         Each service's facilities (lon/lat), filtered to its tiers, by service name.
     warnings
         Lines about inputs that were used but look wrong, for the manifest.
+    zone_shares
+        Each cell's share of each zone; ``None``: each cell whole to ``zone``.
+    roads_noding
+        What noding a road line layer repaired (``None`` for OSM roads).
     """
 
     population: Population
@@ -161,3 +184,5 @@ class RegionInputs:
     roads: RoadLines
     facilities: dict[str, gpd.GeoDataFrame]
     warnings: tuple[str, ...] = ()
+    roads_noding: NodingReport | None = None
+    zone_shares: ZoneShares | None = None

@@ -16,6 +16,7 @@ import numpy as np
 
 from reach.model.grid import AnalysisGrid, Rect
 from reach.model.region import Region
+from reach.model.zones import ZoneShares
 from reach.partition.friction import (
     FileFriction,
     FileWindow,
@@ -65,6 +66,8 @@ class CoordinatorInputs:
         The population raster's total before any grid change.
     zones, zone
         The reporting zones and the zone number of each cell.
+    zone_shares
+        Each cell's share of each zone; ``None``: each cell whole to ``zone``.
     roads
         The road and ferry lines.
     facilities
@@ -82,6 +85,7 @@ class CoordinatorInputs:
     zone: np.ndarray
     roads: Any
     facilities: dict[str, gpd.GeoDataFrame]
+    zone_shares: ZoneShares | None = None
 
     def file_window(self, rect: Rect) -> FileWindow:
         """A window's friction to be read from the scenario's files by a worker.
@@ -169,6 +173,7 @@ def inputs_from_region(region: Region) -> CoordinatorInputs:
         zone=region.zone,
         roads=region.roads,
         facilities=region.facilities,
+        zone_shares=region.zone_shares,
     )
 
 
@@ -208,6 +213,7 @@ def inputs_from_scenario(scn: ScenarioSpec, clock: Clock) -> CoordinatorInputs:
         zone=zone,
         roads=roads,
         facilities=facilities,
+        zone_shares=inputs.zone_shares,
     )
 
 

@@ -119,6 +119,7 @@ def region_without_friction(inputs: CoordinatorInputs, plan: PartitionPlan) -> R
         grid=inputs.grid,
         zones=inputs.zones,
         zone=inputs.zone,
+        zone_shares=inputs.zone_shares,
         friction=empty,
         roads=inputs.roads,
         facilities=inputs.facilities,

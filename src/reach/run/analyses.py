@@ -285,7 +285,7 @@ def capacity_study(
     )
     result = capacity_coverage(
         people.ravel(), times,
-        capacity_people=capacity, threshold_min=threshold, zone=region.zone.ravel(),
+        capacity_people=capacity, threshold_min=threshold, zone=region.membership,
         service=spec.name, order=order, target_share=spec.target_share,
         facilities=res.facility_table[["facility_id", "name", "tier"]], **_zones(region),
     )  # fmt: skip
@@ -351,7 +351,7 @@ def accessibility_study(
     times = catchment_times(graph, fac["cell"].to_numpy(), people=people, max_time_min=edges[-1])
     return fca_accessibility(
         people, times,
-        decay=decay, zone=region.zone.ravel(), service=spec.name, supply=supply,
+        decay=decay, zone=region.membership, service=spec.name, supply=supply,
         target_share=spec.target_share,
         facilities=res.facility_table[["facility_id", "name", "tier"]], **_zones(region),
     )  # fmt: skip
@@ -390,7 +390,7 @@ def equity_study(region: Region, evaluation: Evaluation) -> pd.DataFrame:
         parts.append(
             equity_table(
                 region.population.people.ravel(),
-                region.zone.ravel(),
+                region.membership,
                 res.search.time_min,
                 service=name,
                 thresholds_min=spec.thresholds_min,
@@ -461,7 +461,7 @@ def referral_study(
     )  # fmt: skip
     return referral_analysis(
         region.population.people.ravel(), res.search, referral, cells,
-        zone=region.zone.ravel(), service=spec.name, thresholds_min=spec.thresholds_min,
+        zone=region.membership, service=spec.name, thresholds_min=spec.thresholds_min,
         target_share=spec.target_share,
         facilities=res.facility_table[["facility_id", "name", "tier"]], **_zones(region),
     )  # fmt: skip

@@ -329,7 +329,7 @@ def compare_evaluations(region: Region, base: Evaluation, alt: Evaluation) -> pd
     for svc in region.scenario.services:
         parts.append(
             compare_access(
-                region.population.people, region.zone,
+                region.population.people, region.membership,
                 base.services[svc.name].access, alt.services[svc.name].access,
                 zone_ids=region.zones["zone_id"].astype(str).tolist(),
                 zone_names=region.zones["name"].astype(str).tolist(),

@@ -190,6 +190,8 @@ def build_manifest(
         },
         "warnings": list(warnings),
     }
+    if region.roads_noding is not None:
+        manifest["roads_noding"] = region.roads_noding.summary()
     manifest.update(extra or {})
     manifest["outputs"] = sorted(
         str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()

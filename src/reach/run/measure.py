@@ -17,6 +17,7 @@ from reach.metrics.coverage import ALL_ZONES_ID, coverage_table
 from reach.metrics.virtual import referral_trips_avoided, virtual_coverage_table
 from reach.model.connectivity import connected_cells
 from reach.model.region import Region
+from reach.model.zones import stacked
 from reach.results import ServiceResult
 from reach.run.session import SearchSession
 from reach.scenarios.compare import CellAccess
@@ -135,13 +136,13 @@ def service_coverage(
         When the all row's population differs from the raster total times the target share.
     """
     people = region.population.people
-    zone = region.zone
+    zone = region.membership
     time_min, reason = result.time_min, result.reason
     if walk is not None:
         people = np.concatenate(
             [people.ravel() * vehicle_share, people.ravel() * (1 - vehicle_share)]
         )
-        zone = np.concatenate([zone.ravel(), zone.ravel()])
+        zone = stacked(zone, 2)
         time_min = np.concatenate([time_min, walk.time_min])
         reason = np.concatenate([reason, walk.reason])
     cov = coverage_table(
@@ -258,7 +259,7 @@ def virtual_access(
     connected = connected_cells(conn, region.grid)
     time_grid = result.time_min.reshape(region.grid.shape)
     table = virtual_coverage_table(
-        region.population.people, region.zone, time_grid, connected,
+        region.population.people, region.membership, time_grid, connected,
         zone_ids=region.zones["zone_id"].astype(str).tolist(),
         zone_names=region.zones["name"].astype(str).tolist(),
         service=svc.name, thresholds_min=svc.thresholds_min,

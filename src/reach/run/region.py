@@ -29,7 +29,9 @@ from reach.model.grid import (
     grid_from_population,
     rasterize_zones,
 )
+from reach.model.noding import NodingReport, node_lines
 from reach.model.region import Region, RegionInputs
+from reach.model.zones import zone_shares
 from reach.progress import Clock
 from reach.run.checks import (
     check_layers_overlap,
@@ -55,31 +57,47 @@ __all__ = [
 _log = logging.getLogger("reach")
 
 
-def read_roads(scn: ScenarioSpec) -> RoadLines:
+def read_roads(scn: ScenarioSpec) -> tuple[RoadLines, NodingReport | None]:
     """The region's roads and ferries, from its OSM extract or else its road-line layer.
 
     Parameters
     ----------
     scn
         The validated scenario; ``[region] osm`` is read when given (``[region.roads]`` is then
-        not read), else the ``[region.roads]`` layer with its class column.
+        not read), else the ``[region.roads]`` layer with its class column, noded with its
+        ``node_tolerance_m`` and ``split_crossings`` (:func:`reach.model.noding.node_lines`).
 
     Returns
     -------
     RoadLines
         The baseline road and ferry lines, in the file's CRS.
+    NodingReport or None
+        What noding the line layer repaired; ``None`` for OSM input, which its node ids
+        already join.
     """
     region = scn.region
     if region.osm is not None:
-        return read_osm_roads(scn.resolve(region.osm))
+        return read_osm_roads(scn.resolve(region.osm)), None
     assert region.roads is not None
     spec = region.roads
-    return read_road_lines(
+    lines = read_road_lines(
         scn.resolve(spec.path),
         class_column=spec.class_column,
         layer=spec.layer,
         ferry_classes=spec.ferry_classes,
     )
+    noded, report = node_lines(
+        lines, tolerance_m=spec.node_tolerance_m, split_crossings=spec.split_crossings
+    )
+    if report.ends_joined or report.crossings_split:
+        _log.info(
+            "road lines noded: %d line ends joined, %d crossings split; %d parts -> %d",
+            report.ends_joined,
+            report.crossings_split,
+            report.components_before,
+            report.components_after,
+        )
+    return noded, report
 
 
 def read_landcover(scn: ScenarioSpec) -> LandCover | None:
@@ -323,8 +341,12 @@ def read_region_inputs(
         grid = grid_from_population(pop)
     with clock.step("read zones"):
         zones, zone = read_zone_layer(scn, grid)
+        shares = None
+        if scn.region.boundaries is not None:
+            shares = zone_shares(zones, grid, membership=scn.region.boundaries.membership)
+            zone = shares.zone
     with clock.step("read roads"):
-        roads = read_roads(scn)
+        roads, noding = read_roads(scn)
     with clock.step("read facilities"):
         osm_cache: dict[str, gpd.GeoDataFrame] = {}
         facilities = {s.name: read_service_facilities(scn, s, osm_cache) for s in scn.services}
@@ -345,7 +367,8 @@ def read_region_inputs(
         check_layers_overlap(scn, grid, warnings=warnings)
     return RegionInputs(
         population=pop, raster_total=raster_total, grid=grid, zones=zones, zone=zone,
-        roads=roads, facilities=facilities, warnings=tuple(warnings),
+        roads=roads, facilities=facilities, warnings=tuple(warnings), zone_shares=shares,
+        roads_noding=noding,
     )  # fmt: skip
 
 
@@ -388,9 +411,11 @@ def load_region(scn: ScenarioSpec, *, clock: Clock | None = None) -> Region:
         grid=grid,
         zones=zones,
         zone=zone,
+        zone_shares=inputs.zone_shares,
         friction=friction,
         roads=roads,
         facilities=facilities,
         timings_s=clock.timings,
         warnings=list(inputs.warnings),
+        roads_noding=inputs.roads_noding,
     )

@@ -17,6 +17,7 @@ import pandas as pd
 from numba import njit
 
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID
+from reach.model.zones import ZoneShares, zone_memberships
 from reach.schema import (
     alt_within_col,
     base_within_col,
@@ -211,7 +212,7 @@ def _kernel_args(acc: CellAccess) -> tuple[np.ndarray, np.ndarray, float, np.nda
 
 def compare_access(
     people: np.ndarray,
-    zone: np.ndarray,
+    zone: np.ndarray | ZoneShares,
     base: CellAccess,
     alt: CellAccess,
     *,
@@ -230,7 +231,9 @@ def compare_access(
     people
         Population per cell (any shape; 0 where nodata).
     zone
-        ``int`` per cell: ``k+1`` for zone ``k``, 0 outside every zone.
+        ``int`` per cell: ``k+1`` for zone ``k``, 0 outside every zone; or the
+        :class:`~reach.model.zones.ZoneShares` of the cells (a shared cell counts in each zone
+        it touches by its share).
     base, alt
         The service's access per cell in the baseline and in the alternative, on the same
         cells as ``people``.
@@ -257,13 +260,19 @@ def compare_access(
     pop = np.asarray(people, dtype=np.float64).ravel() * target_share
     # only cells with people count: the sums below skip the empty ones (most of a region)
     keep = np.flatnonzero(pop != 0)
-    pop = pop[keep]
-    z = np.asarray(zone).ravel()[keep].astype(np.int64)
     n_zones = len(zone_ids)
-    group = np.where(z > 0, z - 1, n_zones)
+    # one row per (cell, zone it shares), its share of the cell's people
+    members = zone_memberships(zone, n_zones, keep)
+    cells = keep[members.item]
     ths = sorted(float(x) for x in thresholds_min)
     sums = _compare_sums(
-        keep, pop, group, n_zones + 1, np.asarray(ths), *_kernel_args(base), *_kernel_args(alt)
+        cells,
+        pop[cells] * members.weight,
+        members.group,
+        n_zones + 1,
+        np.asarray(ths),
+        *_kernel_args(base),
+        *_kernel_args(alt),
     )
 
     def by_zone(col: int) -> np.ndarray:
