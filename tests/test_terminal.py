@@ -87,7 +87,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[i
     deadline = time.monotonic() + 60
     while not _sigterm_caught(sig.pid) and sig.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
-    time.sleep(1.0)  # into the run: importing, reading the region or searching
+    # into the run (importing, reading the region or searching), well before the tiny run ends
+    time.sleep(0.2)
     sig.send_signal(signal.SIGTERM)
 
     results: dict[str, tuple[int, str, str]] = {}

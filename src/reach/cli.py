@@ -425,6 +425,12 @@ def _summary(run: object) -> None:
     _coverage_tables(run)
     _comparison_table(run)
     if run.out_dir is not None:
+        from reach.outputs.audit import audit_summary_lines
+        from reach.run.audit import audit_run
+
+        findings = audit_run(run.region, run.baseline)
+        for line in audit_summary_lines(findings, path=clean(run.out_dir / "audit.csv")):
+            _print(Text(line))
         _print(f"outputs written to {clean(run.out_dir)}")
 
 
@@ -825,6 +831,7 @@ def _write_study(
         command=command, inputs={str(p): d for p, (d, _) in study.inputs.items()},
         timings_s=study.region.timings_s,
         parameters={"service": study.service, **(parameters or {})}, files=files,
+        evaluation=study.base,
     )  # fmt: skip
     _print(f"written to {clean(study.folder)}")
 

@@ -32,6 +32,7 @@ from reach.codes import (
 __all__ = [
     "ACCESS_FACILITIES",
     "ACCESS_ZONES",
+    "AUDIT",
     "CANDIDATES",
     "CAPACITY_FACILITIES",
     "CAPACITY_ZONES",
@@ -41,6 +42,7 @@ __all__ = [
     "EQUITY_MEASURES",
     "FACILITIES",
     "FACILITIES_LAYER",
+    "POPULATION_CORRECTION",
     "RANKING",
     "REFERRALS",
     "REFERRAL_FACILITIES",
@@ -976,10 +978,50 @@ CANDIDATES = TableSchema(
     ),
 )
 
+AUDIT = TableSchema(
+    files=("audit.csv",),
+    command="reach run",
+    where="the output folder (and each analysis command's)",
+    meaning="per finding of the data-quality audit, warnings first (also in `audit.json`)",
+    blocks=(
+        _once(
+            Column("check", TEXT, "the check that found it (`zone_outside_grid`, ...)"),
+            Column("severity", TEXT, "`warning` (a figure may be wrong), `repaired` or `info`"),
+            Column(
+                "subject", TEXT, "what it is about: facility, zone, road, layer, population, region"
+            ),
+            Column("subject_id", TEXT, "that thing's id in the input (empty: the whole region)"),
+            Column("message", TEXT, "the finding in one line"),
+            Column("service", TEXT, "the service it belongs to (empty: none)"),
+            Column("value", "see unit", "the finding's measure (empty: none)"),
+            Column("unit", TEXT, "the unit of value (m, people, share, ...)"),
+        ),
+    ),
+)
+
+POPULATION_CORRECTION = TableSchema(
+    files=("population_correction.csv",),
+    command="reach run",
+    where="the output folder, with `[region.population_correction]`",
+    meaning="per zone: how its people were rescaled to the table of totals (e.g. a census)",
+    blocks=(
+        _once(
+            Column("zone_id", TEXT, "the zone's id in the zones file and in the totals table"),
+            Column("zone_name", TEXT, "the zone's name"),
+            Column("raster_people", PEOPLE, "people the population raster puts in the zone"),
+            Column("given_total", PEOPLE, "the zone's people in the totals table"),
+            Column("target_people", PEOPLE, "people in the zone after the correction (its target)"),
+            Column("factor", RATIO, "what the zone's people were multiplied by"),
+        ),
+    ),
+)
+
 #: Every table reach writes, in the order of the documentation.
 TABLES: tuple[TableSchema, ...] = (
     COVERAGE,
     FACILITIES,
+    AUDIT,
+    POPULATION_CORRECTION,
     ZONES_LAYER,
     FACILITIES_LAYER,
     SEASONS,

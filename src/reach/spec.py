@@ -224,6 +224,35 @@ class LandCoverSpec(_Strict):
         return self
 
 
+class PopulationCorrectionSpec(_Strict):
+    """A table of people per zone the population raster is corrected to (AccessMod style).
+
+    Attributes
+    ----------
+    path
+        CSV (or a GeoPackage, GeoJSON or shapefile, whose attributes are read) with one row per
+        reporting zone, relative to the scenario file.
+    zone_column
+        Column holding the zone id (the ``[region.boundaries] id_column`` values).
+    total_column
+        Column holding the zone's people (a number ≥ 0).
+    mode
+        ``"totals"``: each zone's people are rescaled to the table's total; ``"shares"``: the
+        raster's own total inside the zones is kept and shared out by the table's shares (for
+        a raster of a later year than the table). People outside every zone are left as they
+        are.
+    warn_share
+        A zone whose raster people differ from its target by more than this share of the
+        target is warned about (default 0.1: 10 %).
+    """
+
+    path: LocalPath
+    zone_column: str
+    total_column: str
+    mode: Literal["totals", "shares"] = "totals"
+    warn_share: float = Field(default=0.1, ge=0, le=100)
+
+
 class RegionSpec(_Strict):
     """The region's input files, each relative to the scenario file.
 
@@ -249,6 +278,8 @@ class RegionSpec(_Strict):
         Layers burnt into the grid as barriers (impassable on foot).
     water
         Layers burnt into the grid as water (impassable on foot).
+    population_correction
+        A table of people per zone the raster is rescaled to (needs ``boundaries``).
     """
 
     population: LocalPath
@@ -259,6 +290,13 @@ class RegionSpec(_Strict):
     dem: list[LocalPath] = Field(default_factory=list)
     barriers: list[LayerSpec] = Field(default_factory=list)
     water: list[LayerSpec] = Field(default_factory=list)
+    population_correction: PopulationCorrectionSpec | None = None
+
+    @model_validator(mode="after")
+    def _correction_needs_zones(self) -> RegionSpec:
+        if self.population_correction is not None and self.boundaries is None:
+            raise ValueError("[region.population_correction] needs [region.boundaries]")
+        return self
 
 
 class GridSpec(_Strict):
@@ -338,6 +376,15 @@ class FacilitiesSpec(_Strict):
         give (empty: keep every facility; operations may give the service kind's tiers).
     capacity_by_tier
         Capacity (people served, > 0) by tier, for facilities whose file gives none.
+    snap_within_m
+        How far (metres, cell centre to cell centre) a facility standing in water, on a
+        barrier or on a no-data cell is moved to the nearest passable cell; beyond it the
+        facility serves nobody (the audit says so). Default: within two cells.
+    duplicate_within_m
+        Two facilities closer than this (metres) are taken as one recorded twice when one is
+        an OSM node and the other an OSM building or area (other sources: same name and tier).
+    merge_duplicates
+        Merge such pairs into one facility (listed in the audit); ``false`` keeps both.
     """
 
     path: LocalPath | None = None
@@ -358,6 +405,9 @@ class FacilitiesSpec(_Strict):
     capacity_by_tier: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(
         default_factory=dict
     )
+    snap_within_m: float | None = Field(default=None, gt=0, le=100_000, allow_inf_nan=False)
+    duplicate_within_m: float = Field(default=50.0, ge=0, le=10_000, allow_inf_nan=False)
+    merge_duplicates: bool = True
 
     @model_validator(mode="after")
     def _source(self) -> FacilitiesSpec:
@@ -996,6 +1046,7 @@ class ScenarioSpec(_Strict):
         files += [r.osm] if r.osm else []
         files += [r.roads.path] if r.roads else []
         files += [r.boundaries.path] if r.boundaries else []
+        files += [r.population_correction.path] if r.population_correction else []
         if r.landcover:
             files += (
                 [r.landcover.path] if r.landcover.path else list(r.landcover.fractions.values())

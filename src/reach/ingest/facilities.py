@@ -25,6 +25,7 @@ from reach.ingest.boundaries import (
     text_values,
 )
 from reach.ingest.rasters import check_local_path
+from reach.ingest.tables import read_csv_text
 
 __all__ = [
     "FACILITY_COLUMNS",
@@ -225,50 +226,6 @@ def _find_column(columns: Sequence[str], wanted: str, aliases: tuple[str, ...]) 
         if alias in lowered:
             return lowered[alias]
     return None
-
-
-def _detect_separator(path: Path) -> str:
-    try:
-        with path.open(encoding="utf-8-sig", errors="replace") as handle:
-            header = handle.readline()
-    except OSError as exc:
-        raise InputError(
-            f"cannot read the facilities file ({exc.strerror})",
-            path=path,
-            fix="check the file permissions",
-        ) from exc
-    counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
-    best = max(counts, key=lambda sep: counts[sep])
-    return best if counts[best] else ","
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    sep = _detect_separator(path)
-    try:
-        table = pd.read_csv(
-            path,
-            sep=sep,
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            encoding="utf-8-sig",
-            skipinitialspace=True,
-        )
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            "the facilities file is not UTF-8 text",
-            path=path,
-            fix="save it as CSV UTF-8",
-        ) from exc
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OSError) as exc:
-        detail = " ".join(str(exc).split())[:200]
-        raise InputError(
-            f"cannot read the facilities file as CSV ({detail})",
-            path=path,
-            fix="save it as a plain comma-separated CSV with one header row",
-        ) from exc
-    table.columns = [str(c).strip() for c in table.columns]
-    return table
 
 
 def _where_mask(table: pd.DataFrame, where: Mapping[str, Sequence[str]], path: Path) -> np.ndarray:
@@ -548,7 +505,7 @@ def read_facilities(
     service = _check_service(service, p)
     is_csv = p.suffix.lower() in _CSV_SUFFIXES
     if is_csv:
-        table: pd.DataFrame = _read_csv(p)
+        table: pd.DataFrame = read_csv_text(p, what="facilities file")
         columns = [str(c) for c in table.columns]
         lon_col = _find_column(columns, lon_column, _LON_ALIASES)
         lat_col = _find_column(columns, lat_column, _LAT_ALIASES)

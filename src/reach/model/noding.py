@@ -23,7 +23,13 @@ from reach.ingest.roads import RoadLines
 from reach.model.grid import EARTH_RADIUS_M
 from reach.model.network import segment_lengths_m
 
-__all__ = ["NodingRepair", "NodingReport", "line_components", "node_lines"]
+__all__ = [
+    "NodingRepair",
+    "NodingReport",
+    "line_components",
+    "node_lines",
+    "road_way_components",
+]
 
 #: Metres per degree of latitude (and of longitude at the equator).
 _M_PER_DEG = EARTH_RADIUS_M * np.pi / 180.0
@@ -121,6 +127,41 @@ class NodingReport:
         }
 
 
+def road_way_components(lines: RoadLines) -> np.ndarray:
+    """The connected part each way belongs to (ways joined by shared node ids; ferries too).
+
+    Parameters
+    ----------
+    lines
+        Road and ferry lines.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int64`` (n_ways,): a component number per way, 0 for the part with the most ways,
+        then by size (ties by smallest way id).
+    """
+    if lines.n_ways == 0:
+        return np.empty(0, dtype=np.int64)
+    _, node = np.unique(lines.node_id, return_inverse=True)
+    node = np.asarray(node).ravel()
+    n = int(node.max()) + 1
+    way_of_point = np.repeat(np.arange(lines.n_ways), np.diff(lines.offsets))
+    seg = np.flatnonzero(way_of_point[1:] == way_of_point[:-1])
+    graph = coo_matrix((np.ones(len(seg)), (node[seg], node[seg + 1])), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    first = np.asarray(lines.offsets[:-1], dtype=np.int64)
+    raw = label[node[first]]
+    ids = np.asarray(lines.way_id, dtype=np.int64)
+    parts = np.unique(raw)
+    size = np.array([(raw == p).sum() for p in parts])
+    low = np.array([ids[raw == p].min() for p in parts])
+    order = np.lexsort((low, -size))
+    rank = np.empty(parts.size, dtype=np.int64)
+    rank[order] = np.arange(parts.size)
+    return rank[np.searchsorted(parts, raw)]
+
+
 def line_components(lines: RoadLines) -> int:
     """Number of connected parts of the lines (points joined along ways and by shared nodes).
 
@@ -132,18 +173,9 @@ def line_components(lines: RoadLines) -> int:
     Returns
     -------
     int
-        Connected components of the graph whose nodes are the lines' node ids.
+        How many parts :func:`road_way_components` finds.
     """
-    if lines.n_ways == 0:
-        return 0
-    _, node = np.unique(lines.node_id, return_inverse=True)
-    node = np.asarray(node).ravel()
-    n = int(node.max()) + 1
-    way_of_point = np.repeat(np.arange(lines.n_ways), np.diff(lines.offsets))
-    seg = np.flatnonzero(way_of_point[1:] == way_of_point[:-1])
-    graph = coo_matrix((np.ones(len(seg)), (node[seg], node[seg + 1])), shape=(n, n))
-    count, _ = connected_components(graph, directed=False)
-    return int(count)
+    return int(np.unique(road_way_components(lines)).size)
 
 
 def _truthy(values: pd.Series) -> np.ndarray:

@@ -18,6 +18,7 @@ from reach.model.grid import (
     Friction,
 )
 from reach.model.noding import NodingReport
+from reach.model.population_correction import PopulationCorrection
 from reach.model.speeds import ModeProfile, default_profile, profile_with_overrides
 from reach.model.zones import ZoneShares
 from reach.spec import (
@@ -69,10 +70,11 @@ class Region:
     scenario
         The scenario it was loaded from.
     population
-        People per cell on the analysis grid (after any ``aggregate_factor``).
+        People per cell on the analysis grid (after any ``aggregate_factor`` and any
+        population correction).
     raster_total
-        The population raster's total (people) before any grid change; coverage tables are
-        checked to add up to it.
+        The population raster's own total (people) before any grid change or correction;
+        coverage tables are checked to add up to :attr:`population_total`.
     grid, zones, zone, friction, roads
         The analysis grid, the reporting zones and their zone number per cell (``k+1`` for row
         ``k`` of ``zones``, 0 outside every zone), the baseline walking friction, and the
@@ -92,6 +94,9 @@ class Region:
     findings
         What loading noticed or repaired, for the data-quality audit (see
         :class:`~reach.findings.Finding`).
+    population_correction
+        How the population was rescaled to ``[region.population_correction]`` (``None``:
+        the raster as it is).
     """
 
     scenario: ScenarioSpec
@@ -108,8 +113,16 @@ class Region:
     zone_shares: ZoneShares | None = None
     roads_noding: NodingReport | None = None
     findings: list[Finding] = field(default_factory=list)
+    population_correction: PopulationCorrection | None = None
     _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @property
+    def population_total(self) -> float:
+        """People the coverage tables add up to: the corrected total, or the raster's own."""
+        if self.population_correction is None:
+            return self.raster_total
+        return self.population_correction.total_after
 
     @property
     def membership(self) -> ZoneShares | np.ndarray:
@@ -174,6 +187,10 @@ class RegionInputs:
         Each cell's share of each zone; ``None``: each cell whole to ``zone``.
     roads_noding
         What noding a road line layer repaired (``None`` for OSM roads).
+    findings
+        What reading noticed (e.g. a layer covering part of the grid), for the audit.
+    population_correction
+        How the population was rescaled to ``[region.population_correction]``, if it was.
     """
 
     population: Population
@@ -186,3 +203,5 @@ class RegionInputs:
     warnings: tuple[str, ...] = ()
     roads_noding: NodingReport | None = None
     zone_shares: ZoneShares | None = None
+    findings: tuple[Finding, ...] = ()
+    population_correction: PopulationCorrection | None = None

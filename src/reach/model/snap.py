@@ -25,6 +25,7 @@ def snap_to_passable(
     passable: np.ndarray,
     *,
     search_radius_cells: int = SNAP_RADIUS_CELLS,
+    max_distance_m: float | None = None,
 ) -> np.ndarray:
     """Return the cell of each point, moved to the nearest passable cell when needed.
 
@@ -43,6 +44,9 @@ def snap_to_passable(
         ``bool`` (rows, cols) mask of cells one can stand in.
     search_radius_cells
         How far to look for a passable cell, in cells.
+    max_distance_m
+        When given, look instead for a passable cell whose centre lies within this many metres
+        of the point's cell centre (``search_radius_cells`` is then not used).
 
     Returns
     -------
@@ -62,6 +66,8 @@ def snap_to_passable(
     best = np.full(len(todo), -1, dtype=np.int64)
     best_d = np.full(len(todo), np.inf)
     rad = search_radius_cells
+    if max_distance_m is not None:
+        rad = int(np.ceil(max_distance_m / grid.min_cell_size_m))
     for dr in range(-rad, rad + 1):
         for dc in range(-rad, rad + 1):
             r = r0 + dr
@@ -71,6 +77,8 @@ def snap_to_passable(
             valid &= flat[cand]
             rows_mid = np.clip(r0, 0, grid.rows - 1)
             d = np.hypot(dc * grid.dx_m[rows_mid], dr * grid.dy_m)
+            if max_distance_m is not None:
+                valid &= d <= max_distance_m
             better = valid & ((d < best_d) | ((d == best_d) & (cand < best)))
             best = np.where(better, cand, best)
             best_d = np.where(better, d, best_d)

@@ -217,6 +217,39 @@ _TEXT: dict[str, tuple[str, str]] = {
         "",
         "sel berpenduduk tetapi berada di luar data tutupan lahan / hambatan perjalanan",
     ),
+    # data quality (the audit)
+    "audit_title": ("Data quality", "Kualitas data"),
+    "audit_note": (
+        "What reach noticed about its inputs: warnings (a figure may be wrong because of them), "
+        "repairs it made (e.g. road ends joined) and notes. Every finding is in audit.csv.",
+        "Hal yang dicatat reach tentang data masukan: peringatan (angka bisa keliru karenanya), "
+        "perbaikan yang dilakukan (misalnya ujung jalan disambung) dan catatan. Semua temuan "
+        "ada di audit.csv.",
+    ),
+    "audit_none": ("Nothing to report.", "Tidak ada temuan."),
+    "zone_off_grid": (
+        "This zone lies outside the population grid: no map, and its figures are empty (see "
+        "Data quality).",
+        "Wilayah ini berada di luar grid penduduk: tanpa peta, dan angkanya kosong (lihat "
+        "Kualitas data).",
+    ),
+    "audit_check": ("Check", "Pemeriksaan"),
+    "audit_warnings": ("Warnings", "Peringatan"),
+    "audit_warnings_shown": (
+        "Warnings (the first {n} of {total})",
+        "Peringatan ({n} pertama dari {total})",
+    ),
+    "severity.warning": ("Warnings", "Peringatan"),
+    "severity.repaired": ("Repaired", "Diperbaiki"),
+    "severity.info": ("Notes", "Catatan"),
+    "audit_subject": ("About", "Tentang"),
+    "audit_message": ("Finding", "Temuan"),
+    "subject.facility": ("facility", "fasilitas"),
+    "subject.zone": ("zone", "wilayah"),
+    "subject.road": ("road", "jalan"),
+    "subject.layer": ("layer", "lapisan"),
+    "subject.population": ("population", "penduduk"),
+    "subject.region": ("region", "wilayah studi"),
     # data sources
     "sources": ("Data sources", "Sumber data"),
     "sources_note": (
@@ -237,6 +270,10 @@ _TEXT: dict[str, tuple[str, str]] = {
     "role.osm": ("Roads, ferries (OpenStreetMap)", "Jalan, feri (OpenStreetMap)"),
     "role.roads": ("Roads", "Jalan"),
     "role.boundaries": ("Zone boundaries", "Batas wilayah"),
+    "role.zone_totals": (
+        "Population per zone (population correction)",
+        "Penduduk per wilayah (koreksi penduduk)",
+    ),
     "role.landcover": ("Land cover", "Tutupan lahan"),
     "role.dem": ("Elevation", "Ketinggian (elevasi)"),
     "role.barriers": ("Barriers", "Penghalang"),
@@ -290,17 +327,42 @@ _TEXT: dict[str, tuple[str, str]] = {
         "{service} ({kind}): {mode}; ambang {thresholds}; penduduk sasaran {share} dari seluruh "
         "penduduk.",
     ),
+    "correction_totals": (
+        "The population raster's people were rescaled zone by zone to the totals of {file} "
+        "(the population correction): each zone's people multiplied by one factor, so that the "
+        "zone holds the table's total; people in cells outside every zone were left as they "
+        "were. The grid held {before} people before and {after} after.",
+        "Penduduk dalam raster penduduk disesuaikan per wilayah dengan total dalam {file} "
+        "(koreksi penduduk): penduduk setiap wilayah dikalikan dengan satu faktor sehingga "
+        "wilayah itu memuat total dalam tabel; penduduk di luar semua wilayah tidak diubah. Grid "
+        "memuat {before} jiwa sebelumnya dan {after} jiwa sesudahnya.",
+    ),
+    "correction_shares": (
+        "The population raster's people were redistributed between the zones by the shares of "
+        "{file} (the population correction): the raster's own total inside the zones was kept "
+        "and each zone given its share of it; people in cells outside every zone were left as "
+        "they were. The grid held {before} people before and {after} after.",
+        "Penduduk dalam raster penduduk dibagi ulang antarwilayah menurut proporsi dalam {file} "
+        "(koreksi penduduk): total raster di dalam wilayah dipertahankan dan setiap wilayah "
+        "mendapat bagiannya; penduduk di luar semua wilayah tidak diubah. Grid memuat {before} "
+        "jiwa sebelumnya dan {after} jiwa sesudahnya.",
+    ),
+    "correction_raster": ("People in the raster", "Penduduk dalam raster"),
+    "correction_given": ("Given total", "Total yang diberikan"),
+    "correction_target": ("People after correction", "Penduduk setelah koreksi"),
+    "correction_factor": ("Factor", "Faktor"),
     "method_counted": (
         "People who cannot reach a facility are counted, not dropped. In every row of the tables, "
         "the people within the largest threshold, plus those reached only beyond it, plus those "
         "unreachable (by reason) add up to the row's population; the zones plus the people outside "
-        "every zone add up to the population raster's total ({total} people). reach checks this "
-        "on every run.",
+        "every zone add up to the population's total ({total} people: the raster's, after any "
+        "population correction). reach checks this on every run.",
         "Penduduk yang tidak dapat mencapai fasilitas tetap dihitung, tidak dibuang. Pada setiap "
         "baris tabel, penduduk dalam ambang terbesar, ditambah yang baru terjangkau di atas ambang "
         "itu, ditambah yang tidak terjangkau (menurut penyebab) sama dengan jumlah penduduk baris "
-        "itu; seluruh wilayah ditambah penduduk di luar wilayah sama dengan total raster penduduk "
-        "({total} jiwa). reach memeriksa hal ini pada setiap analisis.",
+        "itu; seluruh wilayah ditambah penduduk di luar wilayah sama dengan total penduduk "
+        "({total} jiwa: total raster, setelah koreksi penduduk bila ada). reach memeriksa hal ini "
+        "pada setiap analisis.",
     ),
     "method_times": (
         "Mean, median and 90th-percentile times are weighted by population and count only the "

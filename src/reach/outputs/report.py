@@ -38,9 +38,11 @@ from urllib.request import url2pathname
 import jinja2
 import numpy as np
 import pandas as pd
+import shapely
 
 from reach import __version__
 from reach.errors import ReachError, RefusedURLError
+from reach.findings import SEVERITIES, Finding
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID
 from reach.outputs.i18n import Locale, get_locale
 from reach.outputs.report_charts import CurveLine, MapPanel, coverage_curve_png, zone_map_png
@@ -570,9 +572,12 @@ class _View:
                 fac_parts.append(f"{svc}: {listed or loc.t('none')}")
             png = None
             width_mm = 0.0
+            off_grid = False
             if maps and k < self.max_zone_maps:
                 geom = zones_gdf.geometry.iloc[k]
-                if geom is not None and not geom.is_empty:
+                # a zone outside the grid has no cell to draw: it gets a note, not a map
+                off_grid = geom is not None and not geom.intersects(shapely.box(*grid.bounds))
+                if geom is not None and not geom.is_empty and not off_grid:
                     data, width_mm = zone_map_png(
                         [panels[svc] for svc in self.services],
                         transform=grid.transform,
@@ -595,7 +600,7 @@ class _View:
                     "map_width_mm": f"{width_mm:.1f}",
                     "no_map": loc.t("zone_no_map", n=self.max_zone_maps)
                     if maps and k >= self.max_zone_maps
-                    else None,
+                    else (loc.t("zone_off_grid") if off_grid else None),
                 }
             )
         return out
@@ -633,6 +638,48 @@ class _View:
             for c in self.reason_cols
         ]
         return {"tables": tables, "nobody": nobody, "reasons": reasons}
+
+    # -- data quality ---------------------------------------------------------------------
+
+    def audit(self, findings: Sequence[Finding] | None, *, max_warnings: int = 40) -> Any:
+        """The counts per check and severity, and the first warnings, naming their subject."""
+        if findings is None:
+            return None
+        loc = self.loc
+        counts: dict[str, Counter[str]] = {}
+        for f in findings:
+            counts.setdefault(f.check, Counter())[f.severity] += 1
+        rows = [
+            [_Cell(check, num=False), *[_Cell(str(by[s]) if by[s] else "") for s in SEVERITIES]]
+            for check, by in sorted(counts.items())
+        ]
+        header = [loc.t("audit_check"), *[loc.t(f"severity.{s}") for s in SEVERITIES]]
+        warnings = [f for f in findings if f.severity == "warning"]
+        shown = warnings[:max_warnings]
+        caption = (
+            loc.t("audit_warnings")
+            if len(shown) == len(warnings)
+            else loc.t("audit_warnings_shown", n=len(shown), total=len(warnings))
+        )
+        warn_rows = [
+            [
+                _Cell(
+                    f"{loc.t(f'subject.{f.subject}')} {f.subject_id}".strip()
+                    + (f" ({f.service})" if f.service else ""),
+                    num=False,
+                ),
+                _Cell(f.message, num=False),
+            ]
+            for f in shown
+        ]
+        return {
+            "counts": _Table(header=header, rows=rows),
+            "warnings": _Table(
+                header=[loc.t("audit_subject"), loc.t("audit_message")],
+                rows=warn_rows,
+                caption=caption,
+            ),
+        }
 
     # -- data sources, method -------------------------------------------------------------
 
@@ -711,7 +758,7 @@ class _View:
                 )
             )
         after = [
-            loc.t("method_counted", total=self.people(self.run.region.raster_total)),
+            loc.t("method_counted", total=self.people(self.run.region.population_total)),
             loc.t("method_times"),
         ]
         caveats = [
@@ -721,7 +768,45 @@ class _View:
             loc.t("caveat_share"),
             loc.t("caveat_rounding"),
         ]
-        return {"before": paragraphs, "services": services, "after": after, "caveats": caveats}
+        return {
+            "before": paragraphs,
+            "services": services,
+            "after": after,
+            "caveats": caveats,
+            "correction": self.population_correction(),
+        }
+
+    def population_correction(self) -> dict[str, Any] | None:
+        """The sentence and table of the population correction (``None``: none was made)."""
+        corr = self.run.region.population_correction
+        spec = self.scn.region.population_correction
+        if corr is None or spec is None:
+            return None
+        loc = self.loc
+        sentence = loc.t(
+            f"correction_{corr.mode}",
+            file=Path(spec.path).name,
+            before=self.people(corr.total_before),
+            after=self.people(corr.total_after),
+        )
+        rows = [
+            [
+                _Cell(str(r["zone_name"]), num=False),
+                _Cell(self.people(float(r["raster_people"]))),
+                _Cell(self.people(float(r["given_total"]))),
+                _Cell(self.people(float(r["target_people"]))),
+                _Cell(loc.number(float(r["factor"]), 3)),
+            ]
+            for r in _records(corr.table)
+        ]
+        header = [
+            loc.t("zone"),
+            loc.t("correction_raster"),
+            loc.t("correction_given"),
+            loc.t("correction_target"),
+            loc.t("correction_factor"),
+        ]
+        return {"sentence": sentence, "table": _Table(header=header, rows=rows)}
 
 
 def coverage_curve(
@@ -825,6 +910,7 @@ def _input_roles(
     add("role.osm", r.osm)
     add("role.roads", r.roads.path if r.roads else None)
     add("role.boundaries", r.boundaries.path if r.boundaries else None)
+    add("role.zone_totals", r.population_correction.path if r.population_correction else None)
     if r.landcover:
         add("role.landcover", r.landcover.path)
         for name in sorted(r.landcover.fractions):
@@ -872,6 +958,7 @@ def render_report_html(
     title_date: str | None = None,
     zone_maps: bool = True,
     max_zone_maps: int = DEFAULT_MAX_ZONE_MAPS,
+    findings: Sequence[Finding] | None = None,
 ) -> str:
     """Render the report of a run as one self-contained HTML page.
 
@@ -888,6 +975,9 @@ def render_report_html(
         Draw a travel-time map per zone.
     max_zone_maps
         Draw maps for the first this many zones only (the rest get their table).
+    findings
+        The data-quality audit's findings, shown in a "Data quality" section (``None``: no
+        section).
 
     Returns
     -------
@@ -917,6 +1007,7 @@ def render_report_html(
         "comparison": view.comparison(),
         "zones": view.zones(maps=zone_maps),
         "unreachable": view.unreachable(),
+        "audit": view.audit(findings),
         "sources": view.sources(),
         "method": view.method(),
     }
@@ -1087,6 +1178,7 @@ def write_report(
     title_date: str | None = None,
     zone_maps: bool = True,
     max_zone_maps: int = DEFAULT_MAX_ZONE_MAPS,
+    findings: Sequence[Finding] | None = None,
 ) -> list[Path]:
     """Write ``report_<lang>.html`` (and ``report_<lang>.pdf``) into ``folder``.
 
@@ -1105,7 +1197,7 @@ def write_report(
         Also write the PDF (needs WeasyPrint and Pango).
     title_date
         The date on the title page; default today.
-    zone_maps, max_zone_maps
+    zone_maps, max_zone_maps, findings
         See :func:`render_report_html`.
 
     Returns
@@ -1122,8 +1214,9 @@ def write_report(
     """
     folder = Path(folder)
     html = render_report_html(
-        run, lang=lang, title_date=title_date, zone_maps=zone_maps, max_zone_maps=max_zone_maps
-    )
+        run, lang=lang, title_date=title_date, zone_maps=zone_maps, max_zone_maps=max_zone_maps,
+        findings=findings,
+    )  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
     html_path = folder / report_file_name(lang, "html")
     with atomic_file(html_path) as tmp:

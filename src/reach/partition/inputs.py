@@ -15,6 +15,7 @@ import geopandas as gpd
 import numpy as np
 
 from reach.model.grid import AnalysisGrid, Rect
+from reach.model.population_correction import PopulationCorrection
 from reach.model.region import Region
 from reach.model.zones import ZoneShares
 from reach.partition.friction import (
@@ -68,6 +69,8 @@ class CoordinatorInputs:
         The reporting zones and the zone number of each cell.
     zone_shares
         Each cell's share of each zone; ``None``: each cell whole to ``zone``.
+    population_correction
+        How the population was rescaled per zone, if it was.
     roads
         The road and ferry lines.
     facilities
@@ -86,6 +89,7 @@ class CoordinatorInputs:
     roads: Any
     facilities: dict[str, gpd.GeoDataFrame]
     zone_shares: ZoneShares | None = None
+    population_correction: PopulationCorrection | None = None
 
     def file_window(self, rect: Rect) -> FileWindow:
         """A window's friction to be read from the scenario's files by a worker.
@@ -174,6 +178,7 @@ def inputs_from_region(region: Region) -> CoordinatorInputs:
         roads=region.roads,
         facilities=region.facilities,
         zone_shares=region.zone_shares,
+        population_correction=region.population_correction,
     )
 
 
@@ -214,6 +219,7 @@ def inputs_from_scenario(scn: ScenarioSpec, clock: Clock) -> CoordinatorInputs:
         roads=roads,
         facilities=facilities,
         zone_shares=inputs.zone_shares,
+        population_correction=inputs.population_correction,
     )
 
 

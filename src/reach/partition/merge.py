@@ -120,6 +120,7 @@ def region_without_friction(inputs: CoordinatorInputs, plan: PartitionPlan) -> R
         zones=inputs.zones,
         zone=inputs.zone,
         zone_shares=inputs.zone_shares,
+        population_correction=inputs.population_correction,
         friction=empty,
         roads=inputs.roads,
         facilities=inputs.facilities,

@@ -360,11 +360,15 @@ def _survey_task(rect: Rect, payload: FileWindow) -> SurveyTile:
     return survey_tile(rect[0], rect[2], payload.build(rect))
 
 
-def _snap(fac: gpd.GeoDataFrame, grid: AnalysisGrid, passable: np.ndarray) -> gpd.GeoDataFrame:
+def _snap(
+    fac: gpd.GeoDataFrame, grid: AnalysisGrid, passable: np.ndarray, within_m: float | None
+) -> gpd.GeoDataFrame:
     """The facilities with their cell, as the pipeline's searcher snaps them."""
     pts = fac.to_crs(grid.crs).geometry
     out = fac.copy()
-    out["cell"] = snap_to_passable(pts.x.to_numpy(), pts.y.to_numpy(), grid, passable)
+    out["cell"] = snap_to_passable(
+        pts.x.to_numpy(), pts.y.to_numpy(), grid, passable, max_distance_m=within_m
+    )
     return out
 
 
@@ -462,7 +466,8 @@ def make_plan(
             )
             networks[mode] = mode_network(net, grid, passable)
         facilities = {
-            s.name: _snap(inputs.facilities[s.name], grid, passable) for s in scn.services
+            s.name: _snap(inputs.facilities[s.name], grid, passable, s.facilities.snap_within_m)
+            for s in scn.services
         }
         del passable
     limit = scn.grid.max_travel_time_min

@@ -15,6 +15,7 @@ import numpy as np
 from rasterio.warp import transform_bounds
 
 from reach.errors import InputError, ResourceLimitError
+from reach.findings import Finding
 from reach.ingest.boundaries import read_vector_bounds
 from reach.ingest.landcover import (
     dem_header,
@@ -224,9 +225,15 @@ def require_overlap(
 
 
 def _warn_partial(
-    share: float | None, *, what: str, path: Path | str, warnings: list[str] | None
+    share: float | None,
+    *,
+    what: str,
+    path: Path | str,
+    warnings: list[str] | None,
+    findings: list[Finding] | None = None,
 ) -> None:
-    """Log, and add to ``warnings``, a layer covering under :data:`MIN_LAYER_COVERAGE`."""
+    """Log, and add to ``warnings`` and ``findings``, a layer covering under
+    :data:`MIN_LAYER_COVERAGE`."""
     if share is None or share >= MIN_LAYER_COVERAGE:
         return
     text = (
@@ -236,10 +243,21 @@ def _warn_partial(
     _log.warning(text)
     if warnings is not None:
         warnings.append(text)
+    if findings is not None:
+        findings.append(
+            Finding(
+                "layer_partial_cover", "warning", "layer", str(path), text,
+                value=round(share, 4), unit="share",
+            )
+        )  # fmt: skip
 
 
 def check_layers_overlap(
-    scn: ScenarioSpec, grid: AnalysisGrid, *, warnings: list[str] | None = None
+    scn: ScenarioSpec,
+    grid: AnalysisGrid,
+    *,
+    warnings: list[str] | None = None,
+    findings: list[Finding] | None = None,
 ) -> None:
     """Refuse land-cover, elevation, barrier and water layers that miss the grid entirely.
 
@@ -255,6 +273,8 @@ def check_layers_overlap(
     warnings
         Where to add a line for a land-cover or elevation layer covering less than
         :data:`MIN_LAYER_COVERAGE` of the grid (also logged on the ``reach`` logger).
+    findings
+        Where to add a ``layer_partial_cover`` finding (``warning``) for each such layer.
 
     Raises
     ------
@@ -276,7 +296,7 @@ def check_layers_overlap(
             header = geotiff_header(path, what=what)
             share = require_overlap([(header.bounds, header.crs)], grid, what=what, path=path)
             if i == 0:  # cover fractions share one grid: one warning is enough
-                _warn_partial(share, what=what, path=path, warnings=warnings)
+                _warn_partial(share, what=what, path=path, warnings=warnings, findings=findings)
     if region.dem and scn.grid.slope:
         paths = [scn.resolve(p) for p in region.dem]
         headers = [dem_header(p) for p in paths]
@@ -285,7 +305,7 @@ def check_layers_overlap(
         share = require_overlap(
             [(h.bounds, h.crs) for h in headers], grid, what=what, path=shown_path
         )
-        _warn_partial(share, what=what, path=shown_path, warnings=warnings)
+        _warn_partial(share, what=what, path=shown_path, warnings=warnings, findings=findings)
     for kind, specs in (("barrier layer", region.barriers), ("water layer", region.water)):
         for spec in specs:
             path = scn.resolve(spec.path)

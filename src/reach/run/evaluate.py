@@ -250,7 +250,7 @@ def _evaluate_service(
     season_rows: list[pd.DataFrame] = []
     for season_name, share, searcher in variants:
         with clock.step(f"{name}: {svc.name}: travel times"):
-            fac = searcher.snap(facilities)
+            fac = searcher.snap(facilities, within_m=svc.facilities.snap_within_m)
             result = searcher.search(fac, svc.mode, start=start, base=base)
             walk = None
             if vehicle_share < 1.0 and svc.mode != "walk":

@@ -181,6 +181,7 @@ def build_manifest(
         "population": {
             "raster_total": region.raster_total,
             "grid_total": region.population.total,
+            "population_total": region.population_total,
         },
         "friction": {"populated_water_cells_made_land": region.friction.populated_water_cells},
         "unreachable_reasons": {
@@ -192,6 +193,8 @@ def build_manifest(
     }
     if region.roads_noding is not None:
         manifest["roads_noding"] = region.roads_noding.summary()
+    if region.population_correction is not None:
+        manifest["population"]["correction"] = region.population_correction.summary()
     manifest.update(extra or {})
     manifest["outputs"] = sorted(
         str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()

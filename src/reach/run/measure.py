@@ -113,7 +113,8 @@ def service_coverage(
     Parameters
     ----------
     region
-        The loaded region (people, zones, and the raster total the table must add up to).
+        The loaded region (people, zones, and the population total the table must add up to:
+        the raster's, or the corrected one).
     svc
         The service (thresholds, target share).
     result
@@ -133,7 +134,7 @@ def service_coverage(
     Raises
     ------
     ConservationError
-        When the all row's population differs from the raster total times the target share.
+        When the all row's population differs from the population total times the target share.
     """
     people = region.population.people
     zone = region.membership
@@ -153,7 +154,7 @@ def service_coverage(
         thresholds_min=svc.thresholds_min,
         target_share=svc.target_share,
     )  # fmt: skip
-    expected = region.raster_total * svc.target_share
+    expected = region.population_total * svc.target_share
     got = float(cov.loc[cov["zone_id"] == ALL_ZONES_ID, "population"].iloc[0])
     if abs(got - expected) > 1e-6 * max(1.0, expected):
         raise ConservationError(

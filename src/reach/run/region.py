@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 import geopandas as gpd
 import numpy as np
 
 from reach.errors import InputError, ScenarioError
+from reach.findings import Finding
 from reach.ingest.boundaries import read_zones
 from reach.ingest.facilities import facilities_from_osm, read_facilities
 from reach.ingest.landcover import (
@@ -22,6 +24,8 @@ from reach.ingest.lines import read_road_lines
 from reach.ingest.osm import read_osm_facilities, read_osm_roads
 from reach.ingest.population import Population, aggregate_population, read_population
 from reach.ingest.roads import RoadLines
+from reach.ingest.zone_totals import read_zone_totals
+from reach.model.facility_audit import location_findings, merge_duplicates, name_findings
 from reach.model.grid import (
     AnalysisGrid,
     Friction,
@@ -30,8 +34,9 @@ from reach.model.grid import (
     rasterize_zones,
 )
 from reach.model.noding import NodingReport, node_lines
+from reach.model.population_correction import PopulationCorrection, correct_population
 from reach.model.region import Region, RegionInputs
-from reach.model.zones import zone_shares
+from reach.model.zones import ZoneShares, zone_shares
 from reach.progress import Clock
 from reach.run.checks import (
     check_layers_overlap,
@@ -45,6 +50,7 @@ from reach.spec import (
 )
 
 __all__ = [
+    "correct_region_population",
     "load_region",
     "read_landcover",
     "read_region_inputs",
@@ -136,7 +142,11 @@ def read_landcover(scn: ScenarioSpec) -> LandCover | None:
 
 
 def read_service_facilities(
-    scn: ScenarioSpec, svc: ServiceSpec, osm_cache: dict[str, gpd.GeoDataFrame]
+    scn: ScenarioSpec,
+    svc: ServiceSpec,
+    osm_cache: dict[str, gpd.GeoDataFrame],
+    *,
+    findings: list[Finding] | None = None,
 ) -> gpd.GeoDataFrame:
     """A service's baseline facilities, filtered to its tiers, sorted by ``facility_id``.
 
@@ -150,12 +160,17 @@ def read_service_facilities(
     osm_cache
         Shared by the services of one load, so the OSM extract's features are read once; the
         first service reading from OSM fills it.
+    findings
+        Where the audit's findings are appended: duplicates merged (or kept, with
+        ``merge_duplicates = false``) and facilities without a name
+        (:mod:`reach.model.facility_audit`).
 
     Returns
     -------
     geopandas.GeoDataFrame
-        The facilities in lon/lat (EPSG:4326), with ``service`` set to the service's name and
-        missing capacities filled from ``capacity_by_tier``.
+        The facilities in lon/lat (EPSG:4326), with ``service`` set to the service's name,
+        missing capacities filled from ``capacity_by_tier``, and two records of one facility
+        within ``duplicate_within_m`` merged into one.
 
     Raises
     ------
@@ -199,7 +214,19 @@ def read_service_facilities(
     if spec.capacity_by_tier:
         by_tier = fac["tier"].map(spec.capacity_by_tier).astype(float)
         fac["capacity"] = fac["capacity"].astype(float).fillna(by_tier)
-    return fac.sort_values("facility_id", kind="stable").reset_index(drop=True)
+    fac = fac.sort_values("facility_id", kind="stable").reset_index(drop=True)
+    fac, merged = merge_duplicates(
+        fac,
+        service=svc.name,
+        kind=svc.kind,
+        from_osm=spec.from_osm,
+        within_m=spec.duplicate_within_m,
+        merge=spec.merge_duplicates,
+    )
+    if findings is not None:
+        findings.extend(merged)
+        findings.extend(name_findings(fac, service=svc.name))
+    return fac.reset_index(drop=True)
 
 
 def read_zone_layer(scn: ScenarioSpec, grid: AnalysisGrid) -> tuple[gpd.GeoDataFrame, np.ndarray]:
@@ -294,6 +321,65 @@ def region_friction(scn: ScenarioSpec, *, grid: AnalysisGrid, pop: Population) -
     )
 
 
+def correct_region_population(
+    scn: ScenarioSpec,
+    pop: Population,
+    zones: gpd.GeoDataFrame,
+    membership: np.ndarray | ZoneShares,
+) -> tuple[Population, PopulationCorrection | None]:
+    """The population rescaled per zone to ``[region.population_correction]``, if asked for.
+
+    Parameters
+    ----------
+    scn
+        The validated scenario.
+    pop
+        The population on the analysis grid.
+    zones
+        The reporting zones (their ``zone_id`` is matched to the table's ``zone_column``).
+    membership
+        Each cell's zone number, or the exact zone shares.
+
+    Returns
+    -------
+    Population
+        The corrected population (its ``total`` the corrected total), or ``pop`` unchanged.
+    PopulationCorrection or None
+        The factors per zone and the warnings; ``None`` without a correction table.
+
+    Raises
+    ------
+    InputError
+        When the table is refused (see :func:`reach.ingest.zone_totals.read_zone_totals`), or
+        its totals add up to 0 in ``"shares"`` mode.
+    """
+    spec = scn.region.population_correction
+    if spec is None:
+        return pop, None
+    path = scn.resolve(spec.path)
+    ids = zones["zone_id"].astype(str).tolist()
+    totals = read_zone_totals(
+        path, zone_column=spec.zone_column, total_column=spec.total_column, zone_ids=ids
+    )
+    if spec.mode == "shares" and sum(totals.values()) <= 0:
+        raise InputError(
+            "the totals add up to 0, so they give no shares",
+            path=path,
+            fix='give each zone its people (or use mode = "totals")',
+        )
+    correction = correct_population(
+        pop.people, membership, zone_ids=ids, zone_names=zones["name"].astype(str).tolist(),
+        totals=totals, mode=spec.mode, warn_share=spec.warn_share,
+    )  # fmt: skip
+    _log.info(
+        "population corrected to %s (%s): %.0f -> %.0f people",
+        path.name, spec.mode, correction.total_before, correction.total_after,
+    )  # fmt: skip
+    for f in correction.findings:
+        _log.warning("%s", f.message)
+    return replace(pop, people=correction.people, total=correction.total_after), correction
+
+
 def read_region_inputs(
     scn: ScenarioSpec,
     *,
@@ -345,16 +431,29 @@ def read_region_inputs(
         if scn.region.boundaries is not None:
             shares = zone_shares(zones, grid, membership=scn.region.boundaries.membership)
             zone = shares.zone
+    correction = None
+    if scn.region.population_correction is not None:
+        with clock.step("correct population"):
+            pop, correction = correct_region_population(
+                scn, pop, zones, shares if shares is not None else zone
+            )
     with clock.step("read roads"):
         roads, noding = read_roads(scn)
+    findings: list[Finding] = []
     with clock.step("read facilities"):
         osm_cache: dict[str, gpd.GeoDataFrame] = {}
-        facilities = {s.name: read_service_facilities(scn, s, osm_cache) for s in scn.services}
+        facilities = {
+            s.name: read_service_facilities(scn, s, osm_cache, findings=findings)
+            for s in scn.services
+        }
         for svc in scn.services:
             require_on_grid(scn, svc, facilities[svc.name], grid)
     # after the facilities: when none of them is on the grid, the population raster is the
     # file in the wrong place, and that refusal says so
     warnings: list[str] = []
+    if correction is not None:
+        findings += correction.findings
+        warnings += [f.message for f in correction.findings]
     with clock.step("check layers"):
         if scn.region.boundaries is not None:
             zb = zones.total_bounds
@@ -364,11 +463,11 @@ def read_region_inputs(
                 what="zones file",
                 path=scn.resolve(scn.region.boundaries.path),
             )
-        check_layers_overlap(scn, grid, warnings=warnings)
+        check_layers_overlap(scn, grid, warnings=warnings, findings=findings)
     return RegionInputs(
         population=pop, raster_total=raster_total, grid=grid, zones=zones, zone=zone,
         roads=roads, facilities=facilities, warnings=tuple(warnings), zone_shares=shares,
-        roads_noding=noding,
+        roads_noding=noding, findings=tuple(findings), population_correction=correction,
     )  # fmt: skip
 
 
@@ -402,6 +501,12 @@ def load_region(scn: ScenarioSpec, *, clock: Clock | None = None) -> Region:
     pop, grid = inputs.population, inputs.grid
     with clock.step("build friction"):
         friction = region_friction(scn, grid=grid, pop=pop)
+    findings = list(inputs.findings)
+    for svc in scn.services:
+        findings += location_findings(
+            inputs.facilities[svc.name], grid, friction, service=svc.name,
+            snap_within_m=svc.facilities.snap_within_m,
+        )  # fmt: skip
     raster_total, zones, zone = inputs.raster_total, inputs.zones, inputs.zone
     roads, facilities = inputs.roads, inputs.facilities
     return Region(
@@ -418,4 +523,6 @@ def load_region(scn: ScenarioSpec, *, clock: Clock | None = None) -> Region:
         timings_s=clock.timings,
         warnings=list(inputs.warnings),
         roads_noding=inputs.roads_noding,
+        findings=findings,
+        population_correction=inputs.population_correction,
     )

@@ -118,16 +118,19 @@ class SearchSession:
                 )
             return self.graphs[mode]
 
-    def snap(self, fac: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    def snap(self, fac: gpd.GeoDataFrame, *, within_m: float | None = None) -> gpd.GeoDataFrame:
         """Place facilities on the grid: each in its cell, or the nearest passable one.
 
         A facility in an impassable cell (a pier, a clinic drawn in a lake) moves to the
-        nearest passable cell within two cells of it.
+        nearest passable cell within two cells of it, or within ``within_m`` metres.
 
         Parameters
         ----------
         fac
             Facilities in any CRS.
+        within_m
+            How far (metres) a facility may move: the service's ``snap_within_m``; ``None``:
+            within two cells.
 
         Returns
         -------
@@ -138,7 +141,9 @@ class SearchSession:
         grid = self.region.grid
         pts = fac.to_crs(grid.crs).geometry
         out = fac.copy()
-        out["cell"] = snap_to_passable(pts.x.to_numpy(), pts.y.to_numpy(), grid, self.passable)
+        out["cell"] = snap_to_passable(
+            pts.x.to_numpy(), pts.y.to_numpy(), grid, self.passable, max_distance_m=within_m
+        )
         return out
 
     def search(

@@ -13,6 +13,7 @@ import pandas as pd
 
 from reach.codes import REASON_LABELS, REASON_REACHED
 from reach.model.region import Region
+from reach.outputs.audit import manifest_warning_lines, write_audit
 from reach.outputs.maps import write_maps
 from reach.outputs.write import (
     atomic_folder,
@@ -22,6 +23,7 @@ from reach.outputs.write import (
     write_table,
 )
 from reach.results import Evaluation, RunResult
+from reach.run.audit import audit_run
 from reach.run.manifest import build_manifest
 from reach.spec import ScenarioSpec
 
@@ -144,6 +146,11 @@ def write_run(run: RunResult, target: Path, *, maps: bool = True) -> None:
     grid = region.grid
     with atomic_folder(target, protect=scn.protected_paths(), command="run") as tmp:
         _write_evaluation(run.baseline, tmp, region)
+        if region.population_correction is not None:
+            write_table(
+                region.population_correction.table, tmp / "population_correction",
+                parquet=scn.outputs.parquet,
+            )  # fmt: skip
         if scn.outputs.rasters:
             write_geotiff(
                 tmp / "population.tif", region.population.people.astype(np.float32),
@@ -165,6 +172,9 @@ def write_run(run: RunResult, target: Path, *, maps: bool = True) -> None:
             )
         inputs = run.inputs
         warnings: list[str] = list(run.warnings)
+        findings = audit_run(region, run.baseline)
+        write_audit(findings, tmp)
+        warnings += manifest_warning_lines(findings, known=warnings)
         if scn.outputs.reports and maps:
             # matplotlib and WeasyPrint are imported only when reports are asked for
             from reach.outputs.report import pdf_unavailable, write_report
@@ -176,7 +186,7 @@ def write_run(run: RunResult, target: Path, *, maps: bool = True) -> None:
                 warnings.append(f"PDF reports skipped, HTML written: {why}")
                 _log.warning(warnings[-1])
             for lang in scn.outputs.reports:
-                write_report(run, tmp, lang=lang, pdf=pdf)
+                write_report(run, tmp, lang=lang, pdf=pdf, findings=findings)
         manifest = build_manifest(
             scn, region, tmp,
             command="run", inputs=inputs, timings_s=run.timings_s, warnings=warnings,
@@ -196,6 +206,7 @@ def write_analysis(
     parameters: Mapping[str, Any],
     timings_s: Mapping[str, float] | None = None,
     files: Mapping[str, str] | None = None,
+    evaluation: Evaluation | None = None,
 ) -> None:
     """Write an analysis's tables and its manifest into ``target`` in one folder swap.
 
@@ -223,6 +234,9 @@ def write_analysis(
         Seconds per step.
     files
         Other text files by name (e.g. a summary), written as UTF-8.
+    evaluation
+        The evaluation the analysis measured (its facilities are audited); without it, the
+        audit holds the region's findings and checks only.
 
     Raises
     ------
@@ -237,9 +251,13 @@ def write_analysis(
             write_table(frame, tmp / stem)
         for name, text in (files or {}).items():
             (tmp / name).write_text(text, "utf-8")
+        findings = audit_run(region, evaluation)
+        write_audit(findings, tmp)
+        warnings = list(region.warnings)
+        warnings += manifest_warning_lines(findings, known=warnings)
         manifest = build_manifest(
             scn, region, tmp,
             command=command, inputs=inputs, timings_s=timings_s or {},
-            warnings=list(region.warnings), extra={"parameters": dict(parameters)},
+            warnings=warnings, extra={"parameters": dict(parameters)},
         )  # fmt: skip
         write_json(tmp / "manifest.json", manifest)

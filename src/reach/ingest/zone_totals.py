@@ -1,0 +1,118 @@
+"""Read a table of people per reporting zone (e.g. census totals), validated against the zones.
+
+The table the population correction (:mod:`reach.model.population_correction`) rescales the
+raster to: one row per zone, its id and its people. A table reach cannot use exactly is refused
+with one line naming the file, the problem and the fix.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from reach.errors import InputError
+from reach.ingest.boundaries import read_vector_file
+from reach.ingest.rasters import check_local_path
+from reach.ingest.tables import read_csv_text
+
+__all__ = ["read_zone_totals"]
+
+_WHAT = "population correction table"
+_VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".fgb")
+
+
+def read_zone_totals(
+    path: str | Path,
+    *,
+    zone_column: str,
+    total_column: str,
+    zone_ids: Sequence[str],
+) -> dict[str, float]:
+    """Read people per zone from a CSV (or a vector file's attributes), one row per zone.
+
+    Parameters
+    ----------
+    path
+        CSV (comma, semicolon, tab or bar separated, UTF-8), or a GeoPackage, GeoJSON,
+        shapefile or FlatGeobuf whose attribute table is read.
+    zone_column
+        Column holding the zone id.
+    total_column
+        Column holding the zone's people.
+    zone_ids
+        The ids of the region's reporting zones; the table must give each exactly once.
+
+    Returns
+    -------
+    dict
+        People (``float`` ≥ 0) by zone id, in the order of ``zone_ids``.
+
+    Raises
+    ------
+    InputError
+        When the file cannot be read, lacks a column, repeats a zone, names a zone the zones
+        file does not have or leaves one out, or gives a total that is missing, not a number,
+        negative or not finite.
+    """
+    p = check_local_path(path, what=_WHAT)
+    table = _read_table(p)
+    for col, key in ((zone_column, "zone_column"), (total_column, "total_column")):
+        if col not in table.columns:
+            raise InputError(
+                f"no column {col!r} (columns: {', '.join(map(str, table.columns))})",
+                path=p,
+                fix=f"set `{key}` in [region.population_correction] to one of the columns",
+            )
+    ids = table[zone_column].astype(str).str.strip()
+    dup = sorted(set(ids[ids.duplicated()]))
+    if dup:
+        raise InputError(
+            f"zone {', '.join(map(repr, dup))} appears more than once",
+            path=p,
+            fix="give each zone one row",
+        )
+    known = [str(z) for z in zone_ids]
+    unknown = sorted(set(ids) - set(known))
+    if unknown:
+        raise InputError(
+            f"no reporting zone has id {', '.join(map(repr, unknown))}",
+            path=p,
+            fix=f"use the zones' ids ({', '.join(known[:5])}{', …' if len(known) > 5 else ''})",
+        )
+    missing = [z for z in known if z not in set(ids)]
+    if missing:
+        raise InputError(
+            f"no total for zone {', '.join(map(repr, missing))}",
+            path=p,
+            fix="give every reporting zone a row",
+        )
+    totals: dict[str, float] = {}
+    for zid, raw in zip(ids, table[total_column], strict=True):
+        text = "" if raw is None or (isinstance(raw, float) and math.isnan(raw)) else str(raw)
+        try:
+            value = float(text.strip().replace(" ", "").replace("_", ""))
+        except ValueError:
+            raise InputError(
+                f"zone {zid!r}: total {text!r} is not a number",
+                path=p,
+                fix=f"write a plain number of people in {total_column!r}",
+            ) from None
+        if not math.isfinite(value) or value < 0:
+            raise InputError(
+                f"zone {zid!r}: total {text!r} is not a finite number ≥ 0",
+                path=p,
+                fix=f"write a plain number of people ≥ 0 in {total_column!r}",
+            )
+        totals[zid] = value
+    return {z: totals[z] for z in known}
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    """The file's rows as text columns (a CSV), or its attribute table (a vector file)."""
+    if path.suffix.lower() in _VECTOR_SUFFIXES:
+        gdf = read_vector_file(path, what=_WHAT)
+        return pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    return read_csv_text(path, what=_WHAT)
