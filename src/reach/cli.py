@@ -365,12 +365,14 @@ def _coverage_tables(run: RunResult) -> None:
             table.add_column(col, justify="right")
         for _, row in part.iterrows():
             bold = "bold" if row["zone_id"] == ALL_ZONES_ID else ""
+            # under half a person (slivers of cells at a zone file's edge): shares of nobody
+            shown = row if row["population"] >= 0.5 else row.map(lambda _: float("nan"))
             table.add_row(
                 Text(clean(row["zone_name"]), style=bold),
                 f"{row['population']:,.0f}",
-                *[_fmt(row[pct_within_col(t)], ".1f", " %") for t in th],
-                _fmt(row["median_time_min"], ".0f"),
-                _fmt(row["p90_time_min"], ".0f"),
+                *[_fmt(shown[pct_within_col(t)], ".1f", " %") for t in th],
+                _fmt(shown["median_time_min"], ".0f"),
+                _fmt(shown["p90_time_min"], ".0f"),
                 f"{row['unreachable_total']:,.0f}",
             )
         _print(table)

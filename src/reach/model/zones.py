@@ -41,6 +41,12 @@ Membership = Literal["exact", "centre"]
 #: (rounding of the areas where a boundary runs along cell edges).
 _WHOLE_TOL = 1e-9
 
+#: A cell whose zones together cover all but this share of it is covered whole: exactextract's
+#: coverage fractions are single precision, so a cell split by the shared boundary of two zones
+#: that tile the land adds up to 1 only within about 1e-7 (which, summed over a region, would
+#: put a fraction of a person "outside zones" where nobody is).
+_FULL_TOL = 1e-5
+
 
 @dataclass(frozen=True, eq=False)
 class ZoneShares:
@@ -209,6 +215,10 @@ def exact_zone_shares(zones: gpd.GeoDataFrame, grid: AnalysisGrid) -> ZoneShares
         scale = np.where(over, 1.0 / np.where(over, total, 1.0), 1.0)
         frac = frac * np.repeat(scale, count)
         total = np.where(over, 1.0, total)
+    full = (total < 1.0) & (total >= 1.0 - _FULL_TOL)
+    if full.any():  # zones that tile the cell: rounding of the fractions, not land outside
+        frac = frac * np.repeat(np.where(full, 1.0 / total, 1.0), count)
+        total = np.where(full, 1.0, total)
     whole = (count == 1) & (total >= 1.0 - _WHOLE_TOL)
     zone[uniq[whole]] = znum[start[whole]]
     shared_entry = np.repeat(~whole, count)
