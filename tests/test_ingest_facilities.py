@@ -47,7 +47,8 @@ def test_csv_basic_shape_and_generated_ids(tmp_path: Path) -> None:
     assert fac["facility_id"].tolist() == ["clinics-0001", "clinics-0002", "clinics-0003"]
     assert fac["name"].tolist()[0] == "Puskesmas Waingapu"
     assert set(fac["service"]) == {"health"}
-    assert fac["tier"].isna().all()
+    # without tier_column or tier_map the tier is read from the name (issue 18)
+    assert fac["tier"].tolist() == ["health_centre", "hospital", "clinic"]
     assert fac["capacity"].dtype == np.float64 and fac["capacity"].isna().all()
     assert fac.geometry.iloc[0].equals(Point(120.26, -9.65))
 
@@ -123,8 +124,10 @@ def test_nan_coordinates_rejected_naming_row(tmp_path: Path) -> None:
 
 
 def test_missing_coordinate_column_lists_columns(tmp_path: Path) -> None:
-    csv = "name,x,y\nA,1,1\n"
-    with pytest.raises(InputError, match=r"no longitude column 'lon' \(columns: name, x, y\)"):
+    csv = "name,east,north\nA,1,1\n"  # x / y are found since issue 18; east / north are not
+    with pytest.raises(
+        InputError, match=r"no longitude column 'lon' \(columns: name, east, north\)"
+    ):
         read_facilities(write_csv(tmp_path / "f.csv", csv), service="health")
 
 

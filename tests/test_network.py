@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -80,6 +83,12 @@ def test_reversed_csr_is_consistent() -> None:
 
 
 def test_empty_network_is_an_input_error() -> None:
-    lines = _lines([])
+    """A road file that gives no lines is refused; no road input at all is a walking region."""
+    lines = dataclasses.replace(_lines([]), source=Path("roads.gpkg"))
     with pytest.raises(InputError, match="empty"):
         build_network(lines, _grid(), profile=default_profile("walk"), ferry_wait_min=0)
+    walking = build_network(
+        RoadLines.empty(CRS.from_epsg(32750)), _grid(),
+        profile=default_profile("motorbike"), ferry_wait_min=0,
+    )  # fmt: skip
+    assert walking.n_nodes == 0

@@ -265,7 +265,8 @@ class RegionSpec(_Strict):
         OSM extract (``.osm``, ``.osm.bz2`` or ``.osm.pbf``): the roads and ferries, and the
         facilities of services read ``from_osm``. When given, ``roads`` is not read.
     roads
-        Road lines with a class column, for a region without an OSM extract.
+        Road lines with a class column, for a region without an OSM extract. With neither
+        ``osm`` nor ``roads`` the region has no roads: every service walks over the grid alone.
     boundaries
         Reporting zones; without them the whole grid is one zone named after the scenario.
     landcover
@@ -347,27 +348,31 @@ class FacilitiesSpec(_Strict):
     Attributes
     ----------
     path
-        CSV with lon/lat columns in decimal degrees (EPSG:4326), or a vector file with a CRS,
-        relative to the scenario file.
+        CSV (``;`` files may use decimal commas) or xlsx with lon/lat columns in decimal degrees
+        (EPSG:4326), or a vector file with a CRS, relative to the scenario file.
     from_osm
         Take the facilities from the region's OSM extract, classified by the service's kind.
     from_osm_tags
         Classify the rows of ``path`` by their OSM tags instead of by ``tier_column``.
     layer
-        Layer of a multi-layer vector file.
+        Layer of a multi-layer vector file, or the sheet of an xlsx workbook (default: first).
     id_column
-        Column with unique facility ids; without it ids are ``<file stem>-<row>`` (1-based
-        row in the file, 4 digits).
+        Column with unique facility ids; without it a ``kode`` / ``kode_faskes`` / ``npsn``
+        column when its values are complete and unique, else ids are ``<file stem>-<row>``
+        (1-based row in the file, 4 digits).
     name_column
         Column with the facility's name.
     tier_column, tier_map, default_tier
         Each facility's tier: the ``tier_column`` value passed through ``tier_map``;
-        unmapped values get ``default_tier`` (else they are refused), and without
-        ``tier_column`` every facility gets ``default_tier``.
+        unmapped values get ``default_tier`` (else they are refused). Without ``tier_map``,
+        Indonesian kinds are understood (Puskesmas, RSUD, Pustu, Polindes, SD, SMP, SMA, …);
+        without ``tier_column`` the tier is read from a ``tier`` / ``jenis`` / ``tipe`` /
+        ``kategori`` column or the name, and ``default_tier`` fills the rest.
     capacity_column
         Column with capacities (people served: patients, pupils); empty means unlimited.
     lon_column, lat_column
-        Coordinate columns of a CSV.
+        Coordinate columns of a CSV or xlsx (``longitude``/``bujur``/``x`` and
+        ``latitude``/``lintang``/``y`` are found too).
     where
         Keep only rows where, for any listed column, the value is one of its values, e.g.
         ``{ amenity = ["hospital", "clinic"] }``.
@@ -1009,14 +1014,12 @@ class ScenarioSpec(_Strict):
 
     @model_validator(mode="after")
     def _checks(self) -> ScenarioSpec:
-        """Checks across tables: services, roads, OSM facilities and alternatives' names."""
+        """Checks across tables: services, OSM facilities and alternatives' names."""
         if not self.services:
             raise ValueError("give at least one [[services]] entry")
         names = [s.name for s in self.services]
         if len(set(names)) != len(names):
             raise ValueError(f"service names must be unique: {names}")
-        if self.region.osm is None and self.region.roads is None:
-            raise ValueError("the region needs roads: `osm = ...` or a [region.roads] table")
         for svc in self.services:
             if svc.facilities.from_osm and self.region.osm is None:
                 raise ValueError(f"service {svc.name!r} reads facilities from OSM but no `osm`")

@@ -1,12 +1,14 @@
-"""Read health facilities and schools from CSV, GeoJSON, GeoPackage or OSM-tagged features.
+"""Read health facilities and schools from CSV, Excel, GeoJSON, GeoPackage or OSM-tagged features.
 
-Every reader returns the same table: :data:`FACILITY_COLUMNS` plus a Point ``geometry``.
+Every reader returns the same table: :data:`FACILITY_COLUMNS` plus a Point ``geometry``. Where the
+scenario names no column or gives no ``tier_map``, the conventions of
+:mod:`reach.ingest.conventions` fill in: ``lintang``/``bujur``, ``nama``, ``kode``, and tiers from
+a ``jenis``/``tipe`` column or the name (Puskesmas, RSUD, SD, SMA, …).
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,8 +26,19 @@ from reach.ingest.boundaries import (
     require_crs,
     text_values,
 )
+from reach.ingest.conventions import (
+    ID_ALIASES,
+    KIND_ALIASES,
+    LAT_ALIASES,
+    LON_ALIASES,
+    NAME_ALIASES,
+    education_tier_from_text,
+    fold_text,
+    parse_number,
+    tier_from_text,
+)
 from reach.ingest.rasters import check_local_path
-from reach.ingest.tables import read_csv_text
+from reach.ingest.tables import EXCEL_SUFFIXES, decimal_comma_table, read_table_text
 
 __all__ = [
     "FACILITY_COLUMNS",
@@ -37,8 +50,6 @@ __all__ = [
 
 FACILITY_COLUMNS: tuple[str, ...] = ("facility_id", "name", "service", "tier", "capacity")
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt")
-_LON_ALIASES = ("lon", "longitude", "lng", "long")
-_LAT_ALIASES = ("lat", "latitude")
 _SHOW = 5
 
 # --- OSM tag classification -------------------------------------------------------------------
@@ -76,48 +87,11 @@ _SCHOOL_TAG_TIER = {
 _SCHOOL_TAG_EXCLUDED = frozenset(
     {"kindergarten", "preschool", "pre_school", "university", "college"}
 )
-# Name heuristics, tried from the lowest tier up (a combined "SD-SMP" school counts as primary).
-# Abbreviations are matched case-sensitively on the original name, words on the folded name.
-_NAME_TIERS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
-    (
-        "primary",
-        re.compile(r"\b(SD|SDN|SDI|SDK|MI|MIN|MIS|EP|EPP|EPPS)\b"),
-        re.compile(r"\b(sekolah dasar|ecole primaire|ecol primaire|primaire|primary|elementary)\b"),
-    ),
-    (
-        "lower_secondary",
-        re.compile(r"\b(SMP|SMPN|SMPK|SLTP|MTs|MTS|MTsN|MTSN)\b"),
-        re.compile(r"\b(college|junior high|middle school|sekolah menengah pertama)\b"),
-    ),
-    (
-        "upper_secondary",
-        re.compile(r"\b(SMA|SMAN|SMAK|SMK|SMKN|SLTA|MA|MAN)\b"),
-        re.compile(
-            r"\b(lycee|senior high|high school|sekolah menengah atas|sekolah menengah kejuruan)\b"
-        ),
-    ),
-)
-
-
-def _fold(value: Any) -> str:
-    """Lower-case, accent-free, single-spaced text ('' for missing values)."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and not np.isfinite(value):
-        return ""
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    text = unicodedata.normalize("NFKD", str(value))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return " ".join(text.lower().replace("_", " ").split())
 
 
 def _tag_set(value: Any) -> set[str]:
     """The values of a possibly ``;``-separated OSM tag, folded."""
-    folded = _fold(value)
+    folded = fold_text(value)
     return {part.strip().replace(" ", "_") for part in folded.split(";") if part.strip()}
 
 
@@ -139,7 +113,7 @@ def classify_osm_health(amenity: Any, healthcare: Any, name: Any = None) -> str 
     """
     a = _tag_set(amenity)
     h = _tag_set(healthcare)
-    folded = _fold(name)
+    folded = fold_text(name)
     if "hospital" in a or "hospital" in h:
         return "hospital"
     if h & {"centre", "center"}:
@@ -158,7 +132,7 @@ def classify_osm_health(amenity: Any, healthcare: Any, name: Any = None) -> str 
 
 
 def _isced_levels(value: Any) -> list[int]:
-    return [int(d) for d in re.findall(r"\d+", _fold(value))]
+    return [int(d) for d in re.findall(r"\d+", fold_text(value))]
 
 
 def classify_osm_school(
@@ -199,12 +173,7 @@ def classify_osm_school(
         return min(tiers, key=EDUCATION_TIERS.index)
     if tags and tags <= _SCHOOL_TAG_EXCLUDED:
         return None
-    original = "" if _fold(name) == "" else str(name)
-    folded = _fold(name)
-    for tier, abbreviation, words in _NAME_TIERS:
-        if abbreviation.search(original) or words.search(folded):
-            return tier
-    return "primary"
+    return education_tier_from_text(name) or "primary"
 
 
 # --- shared helpers ---------------------------------------------------------------------------
@@ -245,11 +214,21 @@ def _where_mask(table: pd.DataFrame, where: Mapping[str, Sequence[str]], path: P
     return keep
 
 
+def _numbers(values: Sequence[str | None], *, decimal_comma: bool) -> np.ndarray:
+    return np.array([parse_number(v, decimal_comma=decimal_comma) for v in values], np.float64)
+
+
 def _csv_points(
-    table: pd.DataFrame, rows: np.ndarray, lon_col: str, lat_col: str, path: Path
+    table: pd.DataFrame,
+    rows: np.ndarray,
+    lon_col: str,
+    lat_col: str,
+    path: Path,
+    *,
+    decimal_comma: bool,
 ) -> gpd.GeoSeries:
-    lon = pd.to_numeric(table[lon_col], errors="coerce").to_numpy(dtype=np.float64)
-    lat = pd.to_numeric(table[lat_col], errors="coerce").to_numpy(dtype=np.float64)
+    lon = _numbers(text_values(table[lon_col]), decimal_comma=decimal_comma)
+    lat = _numbers(text_values(table[lat_col]), decimal_comma=decimal_comma)
     bad = ~(np.isfinite(lon) & np.isfinite(lat))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -374,12 +353,16 @@ def _assemble(
 
 
 def _capacity(
-    table: pd.DataFrame, column: str, rows: np.ndarray, path: Path, *, strict: bool
+    table: pd.DataFrame,
+    column: str,
+    rows: np.ndarray,
+    path: Path,
+    *,
+    strict: bool,
+    decimal_comma: bool = False,
 ) -> np.ndarray:
     raw = text_values(table[column])
-    numbers = pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce").to_numpy(
-        dtype=np.float64, copy=True
-    )
+    numbers = _numbers(raw, decimal_comma=decimal_comma)
     given = np.array([v is not None for v in raw], dtype=bool)
     unparsed = given & ~np.isfinite(numbers)
     negative = np.isfinite(numbers) & (numbers < 0)
@@ -421,6 +404,25 @@ def _generated_ids(path: Path, rows: np.ndarray) -> list[str]:
     return [f"{path.stem}-{int(r):04d}" for r in rows]
 
 
+def _default_column(columns: Sequence[str], aliases: tuple[str, ...]) -> str | None:
+    lowered = {c.lower(): c for c in columns}
+    for alias in aliases:
+        if alias in lowered:
+            return lowered[alias]
+    return None
+
+
+def _default_ids(table: pd.DataFrame) -> str | None:
+    """A ``kode``-like column whose values are all present and unique, else ``None``."""
+    column = _default_column([str(c) for c in table.columns], ID_ALIASES)
+    if column is None:
+        return None
+    values = text_values(table[column])
+    if any(v is None for v in values) or len(set(values)) != len(values):
+        return None
+    return column
+
+
 def _names(table: pd.DataFrame, column: str | None) -> list[str]:
     if column is None or column not in table.columns:
         return [""] * len(table)
@@ -455,37 +457,49 @@ def read_facilities(
     layer: str | None = None,
     where: Mapping[str, Sequence[str]] | None = None,
     from_osm_tags: bool = False,
+    sheet: str | None = None,
 ) -> gpd.GeoDataFrame:
-    """Read facilities (clinics, schools, …) from a CSV, GeoJSON, GeoPackage or shapefile.
+    """Read facilities (clinics, schools, …) from a CSV, xlsx, GeoJSON, GeoPackage or shapefile.
 
     Parameters
     ----------
     path
-        CSV with lon/lat columns in decimal degrees (EPSG:4326), or a vector file with a CRS.
+        CSV (``,``, ``;``, tab or ``|`` separated; with ``;``, tab or ``|`` a decimal comma is
+        read, ``122,2170``) or Excel workbook (``.xlsx``) with lon/lat columns in decimal
+        degrees (EPSG:4326), or a vector file with a CRS.
     service
         The service these facilities offer, e.g. ``"health"`` or ``"education"``.
     id_column
-        Column with unique facility ids. Without it, ids are ``f"{file stem}-{row:04d}"`` with
-        ``row`` the 1-based row in the file (stable when filters change).
+        Column with unique facility ids. Without it, a ``kode`` / ``kode_faskes`` / ``npsn``
+        column whose values are all present and unique; else ids are
+        ``f"{file stem}-{row:04d}"`` with ``row`` the 1-based row in the file (stable when
+        filters change).
     name_column
-        Column with the facility name (missing column ``"name"``: names are ``""``).
+        Column with the facility name (the default ``"name"`` falls back to ``nama``,
+        ``nama_faskes``, ``nama_sekolah``; none of them: names are ``""``).
     tier_column, tier_map, default_tier
-        Tier of each facility: the value in ``tier_column`` passed through ``tier_map`` (values
-        that already are tier names pass unmapped when ``tier_map`` is not given). Unmapped
-        values get ``default_tier``, or raise. Without ``tier_column`` every facility gets
+        Tier of each facility: the value in ``tier_column`` passed through ``tier_map``. Without
+        ``tier_map``, values that already are tier names pass, and others are read by the
+        Indonesian vocabulary (:func:`reach.ingest.conventions.tier_from_text`), then from the
+        name. Unmapped values get ``default_tier``, or raise. Without ``tier_column``, each
+        facility's tier is read from a ``tier`` / ``jenis`` / ``tipe`` / ``kategori`` column
+        (through ``tier_map`` when given) or else its name; what stays unread gets
         ``default_tier`` (``None`` when not given).
     capacity_column
         Column with capacities (patients, pupils); empty = unlimited (NaN).
     lon_column, lat_column
-        Coordinate columns of a CSV (``longitude``/``lng`` and ``latitude`` are found too).
+        Coordinate columns of a CSV or workbook (``longitude``/``lng``/``long``/``bujur``/``x``
+        and ``latitude``/``lintang``/``y`` are found too).
     layer
-        Layer of a multi-layer vector file.
+        Layer of a multi-layer vector file, or the sheet of a workbook.
     where
         Keep only rows where, for **any** listed column, the value is one of that column's
         values, e.g. ``{"amenity": ["hospital", "clinic"], "healthcare": ["yes"]}``.
     from_osm_tags
         Classify rows by their OSM tags (see :func:`facilities_from_osm`) instead of
         ``tier_column``; rows that are not facilities of ``service`` are dropped.
+    sheet
+        Sheet of a workbook (default ``layer``, else the first sheet).
 
     Returns
     -------
@@ -503,12 +517,16 @@ def read_facilities(
     what = "facilities file"
     p = check_local_path(path, what=what)
     service = _check_service(service, p)
-    is_csv = p.suffix.lower() in _CSV_SUFFIXES
+    is_csv = p.suffix.lower() in (*_CSV_SUFFIXES, *EXCEL_SUFFIXES)
+    decimal_comma = False
     if is_csv:
-        table: pd.DataFrame = read_csv_text(p, what="facilities file")
+        table: pd.DataFrame = read_table_text(
+            p, what=what, sheet=sheet if sheet is not None else layer
+        )
+        decimal_comma = decimal_comma_table(p, what=what)
         columns = [str(c) for c in table.columns]
-        lon_col = _find_column(columns, lon_column, _LON_ALIASES)
-        lat_col = _find_column(columns, lat_column, _LAT_ALIASES)
+        lon_col = _find_column(columns, lon_column, LON_ALIASES)
+        lat_col = _find_column(columns, lat_column, LAT_ALIASES)
         for wanted, found, role in (
             (lon_column, lon_col, "longitude"),
             (lat_column, lat_col, "latitude"),
@@ -535,10 +553,14 @@ def read_facilities(
             _require_column(table, column, p, role)
     if name_column is not None and name_column != "name":
         _require_column(table, name_column, p, "name")
+    elif name_column == "name" and "name" not in table.columns:
+        name_column = _default_column([str(c) for c in table.columns], NAME_ALIASES)
+    if id_column is None and not from_osm_tags:
+        id_column = _default_ids(table)
 
     if is_csv:
         assert lon_col is not None and lat_col is not None
-        points = _csv_points(table, rows, lon_col, lat_col, p)
+        points = _csv_points(table, rows, lon_col, lat_col, p, decimal_comma=decimal_comma)
     else:
         points = _vector_points(table.geometry, rows, p)
 
@@ -569,9 +591,9 @@ def read_facilities(
         else _generated_ids(p, rows)
     )
     names = _names(table, name_column)
-    tiers = _tiers(table, service, tier_column, tier_map, default_tier, p)
+    tiers = _tiers(table, service, tier_column, tier_map, default_tier, p, names=names)
     capacity = (
-        _capacity(table, capacity_column, rows, p, strict=True)
+        _capacity(table, capacity_column, rows, p, strict=True, decimal_comma=decimal_comma)
         if capacity_column is not None
         else np.full(len(table), np.nan)
     )
@@ -596,28 +618,28 @@ def _tiers(
     tier_map: Mapping[str, str] | None,
     default_tier: str | None,
     path: Path,
+    *,
+    names: Sequence[str],
 ) -> list[str | None]:
     if default_tier is not None:
         _check_tier(default_tier, service, path, "default_tier")
     if tier_map is not None:
         for target in set(tier_map.values()):
             _check_tier(target, service, path, "tier_map target")
-    if tier_column is None:
-        return [default_tier] * len(table)
     known = SERVICE_TIERS.get(service)
     mapping = {str(k).strip(): v for k, v in (tier_map or {}).items()}
+    if tier_column is None:
+        return _tiers_by_convention(table, service, mapping, default_tier, names=names)
     out: list[str | None] = []
     unmapped: set[str] = set()
-    for value in text_values(table[tier_column]):
+    for value, name in zip(text_values(table[tier_column]), names, strict=True):
         key = "" if value is None else value
         tier = mapping.get(key)
-        if (
-            tier is None
-            and tier_map is None
-            and value is not None
-            and (known is None or value in known)
-        ):
-            tier = value
+        if tier is None and tier_map is None and value is not None:
+            if known is None or value in known:
+                tier = value
+            else:
+                tier = tier_from_text(service, value, kind=True) or tier_from_text(service, name)
         if tier is None:
             unmapped.add(key)
             tier = default_tier
@@ -629,6 +651,38 @@ def _tiers(
             path=path,
             fix="add them to tier_map, or set default_tier",
         )
+    return out
+
+
+def _tiers_by_convention(
+    table: pd.DataFrame,
+    service: str,
+    mapping: Mapping[str, str],
+    default_tier: str | None,
+    *,
+    names: Sequence[str],
+) -> list[str | None]:
+    """Each row's tier from the first kind column that says one, else its name, else default."""
+    known = SERVICE_TIERS.get(service)
+    lowered = {str(c).lower(): str(c) for c in table.columns if c != "geometry"}
+    kinds = [text_values(table[lowered[a]]) for a in KIND_ALIASES if a in lowered]
+    out: list[str | None] = []
+    for i, name in enumerate(names):
+        tier: str | None = None
+        for column in kinds:
+            value = column[i]
+            if value is None:
+                continue
+            tier = mapping.get(value)
+            if tier is None and known is not None and value in known:
+                tier = value
+            if tier is None:
+                tier = tier_from_text(service, value, kind=True)
+            if tier is not None:
+                break
+        if tier is None:
+            tier = tier_from_text(service, name) or default_tier
+        out.append(tier)
     return out
 
 

@@ -83,6 +83,30 @@ class RoadLines:
     headway_min: np.ndarray | None = field(default=None)
     ferry_kph: np.ndarray | None = field(default=None)
 
+    @classmethod
+    def empty(cls, crs: CRS | str = "EPSG:4326") -> RoadLines:
+        """No roads at all: the lines of a walking-only region (no ``osm``, no ``[region.roads]``).
+
+        Parameters
+        ----------
+        crs
+            Coordinate reference system the (absent) coordinates are in.
+
+        Returns
+        -------
+        RoadLines
+            Zero ways and zero points, the :data:`TAG_COLUMNS` present, ``source`` ``None``.
+        """
+        return cls(
+            way_id=np.empty(0, np.int64),
+            offsets=np.zeros(1, np.int64),
+            x=np.empty(0, np.float64),
+            y=np.empty(0, np.float64),
+            node_id=np.empty(0, np.int64),
+            tags=pd.DataFrame({c: pd.Series([], dtype=object) for c in TAG_COLUMNS}),
+            crs=CRS.from_user_input(crs),
+        )
+
     @property
     def n_ways(self) -> int:
         """Number of ways (lines)."""

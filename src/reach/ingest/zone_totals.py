@@ -2,7 +2,9 @@
 
 The table the population correction (:mod:`reach.model.population_correction`) rescales the
 raster to: one row per zone, its id and its people. A table reach cannot use exactly is refused
-with one line naming the file, the problem and the fix.
+with one line naming the file, the problem and the fix. Numeric administrative codes match with
+or without their dots (a table's ``5311`` is the zones' ``53.11``, Kemendagri style); BPS codes
+are other numbers and are not translated.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import pandas as pd
 
 from reach.errors import InputError
 from reach.ingest.boundaries import read_vector_file
+from reach.ingest.conventions import zone_code_key
 from reach.ingest.rasters import check_local_path
-from reach.ingest.tables import read_csv_text
+from reach.ingest.tables import read_table_text
 
-__all__ = ["read_zone_totals"]
+__all__ = ["match_zone_codes", "read_zone_totals"]
 
 _WHAT = "population correction table"
 _VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".fgb")
@@ -36,14 +39,15 @@ def read_zone_totals(
     Parameters
     ----------
     path
-        CSV (comma, semicolon, tab or bar separated, UTF-8), or a GeoPackage, GeoJSON,
-        shapefile or FlatGeobuf whose attribute table is read.
+        CSV (comma, semicolon, tab or bar separated, UTF-8), an xlsx workbook (first sheet), or
+        a GeoPackage, GeoJSON, shapefile or FlatGeobuf whose attribute table is read.
     zone_column
         Column holding the zone id.
     total_column
         Column holding the zone's people.
     zone_ids
-        The ids of the region's reporting zones; the table must give each exactly once.
+        The ids of the region's reporting zones; the table must give each exactly once. A
+        numeric code matches a zone's code with or without dots (``5311`` = ``53.11``).
 
     Returns
     -------
@@ -66,7 +70,12 @@ def read_zone_totals(
                 path=p,
                 fix=f"set `{key}` in [region.population_correction] to one of the columns",
             )
-    ids = table[zone_column].astype(str).str.strip()
+    known = [str(z) for z in zone_ids]
+    ids = pd.Series(
+        match_zone_codes(table[zone_column].astype(str).str.strip().tolist(), known),
+        index=table.index,
+        dtype=object,
+    )
     dup = sorted(set(ids[ids.duplicated()]))
     if dup:
         raise InputError(
@@ -74,7 +83,6 @@ def read_zone_totals(
             path=p,
             fix="give each zone one row",
         )
-    known = [str(z) for z in zone_ids]
     unknown = sorted(set(ids) - set(known))
     if unknown:
         raise InputError(
@@ -110,9 +118,42 @@ def read_zone_totals(
     return {z: totals[z] for z in known}
 
 
+def match_zone_codes(ids: Sequence[str], zone_ids: Sequence[str]) -> list[str]:
+    """A table's zone ids, each numeric code written as the zones write it.
+
+    An id that is a zone id stays; a numeric code whose digits are those of exactly one zone's
+    code becomes that zone's id (``5311`` → ``53.11``, ``53.11`` → ``5311``); any other id stays
+    as it is, for the caller to refuse.
+
+    Parameters
+    ----------
+    ids
+        The table's ids, stripped.
+    zone_ids
+        The reporting zones' ids.
+
+    Returns
+    -------
+    list of str
+        One id per entry of ``ids``.
+    """
+    known = set(zone_ids)
+    by_key: dict[str, list[str]] = {}
+    for zid in zone_ids:
+        key = zone_code_key(zid)
+        if key is not None:
+            by_key.setdefault(key, []).append(zid)
+    out: list[str] = []
+    for value in ids:
+        key = zone_code_key(value)
+        matches = by_key.get(key, []) if key is not None and value not in known else []
+        out.append(matches[0] if len(matches) == 1 else value)
+    return out
+
+
 def _read_table(path: Path) -> pd.DataFrame:
     """The file's rows as text columns (a CSV), or its attribute table (a vector file)."""
     if path.suffix.lower() in _VECTOR_SUFFIXES:
         gdf = read_vector_file(path, what=_WHAT)
         return pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
-    return read_csv_text(path, what=_WHAT)
+    return read_table_text(path, what=_WHAT)

@@ -2,7 +2,8 @@
 
 Each returns :class:`~reach.findings.Finding` s naming what they are about by its id: the parts
 the road lines fall into (:func:`road_component_findings`), the people living more than a
-kilometre from any road, per zone (:func:`far_from_road_findings`), the repairs noding made
+kilometre from any road, per zone (:func:`far_from_road_findings`), or that the region has no
+roads at all (:func:`no_roads_finding`), the repairs noding made
 (:func:`noding_findings`), zones that lie outside the grid (:func:`zone_grid_findings`) and
 people outside every zone (:func:`outside_zones_finding`). ``reach.run.audit`` collects them.
 """
@@ -24,6 +25,7 @@ __all__ = [
     "FAR_FROM_ROAD_M",
     "MAX_LISTED_COMPONENTS",
     "far_from_road_findings",
+    "no_roads_finding",
     "noding_findings",
     "outside_zones_finding",
     "road_component_findings",
@@ -113,6 +115,31 @@ def _metric_crs(grid: AnalysisGrid) -> CRS:
     left, bottom, right, top = grid.bounds
     lon, lat = (left + right) / 2, (bottom + top) / 2
     return CRS.from_proj4(f"+proj=aeqd +lat_0={lat:.6f} +lon_0={lon:.6f} +datum=WGS84 +units=m")
+
+
+def no_roads_finding(lines: RoadLines) -> list[Finding]:
+    """That the region has no roads at all (a walking-only study), once, as information.
+
+    Parameters
+    ----------
+    lines
+        The region's road and ferry lines.
+
+    Returns
+    -------
+    list of Finding
+        One ``no_roads`` finding (``info``, subject ``region``) when there are no lines and no
+        road file (neither ``osm`` nor ``[region.roads]``); else none.
+    """
+    if lines.n_ways or lines.source is not None:
+        return []
+    return [
+        Finding(
+            "no_roads", "info", "region", "",
+            "the region has no roads: every service walks over the grid (land cover, slope, "
+            "barriers and water), whatever its mode",
+        )
+    ]  # fmt: skip
 
 
 def far_from_road_findings(

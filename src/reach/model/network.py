@@ -18,7 +18,7 @@ from reach.ingest.roads import RoadLines
 from reach.model.grid import EARTH_RADIUS_M, AnalysisGrid
 from reach.model.speeds import ModeProfile, way_fixed_time_min, way_oneway, way_speeds_kph
 
-__all__ = ["Network", "build_network", "segment_lengths_m"]
+__all__ = ["Network", "build_network", "empty_network", "segment_lengths_m"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,6 +99,27 @@ def segment_lengths_m(
     return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0))), np.float64)
 
 
+def empty_network(mode: str) -> Network:
+    """A network with no nodes and no edges: a walking-only region's, in any mode.
+
+    Parameters
+    ----------
+    mode
+        The travel mode it is for.
+
+    Returns
+    -------
+    Network
+        Zero nodes, zero edges; ``rev_indptr`` is ``[0]``.
+    """
+    none_f, none_i = np.empty(0, np.float64), np.empty(0, np.int64)
+    return Network(
+        x=none_f, y=none_f.copy(), src=none_i, dst=none_i.copy(), time_min=none_f.copy(),
+        length_m=none_f.copy(), is_ferry=np.empty(0, bool), rev_indptr=np.zeros(1, np.int64),
+        mode=mode,
+    )  # fmt: skip
+
+
 def _to_grid_crs(lines: RoadLines, grid: AnalysisGrid) -> tuple[np.ndarray, np.ndarray]:
     """Line coordinates in the grid's CRS."""
     src = CRS.from_user_input(lines.crs)
@@ -137,8 +158,16 @@ def build_network(
     Returns
     -------
     Network
-        Directed edges with times, and the reversed CSR offsets.
+        Directed edges with times, and the reversed CSR offsets; no nodes for lines read from
+        no file (a walking-only region, :meth:`RoadLines.empty`).
+
+    Raises
+    ------
+    InputError
+        When a road file gave no lines at all.
     """
+    if lines.n_ways == 0 and lines.source is None:
+        return empty_network(profile.name)
     if lines.n_ways == 0:
         raise InputError(
             "the road network is empty",

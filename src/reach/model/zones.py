@@ -318,7 +318,7 @@ def zone_memberships(
     e_weight = shares.fractions[entry]
     inside = np.add.reduceat(e_weight, np.cumsum(n_each) - n_each) if s_item.size else e_weight
     rest = 1.0 - inside
-    has_rest = rest > 0
+    has_rest = rest > _WHOLE_TOL  # float rounding of shares that add up to 1 is not a rest
     item = np.concatenate([items[plain], e_item, s_item[has_rest]])
     grp = np.concatenate([group[plain], e_group, np.full(int(has_rest.sum()), n_zones)])
     weight = np.concatenate([np.ones(int(plain.sum())), e_weight, rest[has_rest]])

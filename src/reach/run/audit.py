@@ -15,6 +15,7 @@ from typing import Any
 from reach.findings import SEVERITIES, Finding
 from reach.model.audit import (
     far_from_road_findings,
+    no_roads_finding,
     noding_findings,
     outside_zones_finding,
     road_component_findings,
@@ -38,15 +39,20 @@ def region_checks(region: Region) -> list[Finding]:
     -------
     list of Finding
         The repairs noding made, the road network's parts, the people more than 1 km from any
-        road per zone, and, when the scenario has reporting zones, the zones outside the grid
-        and the people outside every zone.
+        road per zone (for a region without roads, one ``no_roads`` finding instead), and,
+        when the scenario has reporting zones, the zones outside the grid and the people
+        outside every zone.
     """
     out = noding_findings(region.roads_noding)
-    out += road_component_findings(region.roads)
     people = region.population.people
-    out += far_from_road_findings(
-        people, region.grid, region.roads, region.membership, region.zones
-    )
+    no_roads = no_roads_finding(region.roads)
+    if no_roads:
+        out += no_roads
+    else:
+        out += road_component_findings(region.roads)
+        out += far_from_road_findings(
+            people, region.grid, region.roads, region.membership, region.zones
+        )
     if region.scenario.region.boundaries is not None:
         out += zone_grid_findings(region.zones, region.grid, region.membership)
         out += outside_zones_finding(people, region.membership, len(region.zones))

@@ -76,7 +76,8 @@ def read_roads(scn: ScenarioSpec) -> tuple[RoadLines, NodingReport | None]:
     Returns
     -------
     RoadLines
-        The baseline road and ferry lines, in the file's CRS.
+        The baseline road and ferry lines, in the file's CRS; no lines at all for a region
+        with neither (a walking-only region).
     NodingReport or None
         What noding the line layer repaired; ``None`` for OSM input, which its node ids
         already join.
@@ -84,7 +85,8 @@ def read_roads(scn: ScenarioSpec) -> tuple[RoadLines, NodingReport | None]:
     region = scn.region
     if region.osm is not None:
         return read_osm_roads(scn.resolve(region.osm)), None
-    assert region.roads is not None
+    if region.roads is None:
+        return RoadLines.empty(), None
     spec = region.roads
     lines = read_road_lines(
         scn.resolve(spec.path),
