@@ -297,8 +297,9 @@ def stage_population(scn: ScenarioSpec) -> tuple[Population, AnalysisGrid]:
 
 
 def stage_zones(scn: ScenarioSpec, *, grid: AnalysisGrid) -> tuple[gpd.GeoDataFrame, np.ndarray]:
-    """Read the reporting zones and rasterize them onto the grid."""
-    return read_zone_layer(scn, grid)
+    """Read the reporting zones and measure their membership of the grid's cells."""
+    zones, zone, _ = read_zone_layer(scn, grid)
+    return zones, zone
 
 
 def stage_friction(scn: ScenarioSpec, *, grid: AnalysisGrid, pop: Population) -> Friction:

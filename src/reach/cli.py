@@ -365,14 +365,12 @@ def _coverage_tables(run: RunResult) -> None:
             table.add_column(col, justify="right")
         for _, row in part.iterrows():
             bold = "bold" if row["zone_id"] == ALL_ZONES_ID else ""
-            # under half a person (slivers of cells at a zone file's edge): shares of nobody
-            shown = row if row["population"] >= 0.5 else row.map(lambda _: float("nan"))
             table.add_row(
                 Text(clean(row["zone_name"]), style=bold),
                 f"{row['population']:,.0f}",
-                *[_fmt(shown[pct_within_col(t)], ".1f", " %") for t in th],
-                _fmt(shown["median_time_min"], ".0f"),
-                _fmt(shown["p90_time_min"], ".0f"),
+                *[_fmt(row[pct_within_col(t)], ".1f", " %") for t in th],
+                _fmt(row["median_time_min"], ".0f"),
+                _fmt(row["p90_time_min"], ".0f"),
                 f"{row['unreachable_total']:,.0f}",
             )
         _print(table)
@@ -428,10 +426,8 @@ def _summary(run: object) -> None:
     _comparison_table(run)
     if run.out_dir is not None:
         from reach.outputs.audit import audit_summary_lines
-        from reach.run.audit import audit_run
 
-        findings = audit_run(run.region, run.baseline)
-        for line in audit_summary_lines(findings, path=clean(run.out_dir / "audit.csv")):
+        for line in audit_summary_lines(run.findings, path=clean(run.out_dir / "audit.csv")):
             _print(Text(line))
         _print(f"outputs written to {clean(run.out_dir)}")
 

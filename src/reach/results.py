@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from reach.engine.combined import SearchResult
+from reach.findings import Finding
 from reach.model.grid import (
     Friction,
 )
@@ -171,6 +172,8 @@ class RunResult:
     warnings
         What the run noticed and the manifest reports: the region's warnings about its inputs,
         and any input changed while it was read.
+    findings
+        The data-quality audit of the baseline, written as ``audit.csv`` / ``audit.json``.
     """
 
     scenario: ScenarioSpec
@@ -184,6 +187,7 @@ class RunResult:
     inputs: dict[str, str] = field(default_factory=dict)
     #: What the run noticed and the manifest reports (e.g. an input changed while it was read).
     warnings: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
 
     # the baseline's parts, for convenience
     @property

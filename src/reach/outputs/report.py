@@ -272,8 +272,7 @@ class _View:
             i
             for i, row in enumerate(first)
             if row["zone_id"] != OUTSIDE_ZONES_ID
-            # the outside row when it holds at least half a person (not slivers of edge cells)
-            or any(float(rows[i]["population"]) >= 0.5 for rows in per_service.values())
+            or any(float(rows[i]["population"]) > 0 for rows in per_service.values())
         ]
         note = ""
         n_zones = sum(1 for i in keep if first[i]["zone_id"] != OUTSIDE_ZONES_ID)
@@ -474,7 +473,7 @@ class _View:
                 rows3 = []
                 for z in zones:
                     same_zone = _pick(comp, service=svc, zone_id=z["zone_id"])
-                    if z["zone_id"] == OUTSIDE_ZONES_ID and not float(z["population"]) >= 0.5:
+                    if z["zone_id"] == OUTSIDE_ZONES_ID and not float(z["population"]) > 0:
                         continue
                     cells = [
                         _Cell(self.zone_label(str(z["zone_id"]), str(z["zone_name"])), num=False)

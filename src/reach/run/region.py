@@ -31,7 +31,6 @@ from reach.model.grid import (
     Friction,
     build_friction,
     grid_from_population,
-    rasterize_zones,
 )
 from reach.model.noding import NodingReport, node_lines
 from reach.model.population_correction import PopulationCorrection, correct_population
@@ -231,8 +230,10 @@ def read_service_facilities(
     return fac.reset_index(drop=True)
 
 
-def read_zone_layer(scn: ScenarioSpec, grid: AnalysisGrid) -> tuple[gpd.GeoDataFrame, np.ndarray]:
-    """Reporting zones and their zone number per cell (one zone for the whole grid if none).
+def read_zone_layer(
+    scn: ScenarioSpec, grid: AnalysisGrid
+) -> tuple[gpd.GeoDataFrame, np.ndarray, ZoneShares | None]:
+    """Reporting zones, their zone number per cell and their membership (one zone if none).
 
     Parameters
     ----------
@@ -240,7 +241,8 @@ def read_zone_layer(scn: ScenarioSpec, grid: AnalysisGrid) -> tuple[gpd.GeoDataF
         The validated scenario; ``[region.boundaries]`` gives the zones file, its columns and
         any ``rename``.
     grid
-        The analysis grid the zones are rasterised onto (by cell centre).
+        The analysis grid the zones are measured on (``[region.boundaries] membership``: the
+        exact share of each cell inside each zone, or each cell by its centre).
 
     Returns
     -------
@@ -249,7 +251,9 @@ def read_zone_layer(scn: ScenarioSpec, grid: AnalysisGrid) -> tuple[gpd.GeoDataF
         zone ``"region"`` named after the scenario, with no geometry.
     zone : numpy.ndarray
         ``int32`` (rows, cols): ``k+1`` for row ``k`` of ``zones``, 0 outside every zone (1
-        everywhere without boundaries).
+        everywhere without boundaries); a shared cell's zone is its largest share.
+    shares : ZoneShares or None
+        The cells' membership, measured once (``None`` without boundaries).
 
     Raises
     ------
@@ -260,7 +264,7 @@ def read_zone_layer(scn: ScenarioSpec, grid: AnalysisGrid) -> tuple[gpd.GeoDataF
         zones = gpd.GeoDataFrame(
             {"zone_id": ["region"], "name": [scn.scenario.name]}, geometry=[None], crs=grid.crs
         )
-        return zones, np.ones(grid.shape, dtype=np.int32)
+        return zones, np.ones(grid.shape, dtype=np.int32), None
     b = scn.region.boundaries
     zones = read_zones(
         scn.resolve(b.path), id_column=b.id_column, name_column=b.name_column, layer=b.layer
@@ -277,7 +281,8 @@ def read_zone_layer(scn: ScenarioSpec, grid: AnalysisGrid) -> tuple[gpd.GeoDataF
         zones["name"] = [
             b.rename.get(str(i), n) for i, n in zip(zones["zone_id"], zones["name"], strict=True)
         ]
-    return zones, rasterize_zones(zones, grid)
+    shares = zone_shares(zones, grid, membership=b.membership)
+    return zones, shares.zone, shares
 
 
 def region_friction(scn: ScenarioSpec, *, grid: AnalysisGrid, pop: Population) -> Friction:
@@ -428,11 +433,7 @@ def read_region_inputs(
             pop = aggregate_population(pop, factor=scn.grid.aggregate_factor)
         grid = grid_from_population(pop)
     with clock.step("read zones"):
-        zones, zone = read_zone_layer(scn, grid)
-        shares = None
-        if scn.region.boundaries is not None:
-            shares = zone_shares(zones, grid, membership=scn.region.boundaries.membership)
-            zone = shares.zone
+        zones, zone, shares = read_zone_layer(scn, grid)
     correction = None
     if scn.region.population_correction is not None:
         with clock.step("correct population"):

@@ -16,6 +16,7 @@ from reach.outputs.write import (
 )
 from reach.progress import Clock, StepCallback
 from reach.results import Evaluation, RunResult
+from reach.run.audit import audit_run
 from reach.run.evaluate import (
     builds_on_baseline,
     compare_evaluations,
@@ -179,6 +180,7 @@ def run_scenario(
     for line in changed_inputs(inputs):
         run.warnings.append(line)
         _log.warning(line)
+    run.findings = audit_run(region, baseline)
     if target is not None:
         with clock.step("write outputs"):
             write_run(run, target, maps=maps)

@@ -172,7 +172,7 @@ def write_run(run: RunResult, target: Path, *, maps: bool = True) -> None:
             )
         inputs = run.inputs
         warnings: list[str] = list(run.warnings)
-        findings = audit_run(region, run.baseline)
+        findings = run.findings
         write_audit(findings, tmp)
         warnings += manifest_warning_lines(findings, known=warnings)
         if scn.outputs.reports and maps:
