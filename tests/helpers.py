@@ -4,6 +4,7 @@ evaluations."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -207,3 +208,82 @@ def assert_same_evaluation(
         pd.testing.assert_frame_equal(
             base.facilities, other.facilities, check_exact=exact, rtol=1e-9
         )
+
+
+# --- a census region: kabupaten counted, kecamatan reported (Indonesian codes) -------------
+
+LON0, LAT0 = 119.9, -9.6
+
+
+def lonlat_box(i: int, j: int, w: float = 0.05, h: float = 0.04) -> list[list[float]]:
+    """A lon/lat rectangle ring, the ``i``-th of a row of width ``w`` east of ``LON0``."""
+    x0, y0 = LON0 + i * w, LAT0 - j * h
+    return [[x0, y0], [x0 + w, y0], [x0 + w, y0 - h], [x0, y0 - h], [x0, y0]]
+
+
+def write_geojson(path: Path, rows: list[tuple[dict[str, str], list[list[float]]]]) -> None:
+    """Write polygons (properties, ring) as a GeoJSON file."""
+    features = [
+        {"type": "Feature", "properties": props,
+         "geometry": {"type": "Polygon", "coordinates": [ring]}}
+        for props, ring in rows
+    ]  # fmt: skip
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+
+
+CENSUS_KAB = '["53.11", "53.12"]'
+
+
+def write_census_region(folder: Path, *, table: str, weights: str = "") -> Path:
+    """Two kabupaten (one of them split in two kecamatan), a clinic, no roads."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_geojson(
+        folder / "kabupaten.geojson",
+        [({"kode": "53.11", "nama": "Sumba Timur"}, lonlat_box(0, 0, w=0.1)),
+         ({"kode": "53.12", "nama": "Sumba Barat"}, lonlat_box(1, 0, w=0.1)),
+         ({"kode": "53.07", "nama": "Sikka"}, lonlat_box(3, 0, w=0.1))],
+    )  # fmt: skip
+    write_geojson(
+        folder / "kecamatan.geojson",
+        [({"kode": "53.11.01", "nama": "Kambera"}, lonlat_box(0, 0)),
+         ({"kode": "53.11.02", "nama": "Pandawai"}, lonlat_box(1, 0)),
+         ({"kode": "53.12.01", "nama": "Loli"}, lonlat_box(2, 0, w=0.05)),
+         ({"kode": "53.12.02", "nama": "Lamboya"}, lonlat_box(3, 0, w=0.05))],
+    )  # fmt: skip
+    (folder / "penduduk.csv").write_text(table, encoding="utf-8")
+    (folder / "puskesmas.csv").write_text(
+        "nama;jenis;lintang;bujur\nPUSKESMAS KAMBERA;Puskesmas;-9,62;119,93\n", encoding="utf-8"
+    )
+    scenario = folder / "census.toml"
+    scenario.write_text(
+        f"""version = 1
+[scenario]
+name = "Census"
+[region.boundaries]
+path = "kecamatan.geojson"
+id_column = "kode"
+name_column = "nama"
+[region.population_counts]
+path = "penduduk.csv"
+zone_column = "kode"
+total_column = "jumlah"
+cell_size_m = 1000
+zones = {{ path = "kabupaten.geojson", id_column = "kode", where = {{ kode = {CENSUS_KAB} }} }}
+{weights}
+[[services]]
+name = "health"
+kind = "health"
+mode = "walk"
+facilities = {{ path = "puskesmas.csv", name_column = "nama" }}
+[outputs]
+folder = "out"
+""",
+        encoding="utf-8",
+    )
+    return scenario
+
+
+CENSUS_TABLE = (
+    "kode;nama;jumlah\n53;Nusa Tenggara Timur;5.700.772\n53.11;Sumba Timur;277.290\n"
+    "53.12;Sumba Barat;141.760\n53.07;Sikka;346.614\n"
+)

@@ -745,6 +745,7 @@ def test_offline_with_an_empty_cache_names_what_is_missing(
     assert "/search?q=Pulau+Kecil" in message
     assert "the OSM extract" in message and "the WorldPop raster" in message
     assert info.value.exit_code == EXIT_BAD_INPUT and "\n" not in message
+    assert "reach init" in info.value.fix  # offline with no cache: local files still work
 
     with pytest.raises(NotCachedError) as info:
         _fetch(fake, cache, tmp_path / "r", region=f"{WEST},{SOUTH},{EAST},{NORTH}",

@@ -1144,6 +1144,199 @@ def fetch(
     guard(go)
 
 
+def _where_option(values: list[str], option: str) -> dict[str, list[str]]:
+    """``COLUMN=V1,V2`` filters as a ``where`` table."""
+    out: dict[str, list[str]] = {}
+    for text in values:
+        column, sep, rest = text.partition("=")
+        if not sep or not column.strip() or not rest.strip():
+            raise ScenarioError(
+                f"{option} {text!r} is not COLUMN=VALUE[,VALUE…]",
+                fix=f'e.g. {option} kode=53.11 or {option} "nama=Sumba Timur"',
+            )
+        out.setdefault(column.strip(), []).extend(v.strip() for v in rest.split(",") if v.strip())
+    return out
+
+
+def _level_option(text: str) -> tuple[str, Path, str | None, str | None]:
+    """``NAME=FILE[:ID_COLUMN[:NAME_COLUMN]]`` of ``--level``."""
+    name, sep, rest = text.partition("=")
+    if not sep or not name.strip() or not rest.strip():
+        raise ScenarioError(
+            f"--level {text!r} is not NAME=FILE[:ID_COLUMN[:NAME_COLUMN]]",
+            fix="e.g. --level desa=desa.geojson:kode:nama",
+        )
+    parts = rest.split(":")
+    return (
+        name.strip(),
+        Path(parts[0]),
+        parts[1] if len(parts) > 1 and parts[1] else None,
+        parts[2] if len(parts) > 2 and parts[2] else None,
+    )
+
+
+@app.command("init")
+def init_cmd(
+    folder: Annotated[Path, typer.Argument(help="The region folder to write (made if missing).")],
+    name: Annotated[str | None, typer.Option("--name", help="Scenario name.")] = None,
+    boundaries: Annotated[
+        Path | None, typer.Option("--boundaries", help="Reporting zones (polygons).")
+    ] = None,
+    id_column: Annotated[str | None, typer.Option("--id-column", help="Zone id column.")] = None,
+    name_column: Annotated[
+        str | None, typer.Option("--name-column", help="Zone name column.")
+    ] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option("--where", help="Keep zones: COLUMN=V1,V2 (a value ending in * a prefix)."),
+    ] = None,
+    population: Annotated[
+        Path | None, typer.Option("--population", help="Population raster (GeoTIFF).")
+    ] = None,
+    counts: Annotated[
+        Path | None, typer.Option("--counts", help="People per zone (CSV, xlsx).")
+    ] = None,
+    count_zone_column: Annotated[
+        str | None, typer.Option("--count-zone-column", help="Zone id column of --counts.")
+    ] = None,
+    count_column: Annotated[
+        str | None, typer.Option("--count-column", help="People column of --counts.")
+    ] = None,
+    count_zones: Annotated[
+        Path | None, typer.Option("--count-zones", help="Polygons of --counts (default zones).")
+    ] = None,
+    count_zones_id: Annotated[
+        str | None, typer.Option("--count-zones-id", help="Id column of --count-zones.")
+    ] = None,
+    count_zones_where: Annotated[
+        list[str] | None, typer.Option("--count-zones-where", help="Keep count zones: COL=V,…")
+    ] = None,
+    weights: Annotated[
+        Path | None, typer.Option("--weights", help="Settlement/building/land-cover weights.")
+    ] = None,
+    weight_column: Annotated[
+        str | None, typer.Option("--weight-column", help="Weight column of --weights.")
+    ] = None,
+    cell_size_m: Annotated[
+        float, typer.Option("--cell-size-m", help="Grid cell (m) for --counts.")
+    ] = 500.0,
+    osm: Annotated[Path | None, typer.Option("--osm", help="OSM extract for roads.")] = None,
+    roads: Annotated[Path | None, typer.Option("--roads", help="Road line layer.")] = None,
+    road_class_column: Annotated[
+        str | None, typer.Option("--road-class-column", help="Class column of --roads.")
+    ] = None,
+    health: Annotated[Path | None, typer.Option("--health", help="Health facility list.")] = None,
+    health_mode: Annotated[str, typer.Option("--health-mode", help="walk/motorbike/car.")] = (
+        "motorbike"
+    ),
+    school: Annotated[Path | None, typer.Option("--school", help="School list.")] = None,
+    school_mode: Annotated[str, typer.Option("--school-mode", help="walk/motorbike/car.")] = (
+        "walk"
+    ),
+    school_name: Annotated[
+        str, typer.Option("--school-service", help="Name of the school service.")
+    ] = "school",
+    tier_column: Annotated[
+        str | None, typer.Option("--tier-column", help="Tier column of the facility lists.")
+    ] = None,
+    sheet: Annotated[
+        str | None, typer.Option("--sheet", help="Sheet of an xlsx facility list.")
+    ] = None,
+    facilities_where: Annotated[
+        list[str] | None,
+        typer.Option("--facilities-where", help="Keep facilities: COLUMN=V1,V2."),
+    ] = None,
+    level: Annotated[
+        list[str] | None,
+        typer.Option("--level", help="More zones: NAME=FILE[:ID_COLUMN[:NAME_COLUMN]]."),
+    ] = None,
+    report: Annotated[
+        list[str] | None, typer.Option("--report", help="Report language: en or id.")
+    ] = None,
+    scenario_file: Annotated[
+        str, typer.Option("--scenario-file", help="Scenario file name.")
+    ] = "scenario.toml",
+    output: Annotated[
+        str, typer.Option("--output", help="Output folder, relative to the scenario.")
+    ] = "output",
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Write again over an earlier reach init's.")
+    ] = False,
+) -> None:
+    """Write a region folder and a scenario that runs, from local files (no network)."""
+
+    def go() -> None:
+        from reach.run.init import CountsInput, InitRequest, ServiceInput, ZonesInput, init_region
+
+        modes = ("walk", "motorbike", "car")
+        for opt, mode in (("--health-mode", health_mode), ("--school-mode", school_mode)):
+            if mode not in modes:
+                raise ScenarioError(
+                    f"{opt} {mode!r} is not a mode", fix="use walk, motorbike or car"
+                )
+        langs = list(report or [])
+        for lang in langs:
+            if lang not in ("en", "id"):
+                raise ScenarioError(f"--report {lang!r} is not a language", fix="use en or id")
+        if "/" in scenario_file or not scenario_file.endswith(".toml"):
+            raise ScenarioError(
+                f"--scenario-file {scenario_file!r} is not a file name ending in .toml",
+                fix="e.g. --scenario-file sumba.toml",
+            )
+        zones = (
+            ZonesInput(boundaries, id_column=id_column, name_column=name_column,
+                       where=_where_option(where or [], "--where"))
+            if boundaries is not None else None
+        )  # fmt: skip
+        count_spec = None
+        if counts is not None:
+            if not count_zone_column or not count_column:
+                raise ScenarioError(
+                    "--counts needs --count-zone-column and --count-column",
+                    fix="name the table's zone id column and its people column",
+                )
+            check_amount("--cell-size-m", cell_size_m)
+            count_spec = CountsInput(
+                counts, zone_column=count_zone_column, total_column=count_column,
+                zones=ZonesInput(count_zones, id_column=count_zones_id,
+                                 where=_where_option(count_zones_where or [],
+                                                     "--count-zones-where"))
+                if count_zones is not None else None,
+                weights=weights, weight_column=weight_column, cell_size_m=cell_size_m,
+            )  # fmt: skip
+        services = []
+        keep = _where_option(facilities_where or [], "--facilities-where")
+        if health is not None:
+            services.append(ServiceInput("health", "health", health_mode, health, sheet=sheet,
+                                         tier_column=tier_column, where=keep))  # fmt: skip
+        if school is not None:
+            services.append(ServiceInput(school_name, "education", school_mode, school,
+                                         sheet=sheet, tier_column=tier_column,
+                                         where=keep))  # fmt: skip
+        levels = {}
+        for text in level or []:
+            lname, lpath, lid, lnm = _level_option(text)
+            levels[lname] = ZonesInput(lpath, id_column=lid, name_column=lnm)
+        request = InitRequest(
+            name=name or folder.resolve().name, services=tuple(services), boundaries=zones,
+            population=population, counts=count_spec, osm=osm, roads=roads,
+            road_class_column=road_class_column, levels=levels, reports=tuple(langs),
+            scenario_file=scenario_file, output=output,
+        )  # fmt: skip
+        result = init_region(folder, request, overwrite=overwrite)
+        _print(f"scenario written: {clean(str(result.scenario))}")
+        for note in result.notes:
+            _print(f"note: {clean(note)}")
+        if result.project_file is None:
+            _print(
+                "every input lies in the project folder or ${REACH_DATA}: no .reach-project "
+                "was needed"
+            )
+        _print(f"next: reach run {clean(str(result.scenario))}")
+
+    guard(go)
+
+
 CACHE_ACTIONS = ("info", "clear")
 
 
@@ -1276,7 +1469,23 @@ def main() -> None:
             if signum is not None:
                 with contextlib.suppress(OSError, ValueError):
                     signal.signal(signum, _late_signal)
+    if _state.get("signal") is not None and code == _interrupted_code():
+        _exit_now(code)
     sys.exit(code)
+
+
+def _exit_now(code: int) -> NoReturn:
+    """End an interrupted process with ``code``, its clean-up already done.
+
+    After a handled SIGTERM, CPython could still end about one run in eight by SIGINT (exit -2)
+    instead of with 128 + the signal, as if the interrupt had gone unhandled: the clean-up is
+    done by now, so the streams are flushed and the process ends here with its code.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    logging.shutdown()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -74,6 +74,8 @@ class ServiceResult:
         The season variant this result is for: with seasons, the one (a season, or
         ``"rest of year"``) that leaves fewest people within the largest threshold; ``None``
         without seasons.
+    level_coverage
+        Coverage per ``[[region.zone_levels]]`` entry, by level name (as ``coverage``).
     """
 
     spec: ServiceSpec
@@ -85,6 +87,7 @@ class ServiceResult:
     virtual: pd.DataFrame | None = None
     referrals: pd.DataFrame | None = None
     season: str | None = None
+    level_coverage: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -120,6 +123,24 @@ class Evaluation:
     def facilities(self) -> pd.DataFrame:
         """Facility tables of every service."""
         return pd.concat([r.facility_table for r in self.services.values()], ignore_index=True)
+
+    def level_coverage(self, level: str) -> pd.DataFrame:
+        """Coverage of every service by one ``[[region.zone_levels]]`` entry, stacked.
+
+        Parameters
+        ----------
+        level
+            The level's name.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The services' tables for that level, one after another (empty when none has it).
+        """
+        parts = [
+            r.level_coverage[level] for r in self.services.values() if level in r.level_coverage
+        ]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
     def table(self, attr: str) -> pd.DataFrame | None:
         """One optional per-service table of every service, concatenated.

@@ -43,6 +43,7 @@ __all__ = [
     "FACILITIES",
     "FACILITIES_LAYER",
     "POPULATION_CORRECTION",
+    "POPULATION_COUNTS",
     "RANKING",
     "REFERRALS",
     "REFERRAL_FACILITIES",
@@ -598,9 +599,10 @@ _COVERAGE_COUNTS = (
 )
 
 COVERAGE = TableSchema(
-    files=("coverage.csv",),
+    files=("coverage.csv", "coverage_<level>.csv"),
     command="reach run",
-    where="the output folder and each `alternatives/<name>/`",
+    where="the output folder and each `alternatives/<name>/` (`coverage_<level>.csv`: per "
+    "`[[region.zone_levels]]` entry)",
     meaning="per service and zone (then outside zones, all): who reaches a facility, how fast",
     blocks=(_ZONE, _once(_POPULATION), *_COVERAGE_COUNTS),
 )
@@ -1016,12 +1018,34 @@ POPULATION_CORRECTION = TableSchema(
     ),
 )
 
+POPULATION_COUNTS = TableSchema(
+    files=("population_counts.csv",),
+    command="reach run",
+    where="the output folder, with `[region.population_counts]`",
+    meaning="per counted zone: its people, and how they were spread over the grid",
+    blocks=(
+        _once(
+            Column("zone_id", TEXT, "the zone's id in the zones file and in the counts table"),
+            Column("zone_name", TEXT, "the zone's name"),
+            Column("count", PEOPLE, "the zone's people in the counts table"),
+            Column("people_placed", PEOPLE, "people placed on the grid from it (equal to count)"),
+            Column("cells", INDEX, "how many cells it placed people in"),
+            Column(
+                "spread", TEXT,
+                "how: weights (the weight layer), even (over its land: no weight, or no layer), "
+                "one cell (a zone smaller than any cell's share)",
+            ),
+        ),
+    ),
+)  # fmt: skip
+
 #: Every table reach writes, in the order of the documentation.
 TABLES: tuple[TableSchema, ...] = (
     COVERAGE,
     FACILITIES,
     AUDIT,
     POPULATION_CORRECTION,
+    POPULATION_COUNTS,
     ZONES_LAYER,
     FACILITIES_LAYER,
     SEASONS,

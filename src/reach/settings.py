@@ -10,6 +10,7 @@ __all__ = [
     "ALLOW_ENV",
     "DATA_ENV",
     "MEMORY_ENV",
+    "PROJECT_FILE",
     "PROJECT_MARKERS",
     "THREADS_ENV",
     "allowed_roots",
@@ -40,8 +41,11 @@ def data_dir() -> Path:
 #: Environment variable listing more folders (``os.pathsep``-separated) scenario paths may use.
 ALLOW_ENV = "REACH_ALLOW_PATHS"
 
+#: The file that makes a folder a reach project; it may list data folders (``data_folders``).
+PROJECT_FILE = ".reach-project"
+
 #: Files or folders that mark a project's root folder.
-PROJECT_MARKERS = (".git", "pyproject.toml", ".reach-project")
+PROJECT_MARKERS = (".git", "pyproject.toml", PROJECT_FILE)
 
 
 def project_root(folder: Path) -> Path:
@@ -70,7 +74,9 @@ def project_root(folder: Path) -> Path:
 def allowed_roots(folder: Path) -> list[Path]:
     """Folders a scenario in ``folder`` may read from and write to.
 
-    Its project folder, the real-data folder, and any folder listed in ``$REACH_ALLOW_PATHS``.
+    Its project folder, the real-data folder, any folder listed in ``$REACH_ALLOW_PATHS``,
+    and the ``data_folders`` a ``.reach-project`` file in the project folder lists (TOML, paths
+    relative to it: ``data_folders = ["../data"]``). An unreadable project file lists none.
 
     Parameters
     ----------
@@ -82,10 +88,28 @@ def allowed_roots(folder: Path) -> list[Path]:
     list of Path
         The folders, resolved, in that order.
     """
-    roots = [project_root(folder), data_dir()]
+    root = project_root(folder)
+    roots = [root, data_dir()]
     extra = os.environ.get(ALLOW_ENV, "")
     roots += [Path(p).expanduser().resolve() for p in extra.split(os.pathsep) if p.strip()]
+    roots += [(root / p).resolve() for p in _project_data_folders(root / PROJECT_FILE)]
     return roots
+
+
+def _project_data_folders(path: Path) -> list[str]:
+    """The ``data_folders`` a project file lists (none when it is absent or unreadable)."""
+    import tomllib
+
+    try:
+        if not path.is_file() or path.stat().st_size > 65536:
+            return []
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []
+    folders = raw.get("data_folders", [])
+    if not isinstance(folders, list):
+        return []
+    return [f for f in folders if isinstance(f, str) and f.strip() and "\x00" not in f]
 
 
 #: Environment variable capping the memory a run may plan for, in GiB (default: what is free).

@@ -31,15 +31,18 @@ from reach.settings import ALLOW_ENV, DATA_ENV, allowed_roots, data_dir
 
 __all__ = [
     "BoundariesSpec",
+    "CountWeightsSpec",
     "FacilitiesSpec",
     "GridSpec",
     "LandCoverSpec",
     "LayerSpec",
     "OutputsSpec",
+    "PopulationCountsSpec",
     "RegionSpec",
     "RoadLinesSpec",
     "ScenarioSpec",
     "ServiceSpec",
+    "ZoneLevelSpec",
     "load_scenario",
     "parse_scenario",
 ]
@@ -164,6 +167,11 @@ class BoundariesSpec(_Strict):
         Column with the zone name; by default a usual name column if present, else the id.
     layer
         Layer to read (needed when the file has several).
+    where
+        Keep only zones where, for any listed column, the value is one of its values, e.g.
+        ``{ kode = ["53.11", "53.12"] }`` (one kabupaten out of a province file, by code or by
+        name); a filter that keeps nothing is refused. With a filter the population raster is
+        read only in the window of the zones kept.
     rename
         Names to use instead of the file's, by zone id (e.g. to correct a mislabelled
         polygon); an id the file lacks is refused.
@@ -177,6 +185,7 @@ class BoundariesSpec(_Strict):
     id_column: str | None = None
     name_column: str | None = None
     layer: str | None = None
+    where: dict[str, list[str]] = Field(default_factory=dict)
     #: Names to use instead of the file's, by zone id (e.g. to correct a mislabelled polygon).
     rename: dict[str, str] = Field(default_factory=dict)
     #: How cells join zones: by exact share of the cell (default) or by the cell's centre.
@@ -253,6 +262,90 @@ class PopulationCorrectionSpec(_Strict):
     warn_share: float = Field(default=0.1, ge=0, le=100)
 
 
+class ZoneLevelSpec(_Strict):
+    """Another set of reporting zones (e.g. desa beside kecamatan), with its own coverage table.
+
+    Attributes
+    ----------
+    name
+        The level's name, used in the table's file name (``coverage_<name>.csv``).
+    path, id_column, name_column, layer, where
+        As in ``[region.boundaries]``.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,63}$")
+    path: LocalPath
+    id_column: str | None = None
+    name_column: str | None = None
+    layer: str | None = None
+    where: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class CountWeightsSpec(_Strict):
+    """A layer that weights where, inside each zone, its people are placed.
+
+    Attributes
+    ----------
+    path
+        A GeoTIFF (its values, or ``class_weights`` of its classes, are the weights), a polygon
+        layer (each polygon's ``column`` value, or 1, is a weight per unit of area: a
+        settlement-cover share, a built-up density), or a point layer (each point weighs its
+        ``column`` value, or 1: buildings, households), relative to the scenario file.
+    column
+        Attribute of a polygon or point layer holding the weight.
+    layer
+        Layer of a multi-layer vector file.
+    class_weights
+        For a class raster (land cover): the weight of each class value, keyed by the value as
+        text (``{ "50" = 1.0, "40" = 0.2 }``); classes not listed weigh 0.
+    """
+
+    path: LocalPath
+    column: str | None = None
+    layer: str | None = None
+    class_weights: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(
+        default_factory=dict
+    )
+
+
+class PopulationCountsSpec(_Strict):
+    """People counted per zone (a census or register table), spread over a grid reach makes.
+
+    For a region with no population raster. Each zone's people are placed in its cells —
+    evenly over its land, or in proportion to ``weights`` — so that every zone holds exactly
+    its count, and the grid's total is the table's total over the zones.
+
+    Attributes
+    ----------
+    path
+        CSV (``,`` ``;`` tab or ``|``), xlsx, or a vector file's attributes, one row per zone,
+        relative to the scenario file. Rows of zones the zones layer (after its ``where``) does
+        not hold, such as the province's own row, are left out and counted in the manifest.
+    zone_column
+        Column holding the zone id (Kemendagri ``53.11`` and ``5311`` match each other).
+    total_column
+        Column holding the zone's people; thousands separators (``277.290``, ``277,290``) are
+        understood.
+    zones
+        The polygons the counts belong to; default ``[region.boundaries]``.
+    cell_size_m
+        Cell size of the grid, in metres (default 500).
+    crs
+        The grid's CRS (e.g. ``"EPSG:32750"``); default the UTM zone of the zones' centre.
+    weights
+        Where people live inside each zone; without it, evenly over the zone's land. A zone
+        whose cells all weigh 0 is spread evenly and reported in the audit.
+    """
+
+    path: LocalPath
+    zone_column: str
+    total_column: str
+    zones: BoundariesSpec | None = None
+    cell_size_m: float = Field(default=500.0, ge=10, le=20_000, allow_inf_nan=False)
+    crs: str | None = None
+    weights: CountWeightsSpec | None = None
+
+
 class RegionSpec(_Strict):
     """The region's input files, each relative to the scenario file.
 
@@ -260,7 +353,9 @@ class RegionSpec(_Strict):
     ----------
     population
         People-per-cell GeoTIFF (e.g. WorldPop); its grid (after ``aggregate_factor``) is the
-        analysis grid.
+        analysis grid. A national raster is read only in the window of filtered boundaries.
+    population_counts
+        Instead of ``population``: people per zone, spread over a grid reach makes.
     osm
         OSM extract (``.osm``, ``.osm.bz2`` or ``.osm.pbf``): the roads and ferries, and the
         facilities of services read ``from_osm``. When given, ``roads`` is not read.
@@ -281,9 +376,12 @@ class RegionSpec(_Strict):
         Layers burnt into the grid as water (impassable on foot).
     population_correction
         A table of people per zone the raster is rescaled to (needs ``boundaries``).
+    zone_levels
+        More sets of reporting zones, each with its own coverage table.
     """
 
-    population: LocalPath
+    population: LocalPath | None = None
+    population_counts: PopulationCountsSpec | None = None
     osm: LocalPath | None = None
     roads: RoadLinesSpec | None = None
     boundaries: BoundariesSpec | None = None
@@ -292,12 +390,64 @@ class RegionSpec(_Strict):
     barriers: list[LayerSpec] = Field(default_factory=list)
     water: list[LayerSpec] = Field(default_factory=list)
     population_correction: PopulationCorrectionSpec | None = None
+    zone_levels: list[ZoneLevelSpec] = Field(default_factory=list, max_length=8)
 
     @model_validator(mode="after")
     def _correction_needs_zones(self) -> RegionSpec:
+        if self.population is None and self.population_counts is None:
+            raise ValueError(
+                "missing key `population` (a population raster), or give "
+                "[region.population_counts] (people per zone) instead"
+            )
+        if self.population is not None and self.population_counts is not None:
+            raise ValueError(
+                "give either `population` (a raster) or [region.population_counts] (people per "
+                "zone), not both"
+            )
         if self.population_correction is not None and self.boundaries is None:
             raise ValueError("[region.population_correction] needs [region.boundaries]")
+        if self.population_correction is not None and self.population_counts is not None:
+            raise ValueError(
+                "[region.population_counts] already gives each zone its people: drop "
+                "[region.population_correction]"
+            )
+        counts = self.population_counts
+        if counts is not None and counts.zones is None and self.boundaries is None:
+            raise ValueError(
+                "[region.population_counts] needs `zones` or [region.boundaries] (the polygons "
+                "the counts belong to)"
+            )
+        names = [level.name for level in self.zone_levels]
+        if len(set(names)) != len(names):
+            raise ValueError(f"zone level names must be unique: {names}")
+        if self.zone_levels and self.boundaries is None:
+            raise ValueError("[[region.zone_levels]] needs [region.boundaries]")
         return self
+
+    def population_source(self) -> Path:
+        """The file the people come from: the raster, or the table of counts.
+
+        Returns
+        -------
+        Path
+            As the scenario gives it (unresolved).
+        """
+        if self.population is not None:
+            return self.population
+        assert self.population_counts is not None
+        return self.population_counts.path
+
+    def count_zones(self) -> BoundariesSpec | None:
+        """The polygons ``population_counts`` belong to (its ``zones``, else the boundaries).
+
+        Returns
+        -------
+        BoundariesSpec or None
+            ``None`` when the population is a raster.
+        """
+        if self.population_counts is None:
+            return None
+        return self.population_counts.zones or self.boundaries
 
 
 class GridSpec(_Strict):
@@ -1045,7 +1195,12 @@ class ScenarioSpec(_Strict):
             When a path leads outside the project folder.
         """
         r = self.region
-        files = [r.population]
+        files = [r.population] if r.population else []
+        if r.population_counts:
+            c = r.population_counts
+            files += [c.path] + ([c.zones.path] if c.zones else [])
+            files += [c.weights.path] if c.weights else []
+        files += [level.path for level in r.zone_levels]
         files += [r.osm] if r.osm else []
         files += [r.roads.path] if r.roads else []
         files += [r.boundaries.path] if r.boundaries else []

@@ -169,5 +169,6 @@ class Client:
             text += f"; and, depending on those, {', '.join(blocked)}"
         raise NotCachedError(
             f"offline, and the download cache ({self.cache.folder}) lacks: {text}",
-            fix="run the same fetch once with the network (without --offline) to fill the cache",
+            fix="run the same fetch once with the network (without --offline) to fill the cache, "
+            "or build the region from local files with `reach init`",
         )

@@ -316,7 +316,8 @@ def _with_retries(
                 raise _GaveUpError(
                     f"{request.name}: {exc.reason}; gave up after {attempt + 1} attempts",
                     path=request.full_url,
-                    fix=f"check the internet connection or the server, and run again{resumes}",
+                    fix=f"check the internet connection or the server, and run again{resumes}; "
+                    "with no internet, build the region from local files with `reach init`",
                 ) from None
             delay = min(policy.backoff_s * 2**attempt, policy.max_backoff_s)
             if exc.retry_after is not None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+
+from reach.outputs.scenario_file import TomlDraft, grid_table
 
 __all__ = ["SERVICES", "StarterService", "starter_scenario"]
 
@@ -35,24 +36,6 @@ SERVICES: tuple[StarterService, ...] = (
         "school-age people (e.g. 0.3) to weigh loads per pupil",
     ),
 )
-
-
-def _string(value: str) -> str:
-    """A TOML basic string (JSON's escapes are valid TOML)."""
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _comment(text: str) -> list[str]:
-    """``text`` as comment lines of at most about 96 characters."""
-    lines: list[str] = []
-    line = "#"
-    for word in text.split():
-        if len(line) + 1 + len(word) > 96 and line != "#":
-            lines.append(line)
-            line = "#"
-        line += " " + word
-    lines.append(line)
-    return lines
 
 
 def starter_scenario(
@@ -92,57 +75,43 @@ def starter_scenario(
     str
         TOML text that :func:`reach.spec.load_scenario` accepts.
     """
-    out: list[str] = []
+    d = TomlDraft()
     for line in header:
-        out += _comment(line)
-    out += [
-        "version = 1",
-        "",
-        "[scenario]",
-        f"name = {_string(name[:200])}",
-        f"description = {_string(description)}",
-        "",
-        "[region]",
-        f"population = {_string(population)}",
-        f"osm = {_string(osm)}",
-    ]
+        d.comment(line)
+    d.key("version", 1)
+    d.table("scenario")
+    d.key("name", name[:200])
+    d.key("description", description)
+    d.table("region")
+    d.key("population", population)
+    d.key("osm", osm)
     if boundaries is not None:
         path, id_column, name_column = boundaries
-        out += [
-            "",
-            "[region.boundaries]",
-            f"path = {_string(path)}",
-            f"id_column = {_string(id_column)}",
-            f"name_column = {_string(name_column)}",
-        ]
-    out += [
-        "",
-        "[grid]",
-        "# 8 neighbours, and a 12-hour limit: beyond it people count as reached beyond the limit",
-        "neighbours = 8",
-        "max_travel_time_min = 720",
-    ]
-    thresholds = ", ".join(str(t) for t in thresholds_min)
+        d.table("region.boundaries")
+        d.key("path", path)
+        d.key("id_column", id_column)
+        d.key("name_column", name_column)
+    grid_table(d)
     for svc in SERVICES:
         count = services.get(svc.name, 0)
-        block = [
-            "[[services]]",
-            f"name = {_string(svc.name)}",
-            f"kind = {_string(svc.kind)}",
-            f"mode = {_string(svc.mode)}",
-            f"thresholds_min = [{thresholds}]",
-            "facilities = { from_osm = true }",
-        ]
-        out.append("")
-        out += _comment(svc.comment)
+        block = TomlDraft()
+        block.lines.append("[[services]]")
+        block.key("name", svc.name)
+        block.key("kind", svc.kind)
+        block.key("mode", svc.mode)
+        block.key("thresholds_min", list(thresholds_min))
+        block.key("facilities", {"from_osm": True})
+        d.lines.append("")
+        d.comment(svc.comment)
         if count:
-            out.append(f"# {count} {'facility' if count == 1 else 'facilities'} in the area")
-            out += block
+            d.lines.append(f"# {count} {'facility' if count == 1 else 'facilities'} in the area")
+            d.lines += block.lines
         else:
-            out += _comment(
+            d.comment(
                 "none found in the extract: give a facilities file (facilities = { path = "
                 '"….csv", … }) and remove the # signs to add this service'
             )
-            out += [f"# {line}" for line in block]
-    out += ["", "[outputs]", f"folder = {_string(outputs)}", ""]
-    return "\n".join(out)
+            d.lines += [f"# {line}" for line in block.lines]
+    d.table("outputs")
+    d.key("folder", outputs)
+    return d.text()

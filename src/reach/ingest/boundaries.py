@@ -8,6 +8,7 @@ name and by first bytes), no VRT, one named layer, GDAL kept off the network, er
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ __all__ = [
     "read_zones",
     "require_crs",
     "text_values",
+    "where_mask",
 ]
 
 #: Columns tried, in order, for the zone id when ``id_column`` is not given.
@@ -357,6 +359,62 @@ def text_values(series: pd.Series) -> list[str | None]:
     return out
 
 
+def where_mask(
+    table: pd.DataFrame, where: Mapping[str, Sequence[str]], *, path: Path, what: str
+) -> np.ndarray:
+    """The rows to keep: those where, for any listed column, the value is one of its values.
+
+    Parameters
+    ----------
+    table
+        The rows (attribute columns; a geometry column is ignored).
+    where
+        Values to keep by column, e.g. ``{"kode": ["53.11", "53.12"]}``; a value matches the
+        cell's text stripped, or, for a numeric code, with or without its dots (``5311``); a
+        value ending in ``*`` matches every text it begins (``"53.11.*"``: the kecamatan of
+        Sumba Timur).
+    path
+        The file, for messages.
+    what
+        What the file is, for messages (e.g. ``"zones file"``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``bool`` per row.
+
+    Raises
+    ------
+    InputError
+        When a listed column is not in the table.
+    """
+    columns = [str(c) for c in table.columns]
+    missing = [c for c in where if c not in columns]
+    if missing:
+        raise InputError(
+            f"the {what} has no column {', '.join(repr(c) for c in missing)} to filter on "
+            f"(columns: {', '.join(c for c in columns if c != 'geometry')})",
+            path=path,
+            fix="filter on one of the listed columns",
+        )
+    keep = np.zeros(len(table), dtype=bool)
+    for column, values in where.items():
+        wanted = {values} if isinstance(values, str) else {str(v).strip() for v in values}
+        prefixes = tuple(w[:-1] for w in wanted if w.endswith("*"))
+        wanted = {w for w in wanted if not w.endswith("*")}
+        wanted |= {w.replace(".", "") for w in wanted if w.replace(".", "").isdigit()}
+        cells = text_values(table[column])
+        keep |= np.array(
+            [
+                v is not None
+                and (v in wanted or v.replace(".", "") in wanted or v.startswith(prefixes))
+                for v in cells
+            ],
+            dtype=bool,
+        )
+    return keep
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -392,6 +450,7 @@ def read_zones(
     id_column: str | None = None,
     name_column: str | None = None,
     layer: str | None = None,
+    where: Mapping[str, Sequence[str]] | None = None,
 ) -> gpd.GeoDataFrame:
     """Read reporting zones (polygons) with an id and a name.
 
@@ -407,6 +466,8 @@ def read_zones(
         zone id.
     layer
         Layer to read (needed when the file has several).
+    where
+        Keep only the rows :func:`where_mask` keeps (e.g. one kabupaten of a province file).
 
     Returns
     -------
@@ -429,6 +490,18 @@ def read_zones(
     if frame.empty:
         raise InputError("the zones file has no zones", path=p, fix="give a layer of polygons")
     columns = [str(c) for c in frame.columns if c != frame.geometry.name]
+    if where:
+        keep = where_mask(frame, where, path=p, what=what)
+        if not keep.any():
+            column = next(iter(where))
+            seen = sorted({v for v in text_values(frame[column]) if v is not None})
+            shown = ", ".join(seen[:12]) + (", …" if len(seen) > 12 else "")
+            raise InputError(
+                f"the filter {dict(where)} keeps none of the {len(frame)} zones",
+                path=p,
+                fix=f"use values the column {column!r} holds: {shown}",
+            )
+        frame = frame.loc[keep].reset_index(drop=True)
 
     id_col = _pick(columns, id_column, ZONE_ID_COLUMNS)
     if id_column is not None and id_col is None:

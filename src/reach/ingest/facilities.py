@@ -25,6 +25,7 @@ from reach.ingest.boundaries import (
     read_vector_file,
     require_crs,
     text_values,
+    where_mask,
 )
 from reach.ingest.conventions import (
     ID_ALIASES,
@@ -195,23 +196,6 @@ def _find_column(columns: Sequence[str], wanted: str, aliases: tuple[str, ...]) 
         if alias in lowered:
             return lowered[alias]
     return None
-
-
-def _where_mask(table: pd.DataFrame, where: Mapping[str, Sequence[str]], path: Path) -> np.ndarray:
-    columns = [str(c) for c in table.columns]
-    missing = [c for c in where if c not in columns]
-    if missing:
-        raise InputError(
-            f"the facilities file has no column {', '.join(repr(c) for c in missing)} to filter on "
-            f"(columns: {', '.join(c for c in columns if c != 'geometry')})",
-            path=path,
-            fix="filter on one of the listed columns",
-        )
-    keep = np.zeros(len(table), dtype=bool)
-    for column, values in where.items():
-        wanted = {values} if isinstance(values, str) else {str(v).strip() for v in values}
-        keep |= np.array([v in wanted for v in text_values(table[column])], dtype=bool)
-    return keep
 
 
 def _numbers(values: Sequence[str | None], *, decimal_comma: bool) -> np.ndarray:
@@ -545,7 +529,7 @@ def read_facilities(
     table = table.reset_index(drop=True)
     rows = np.arange(1, len(table) + 1)
     if where:
-        keep = _where_mask(table, where, p)
+        keep = where_mask(table, where, path=p, what="facilities file")
         table = table.loc[keep].reset_index(drop=True)
         rows = rows[keep]
     for column, role in ((id_column, "id"), (tier_column, "tier"), (capacity_column, "capacity")):

@@ -10,6 +10,7 @@ are other numbers and are not translated.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,6 +34,8 @@ def read_zone_totals(
     zone_column: str,
     total_column: str,
     zone_ids: Sequence[str],
+    table: str = "[region.population_correction]",
+    ignored: list[str] | None = None,
 ) -> dict[str, float]:
     """Read people per zone from a CSV (or a vector file's attributes), one row per zone.
 
@@ -48,6 +51,17 @@ def read_zone_totals(
     zone_ids
         The ids of the region's reporting zones; the table must give each exactly once. A
         numeric code matches a zone's code with or without dots (``5311`` = ``53.11``).
+    table
+        The scenario table that names the file, for the messages' fixes.
+    ignored
+        When given, rows whose zone the zones do not have (the province's own row, the other
+        kabupaten of a province table) are left out and their ids appended here, instead of
+        being refused.
+
+    Notes
+    -----
+    Totals are whole people: a thousands separator (``277.290``, ``277,290``, ``277 290``) is
+    read as such; a single decimal comma (``12,5``) as a decimal.
 
     Returns
     -------
@@ -62,20 +76,24 @@ def read_zone_totals(
         negative or not finite.
     """
     p = check_local_path(path, what=_WHAT)
-    table = _read_table(p)
+    rows = _read_table(p)
     for col, key in ((zone_column, "zone_column"), (total_column, "total_column")):
-        if col not in table.columns:
+        if col not in rows.columns:
             raise InputError(
-                f"no column {col!r} (columns: {', '.join(map(str, table.columns))})",
+                f"no column {col!r} (columns: {', '.join(map(str, rows.columns))})",
                 path=p,
-                fix=f"set `{key}` in [region.population_correction] to one of the columns",
+                fix=f"set `{key}` in {table} to one of the columns",
             )
     known = [str(z) for z in zone_ids]
     ids = pd.Series(
-        match_zone_codes(table[zone_column].astype(str).str.strip().tolist(), known),
-        index=table.index,
+        match_zone_codes(rows[zone_column].astype(str).str.strip().tolist(), known),
+        index=rows.index,
         dtype=object,
     )
+    if ignored is not None:
+        extra = ~ids.isin(known)
+        ignored += [str(v) for v in ids[extra]]
+        rows, ids = rows.loc[~extra], ids[~extra]
     dup = sorted(set(ids[ids.duplicated()]))
     if dup:
         raise InputError(
@@ -98,10 +116,10 @@ def read_zone_totals(
             fix="give every reporting zone a row",
         )
     totals: dict[str, float] = {}
-    for zid, raw in zip(ids, table[total_column], strict=True):
+    for zid, raw in zip(ids, rows[total_column], strict=True):
         text = "" if raw is None or (isinstance(raw, float) and math.isnan(raw)) else str(raw)
         try:
-            value = float(text.strip().replace(" ", "").replace("_", ""))
+            value = _people(text)
         except ValueError:
             raise InputError(
                 f"zone {zid!r}: total {text!r} is not a number",
@@ -149,6 +167,21 @@ def match_zone_codes(ids: Sequence[str], zone_ids: Sequence[str]) -> list[str]:
         matches = by_key.get(key, []) if key is not None and value not in known else []
         out.append(matches[0] if len(matches) == 1 else value)
     return out
+
+
+#: A whole number written with thousands separators: ``277.290``, ``1,234,567``, ``866 210``.
+_THOUSANDS = re.compile(r"^\d{1,3}([.,\u00a0 ])\d{3}(\1\d{3})*$")
+
+
+def _people(text: str) -> float:
+    """A count of people as a number: thousands separators dropped, a decimal comma read."""
+    t = text.strip().replace("_", "")
+    if _THOUSANDS.match(t):
+        return float(re.sub(r"[.,\u00a0 ]", "", t))
+    t = t.replace(" ", "")
+    if t.count(",") == 1 and "." not in t:
+        t = t.replace(",", ".")
+    return float(t)
 
 
 def _read_table(path: Path) -> pd.DataFrame:

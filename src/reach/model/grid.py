@@ -32,6 +32,7 @@ __all__ = [
     "burn_mask",
     "grid_from_population",
     "rasterize_zones",
+    "warp_layer",
 ]
 
 #: Mean Earth radius used for cell sizes and edge lengths in geographic grids.
@@ -239,6 +240,28 @@ def _warp(layer: RasterLayer, grid: AnalysisGrid, *, resampling: Resampling) -> 
         YSCALE=y_scale,
     )
     return dst
+
+
+def warp_layer(
+    layer: RasterLayer, grid: AnalysisGrid, *, resampling: Resampling = Resampling.average
+) -> np.ndarray:
+    """Warp a raster layer onto the grid.
+
+    Parameters
+    ----------
+    layer
+        The raster (any CRS).
+    grid
+        The analysis grid.
+    resampling
+        How source pixels are combined into a cell (default: their area-weighted mean).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64`` (rows, cols), NaN where the raster has no data.
+    """
+    return _warp(layer, grid, resampling=resampling)
 
 
 def _warp_scales(layer: RasterLayer, grid: AnalysisGrid) -> tuple[float, float]:

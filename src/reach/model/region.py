@@ -13,6 +13,7 @@ import numpy as np
 from reach.findings import Finding
 from reach.ingest.population import Population
 from reach.ingest.roads import RoadLines
+from reach.model.counts import SpreadCounts
 from reach.model.grid import (
     AnalysisGrid,
     Friction,
@@ -30,6 +31,7 @@ T = TypeVar("T")
 __all__ = [
     "Region",
     "RegionInputs",
+    "ZoneLevel",
     "mode_profile",
 ]
 
@@ -55,6 +57,27 @@ def mode_profile(scn: ScenarioSpec, mode: str) -> ModeProfile:
         For an unknown mode, or an override naming an unknown setting or giving a bad value.
     """
     return profile_with_overrides(default_profile(mode), scn.modes.get(mode, {}))  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True, eq=False)
+class ZoneLevel:
+    """Another set of reporting zones on the grid (``[[region.zone_levels]]``).
+
+    Each parameter is kept as the attribute of the same name.
+
+    Parameters
+    ----------
+    name
+        The level's name (``coverage_<name>.csv``).
+    zones
+        ``zone_id``, ``name`` and ``geometry``.
+    membership
+        Each cell's share of each zone.
+    """
+
+    name: str
+    zones: gpd.GeoDataFrame
+    membership: ZoneShares
 
 
 @dataclass(eq=False)
@@ -97,6 +120,10 @@ class Region:
     population_correction
         How the population was rescaled to ``[region.population_correction]`` (``None``:
         the raster as it is).
+    population_counts
+        How ``[region.population_counts]`` was spread over the grid (``None``: a raster).
+    zone_levels
+        The ``[[region.zone_levels]]``: more reporting zones, each with its own table.
     """
 
     scenario: ScenarioSpec
@@ -114,6 +141,8 @@ class Region:
     roads_noding: NodingReport | None = None
     findings: list[Finding] = field(default_factory=list)
     population_correction: PopulationCorrection | None = None
+    population_counts: SpreadCounts | None = None
+    zone_levels: tuple[ZoneLevel, ...] = ()
     _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -191,6 +220,10 @@ class RegionInputs:
         What reading noticed (e.g. a layer covering part of the grid), for the audit.
     population_correction
         How the population was rescaled to ``[region.population_correction]``, if it was.
+    population_counts
+        How ``[region.population_counts]`` was spread over the grid, if it was.
+    zone_levels
+        The ``[[region.zone_levels]]`` on the grid.
     """
 
     population: Population
@@ -205,3 +238,5 @@ class RegionInputs:
     zone_shares: ZoneShares | None = None
     findings: tuple[Finding, ...] = ()
     population_correction: PopulationCorrection | None = None
+    population_counts: SpreadCounts | None = None
+    zone_levels: tuple[ZoneLevel, ...] = ()

@@ -274,6 +274,16 @@ _TEXT: dict[str, tuple[str, str]] = {
         "Population per zone (population correction)",
         "Penduduk per wilayah (koreksi penduduk)",
     ),
+    "role.population_counts": (
+        "Population per zone (counts spread over the grid)",
+        "Penduduk per wilayah (jumlah yang disebar ke grid)",
+    ),
+    "role.population_weights": (
+        "Where people live (weights of the counts)",
+        "Sebaran permukiman (bobot penyebaran)",
+    ),
+    "role.count_zones": ("Zones of the population counts", "Wilayah jumlah penduduk"),
+    "role.zone_levels": ("More reporting zones", "Wilayah pelaporan lain"),
     "role.landcover": ("Land cover", "Tutupan lahan"),
     "role.dem": ("Elevation", "Ketinggian (elevasi)"),
     "role.barriers": ("Barriers", "Penghalang"),
@@ -347,6 +357,34 @@ _TEXT: dict[str, tuple[str, str]] = {
         "mendapat bagiannya; penduduk di luar semua wilayah tidak diubah. Grid memuat {before} "
         "jiwa sebelumnya dan {after} jiwa sesudahnya.",
     ),
+    "counts_sentence": (
+        "There is no population raster: the people of {file} ({total} people in {n} zones) were "
+        "spread over the grid {how}; every zone keeps exactly its count.",
+        "Tidak ada raster penduduk: penduduk dalam {file} ({total} jiwa di {n} wilayah) disebar "
+        "ke grid {how}; setiap wilayah tetap memuat jumlahnya secara tepat.",
+    ),
+    "counts_how_weights": ("in proportion to {file}", "sebanding dengan {file}"),
+    "counts_how_even": ("evenly over each zone's land", "merata di daratan setiap wilayah"),
+    "counts_count": ("Counted people", "Jumlah penduduk"),
+    "counts_cells": ("Cells", "Sel"),
+    "counts_spread": ("Spread", "Cara penyebaran"),
+    "spread.weights": ("by the weights", "menurut bobot"),
+    "spread.even": ("evenly", "merata"),
+    "spread.one cell": ("in one cell", "dalam satu sel"),
+    "caveat_population_counts": (
+        "Population comes from counts for {n} zones spread over the grid {how}: figures for "
+        "smaller zones and villages show where that spread puts people, not where people were "
+        "counted, and a zone shown with nobody may have people the spread missed.",
+        "Data penduduk berasal dari jumlah untuk {n} wilayah yang disebar ke grid {how}: angka "
+        "untuk wilayah yang lebih kecil dan desa menunjukkan ke mana penyebaran itu menempatkan "
+        "penduduk, bukan tempat penduduk dihitung, dan wilayah yang tampak tanpa penduduk bisa "
+        "saja berpenduduk.",
+    ),
+    "source_raster": (
+        "the raster's, after any population correction",
+        "total raster, setelah koreksi penduduk bila ada",
+    ),
+    "source_counts": ("the population counts' total", "jumlah dari tabel penduduk"),
     "correction_raster": ("People in the raster", "Penduduk dalam raster"),
     "correction_given": ("Given total", "Total yang diberikan"),
     "correction_target": ("People after correction", "Penduduk setelah koreksi"),
@@ -355,14 +393,13 @@ _TEXT: dict[str, tuple[str, str]] = {
         "People who cannot reach a facility are counted, not dropped. In every row of the tables, "
         "the people within the largest threshold, plus those reached only beyond it, plus those "
         "unreachable (by reason) add up to the row's population; the zones plus the people outside "
-        "every zone add up to the population's total ({total} people: the raster's, after any "
-        "population correction). reach checks this on every run.",
+        "every zone add up to the population's total ({total} people: {source}). reach checks "
+        "this on every run.",
         "Penduduk yang tidak dapat mencapai fasilitas tetap dihitung, tidak dibuang. Pada setiap "
         "baris tabel, penduduk dalam ambang terbesar, ditambah yang baru terjangkau di atas ambang "
         "itu, ditambah yang tidak terjangkau (menurut penyebab) sama dengan jumlah penduduk baris "
         "itu; seluruh wilayah ditambah penduduk di luar wilayah sama dengan total penduduk "
-        "({total} jiwa: total raster, setelah koreksi penduduk bila ada). reach memeriksa hal ini "
-        "pada setiap analisis.",
+        "({total} jiwa: {source}). reach memeriksa hal ini pada setiap analisis.",
     ),
     "method_times": (
         "Mean, median and 90th-percentile times are weighted by population and count only the "

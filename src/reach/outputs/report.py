@@ -22,12 +22,13 @@ refuses every other address, so a report never reads the network or other local 
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import mimetypes
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -758,11 +759,22 @@ class _View:
                 )
             )
         after = [
-            loc.t("method_counted", total=self.people(self.run.region.population_total)),
+            loc.t(
+                "method_counted",
+                total=self.people(self.run.region.population_total),
+                source=loc.t("source_counts" if scn.region.population_counts else "source_raster"),
+            ),
             loc.t("method_times"),
         ]
+        counts = scn.region.population_counts
         caveats = [
-            loc.t("caveat_population"),
+            loc.t(
+                "caveat_population_counts",
+                n=loc.number(len(self.run.region.population_counts.table), 0),
+                how=self._counts_how(),
+            )
+            if counts is not None and self.run.region.population_counts is not None
+            else loc.t("caveat_population"),
             loc.t("caveat_facilities"),
             loc.t("caveat_speeds"),
             loc.t("caveat_share"),
@@ -774,7 +786,39 @@ class _View:
             "after": after,
             "caveats": caveats,
             "correction": self.population_correction(),
+            "counts": self.population_counts(),
         }
+
+    def _counts_how(self) -> str:
+        """How the counts were spread, as a phrase."""
+        spec = self.scn.region.population_counts
+        if spec is not None and spec.weights is not None:
+            return self.loc.t("counts_how_weights", file=Path(spec.weights.path).name)
+        return self.loc.t("counts_how_even")
+
+    def population_counts(self) -> dict[str, Any] | None:
+        """The sentence and table of the spread counts (``None``: the people are a raster)."""
+        spread = self.run.region.population_counts
+        spec = self.scn.region.population_counts
+        if spread is None or spec is None:
+            return None
+        loc = self.loc
+        sentence = loc.t(
+            "counts_sentence", file=Path(spec.path).name, total=self.people(spread.total),
+            n=loc.number(len(spread.table), 0), how=self._counts_how(),
+        )  # fmt: skip
+        rows = [
+            [
+                _Cell(str(r["zone_name"]), num=False),
+                _Cell(self.people(float(r["count"]))),
+                _Cell(loc.number(float(r["cells"]), 0)),
+                _Cell(loc.t(f"spread.{r['spread']}"), num=False),
+            ]
+            for r in _records(spread.table)
+        ]
+        header = [loc.t("zone"), loc.t("counts_count"), loc.t("counts_cells"),
+                  loc.t("counts_spread")]  # fmt: skip
+        return {"sentence": sentence, "table": _Table(header=header, rows=rows)}
 
     def population_correction(self) -> dict[str, Any] | None:
         """The sentence and table of the population correction (``None``: none was made)."""
@@ -911,6 +955,13 @@ def _input_roles(
     add("role.roads", r.roads.path if r.roads else None)
     add("role.boundaries", r.boundaries.path if r.boundaries else None)
     add("role.zone_totals", r.population_correction.path if r.population_correction else None)
+    if r.population_counts:
+        c = r.population_counts
+        add("role.population_counts", c.path)
+        add("role.count_zones", c.zones.path if c.zones else None)
+        add("role.population_weights", c.weights.path if c.weights else None)
+    for level in r.zone_levels:
+        add("role.zone_levels", level.path, level.name)
     if r.landcover:
         add("role.landcover", r.landcover.path)
         for name in sorted(r.landcover.fractions):
@@ -1164,9 +1215,26 @@ def write_report_pdf(html: str, path: Path, *, folder: Path | None = None) -> Pa
     document = weasyprint.HTML(
         string=html, base_url=folder.resolve().as_uri() + "/", url_fetcher=fetcher
     )
-    with atomic_file(path) as tmp:
+    with atomic_file(path) as tmp, _fixed_font_timestamps():
         document.write_pdf(str(tmp))
     return path
+
+
+@contextlib.contextmanager
+def _fixed_font_timestamps() -> Iterator[None]:
+    """Font subsets stamped with ``SOURCE_DATE_EPOCH`` (0 when unset), not the clock.
+
+    fontTools stamps each embedded font subset's ``head.modified`` with the time it is made
+    unless ``SOURCE_DATE_EPOCH`` is set, which would make two PDFs of the same report differ.
+    """
+    old = os.environ.get("SOURCE_DATE_EPOCH")
+    if old is None:
+        os.environ["SOURCE_DATE_EPOCH"] = "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("SOURCE_DATE_EPOCH", None)
 
 
 def write_report(

@@ -127,7 +127,7 @@ def check_memory(
         raise ResourceLimitError(
             f"{what} on this {rows:,} × {cols:,}-cell population raster needs about "
             f"{need / gib:,.1f} GiB of memory; {have / gib:,.1f} GiB is available",
-            path=scn.resolve(scn.region.population),
+            path=scn.resolve(scn.region.population_source()),
             fix="clip the raster to the study area, set [grid] aggregate_factor, or run on a "
             f"larger machine ({MEMORY_ENV} sets the budget)",
         )

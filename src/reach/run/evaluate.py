@@ -257,6 +257,10 @@ def _evaluate_service(
                 walk = searcher.search(fac, "walk")
         with clock.step(f"{name}: {svc.name}: coverage"):
             cov = service_coverage(region, svc, result, walk, vehicle_share)
+            by_level = {
+                lv.name: service_coverage(region, svc, result, walk, vehicle_share, level=lv)
+                for lv in region.zone_levels
+            }
             access = CellAccess(
                 time_min=result.time_min,
                 walk_time_min=None if walk is None else walk.time_min,
@@ -284,7 +288,7 @@ def _evaluate_service(
             best = ServiceResult(
                 spec=svc, facilities=fac, search=result, coverage=cov, facility_table=table,
                 access=access, virtual=virtual, referrals=referrals,
-                season=season_name if seasons else None,
+                season=season_name if seasons else None, level_coverage=by_level,
             )  # fmt: skip
     assert best is not None
     return best, season_rows

@@ -195,6 +195,14 @@ def build_manifest(
         manifest["roads_noding"] = region.roads_noding.summary()
     if region.population_correction is not None:
         manifest["population"]["correction"] = region.population_correction.summary()
+    if region.population_counts is not None:
+        counts = region.population_counts
+        manifest["population"]["counts"] = {
+            "zones": len(counts.table),
+            "total": float(counts.table["count"].sum()),
+            "spread": {str(k): int(v) for k, v in counts.table["spread"].value_counts().items()},
+            "rows_left_out": list(counts.table.attrs.get("ignored_rows", [])),
+        }
     manifest.update(extra or {})
     manifest["outputs"] = sorted(
         str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()

@@ -16,7 +16,7 @@ from reach.ingest.connectivity import read_connectivity
 from reach.metrics.coverage import ALL_ZONES_ID, coverage_table
 from reach.metrics.virtual import referral_trips_avoided, virtual_coverage_table
 from reach.model.connectivity import connected_cells
-from reach.model.region import Region
+from reach.model.region import Region, ZoneLevel
 from reach.model.zones import stacked
 from reach.results import ServiceResult
 from reach.run.session import SearchSession
@@ -107,6 +107,8 @@ def service_coverage(
     result: SearchResult,
     walk: SearchResult | None,
     vehicle_share: float,
+    *,
+    level: ZoneLevel | None = None,
 ) -> pd.DataFrame:
     """Coverage of one service per zone; with walking times, riders and walkers count apart.
 
@@ -124,6 +126,8 @@ def service_coverage(
     vehicle_share
         Share of people (0–1) who ride: they count with ``result``'s times and the rest with
         ``walk``'s; ignored without ``walk``.
+    level
+        Report by this ``[[region.zone_levels]]`` entry instead of the boundaries.
 
     Returns
     -------
@@ -137,7 +141,8 @@ def service_coverage(
         When the all row's population differs from the population total times the target share.
     """
     people = region.population.people
-    zone = region.membership
+    zone = region.membership if level is None else level.membership
+    zones = region.zones if level is None else level.zones
     time_min, reason = result.time_min, result.reason
     if walk is not None:
         people = np.concatenate(
@@ -148,8 +153,8 @@ def service_coverage(
         reason = np.concatenate([reason, walk.reason])
     cov = coverage_table(
         people, zone, time_min, reason,
-        zone_ids=region.zones["zone_id"].astype(str).tolist(),
-        zone_names=region.zones["name"].astype(str).tolist(),
+        zone_ids=zones["zone_id"].astype(str).tolist(),
+        zone_names=zones["name"].astype(str).tolist(),
         service=svc.name,
         thresholds_min=svc.thresholds_min,
         target_share=svc.target_share,

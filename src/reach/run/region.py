@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 
 from reach.errors import InputError, ScenarioError
 from reach.findings import Finding
@@ -23,18 +24,29 @@ from reach.ingest.layers import read_vector_layer
 from reach.ingest.lines import read_road_lines
 from reach.ingest.osm import read_osm_facilities, read_osm_roads
 from reach.ingest.population import Population, aggregate_population, read_population
+from reach.ingest.rasters import RasterWindow, open_geotiff
 from reach.ingest.roads import RoadLines
 from reach.ingest.zone_totals import read_zone_totals
+from reach.model.counts import (
+    SpreadCounts,
+    empty_zone_findings,
+    grid_over,
+    nested_shares,
+    point_weights,
+    polygon_weights,
+    spread_counts,
+)
 from reach.model.facility_audit import location_findings, merge_duplicates, name_findings
 from reach.model.grid import (
     AnalysisGrid,
     Friction,
     build_friction,
     grid_from_population,
+    warp_layer,
 )
 from reach.model.noding import NodingReport, node_lines
 from reach.model.population_correction import PopulationCorrection, correct_population
-from reach.model.region import Region, RegionInputs
+from reach.model.region import Region, RegionInputs, ZoneLevel
 from reach.model.zones import ZoneShares, zone_shares
 from reach.progress import Clock
 from reach.run.checks import (
@@ -44,18 +56,23 @@ from reach.run.checks import (
     require_overlap,
 )
 from reach.spec import (
+    BoundariesSpec,
     ScenarioSpec,
     ServiceSpec,
+    ZoneLevelSpec,
 )
 
 __all__ = [
     "correct_region_population",
     "load_region",
+    "read_count_population",
+    "read_count_weights",
     "read_landcover",
     "read_region_inputs",
     "read_roads",
     "read_service_facilities",
     "read_zone_layer",
+    "read_zone_levels",
     "region_friction",
 ]
 
@@ -266,9 +283,7 @@ def read_zone_layer(
         )
         return zones, np.ones(grid.shape, dtype=np.int32), None
     b = scn.region.boundaries
-    zones = read_zones(
-        scn.resolve(b.path), id_column=b.id_column, name_column=b.name_column, layer=b.layer
-    )
+    zones = _read_zone_spec(scn, b)
     unknown = sorted(set(b.rename) - set(zones["zone_id"].astype(str)))
     if unknown:
         raise ScenarioError(
@@ -283,6 +298,224 @@ def read_zone_layer(
         ]
     shares = zone_shares(zones, grid, membership=b.membership)
     return zones, shares.zone, shares
+
+
+def _read_zone_spec(scn: ScenarioSpec, spec: BoundariesSpec | ZoneLevelSpec) -> gpd.GeoDataFrame:
+    """The zones a boundaries-like table names, filtered by its ``where``."""
+    return read_zones(
+        scn.resolve(spec.path), id_column=spec.id_column, name_column=spec.name_column,
+        layer=spec.layer, where=spec.where or None,
+    )  # fmt: skip
+
+
+def _same_zones(a: BoundariesSpec | None, b: BoundariesSpec | None) -> bool:
+    """Whether two zone tables name the same zones (same file, layer, columns and filter)."""
+    if a is None or b is None:
+        return False
+    keys = ("path", "layer", "id_column", "where")
+    return all(getattr(a, k) == getattr(b, k) for k in keys)
+
+
+def read_zone_levels(scn: ScenarioSpec, grid: AnalysisGrid) -> tuple[ZoneLevel, ...]:
+    """The ``[[region.zone_levels]]`` and their exact membership on the grid.
+
+    Parameters
+    ----------
+    scn
+        The validated scenario.
+    grid
+        The analysis grid.
+
+    Returns
+    -------
+    tuple of ZoneLevel
+        One per level, in the scenario's order.
+    """
+    membership = scn.region.boundaries.membership if scn.region.boundaries else "exact"
+    levels = []
+    for spec in scn.region.zone_levels:
+        zones = _read_zone_spec(scn, spec)
+        path = scn.resolve(spec.path)
+        zb = zones.total_bounds
+        require_overlap(
+            [((float(zb[0]), float(zb[1]), float(zb[2]), float(zb[3])), zones.crs)],
+            grid, what=f"zone level {spec.name!r}", path=path,
+        )  # fmt: skip
+        shares = zone_shares(zones, grid, membership=membership)
+        levels.append(ZoneLevel(name=spec.name, zones=zones, membership=shares))
+    return tuple(levels)
+
+
+def _counted_membership(
+    spread: SpreadCounts,
+    pop: Population,
+    zones: gpd.GeoDataFrame,
+    shares: ZoneShares,
+    grid: AnalysisGrid,
+) -> ZoneShares:
+    """Zones nested by code in the count zones report the people counted in them."""
+    nested = nested_shares(
+        spread.origin, pop.people, origin_ids=spread.table["zone_id"].tolist(),
+        level=shares, level_ids=zones["zone_id"].astype(str).tolist(),
+        geometry=zones.geometry, grid=grid,
+    )  # fmt: skip
+    return shares if nested is None else nested
+
+
+def read_count_weights(scn: ScenarioSpec, grid: AnalysisGrid) -> np.ndarray | None:
+    """The weights ``[region.population_counts.weights]`` gives each cell of the grid.
+
+    Parameters
+    ----------
+    scn
+        The validated scenario.
+    grid
+        The grid the counts are spread over.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``float64`` (rows, cols) ≥ 0 (0 where the layer has nothing or no data); ``None``
+        without a weight layer.
+
+    Raises
+    ------
+    InputError
+        When the layer cannot be read, lacks the column, has lines, or gives negative weights.
+    """
+    spec = scn.region.population_counts
+    if spec is None or spec.weights is None:
+        return None
+    w = spec.weights
+    path = scn.resolve(w.path)
+    what = "population weight layer"
+    if path.suffix.lower() in (".tif", ".tiff"):
+        t = grid.transform
+        bounds = (t.c, t.f + t.e * grid.rows, t.c + t.a * grid.cols, t.f)
+        layer = open_geotiff(path, what=what, window=RasterWindow(bounds, grid.crs))
+        if layer is None:
+            raise InputError(
+                "the weight raster does not cover the count zones", path=path,
+                fix="give a raster of the study area, or drop `weights` to spread evenly",
+            )  # fmt: skip
+        if w.class_weights:
+            values = np.zeros(layer.values.shape, dtype=np.float64)
+            for key, weight in w.class_weights.items():
+                values[layer.values == float(key)] = weight
+            layer = replace(layer, values=values)
+        out = warp_layer(layer, grid)
+    else:
+        frame = read_vector_layer(path, what=what, layer=w.layer)
+        if w.column is not None and w.column not in frame.columns:
+            cols = ", ".join(str(c) for c in frame.columns if c != frame.geometry.name)
+            raise InputError(
+                f"the {what} has no column {w.column!r} (columns: {cols})", path=path,
+                fix="set `column` in [region.population_counts.weights] to one of them",
+            )  # fmt: skip
+        frame = frame.to_crs(grid.crs)
+        t = grid.transform
+        frame = frame.cx[t.c : t.c + t.a * grid.cols, t.f + t.e * grid.rows : t.f]
+        values = (
+            np.ones(len(frame))
+            if w.column is None
+            else np.asarray(pd.to_numeric(frame[w.column], errors="coerce"), dtype=np.float64)
+        )
+        values = np.where(np.isfinite(values), values, 0.0)
+        kinds = set(frame.geometry.geom_type)
+        if kinds & {"LineString", "MultiLineString"}:
+            raise InputError(
+                f"the {what} has lines; weights come from polygons, points or a raster",
+                path=path, fix="give settlement polygons, building points or a raster",
+            )  # fmt: skip
+        if kinds <= {"Point", "MultiPoint"}:
+            pts = frame.geometry.representative_point()
+            out = point_weights(pts.x.to_numpy(), pts.y.to_numpy(), values, grid)
+        else:
+            out = polygon_weights(frame.reset_index(drop=True), values, grid)
+    out = np.where(np.isfinite(out), out, 0.0)
+    if (out < 0).any():
+        raise InputError(
+            f"the {what} gives negative weights (min {float(out.min()):g})", path=path,
+            fix="give weights ≥ 0 (a share of settlement, a count of buildings)",
+        )  # fmt: skip
+    return out
+
+
+def read_count_population(
+    scn: ScenarioSpec, *, max_cells: Callable[[int, int], None] | None = None
+) -> tuple[Population, SpreadCounts, gpd.GeoDataFrame]:
+    """The people of ``[region.population_counts]`` spread over a grid made over their zones.
+
+    Parameters
+    ----------
+    scn
+        The validated scenario (with ``[region.population_counts]``).
+    max_cells
+        Called with the grid's rows and columns before anything is spread on it.
+
+    Returns
+    -------
+    population : Population
+        People per cell (valid where a zone covers the cell); its ``total`` the counts' total.
+    spread : SpreadCounts
+        Each zone's count and where it was placed, and the cells' origin by zone.
+    zones : geopandas.GeoDataFrame
+        The count zones (``zone_id``, ``name``, ``geometry``).
+
+    Raises
+    ------
+    InputError
+        When the table, the zones or the weights are refused, or the grid would be too large.
+    """
+    spec = scn.region.population_counts
+    zspec = scn.region.count_zones()
+    assert spec is not None and zspec is not None
+    table = scn.resolve(spec.path)
+    zones = _read_zone_spec(scn, zspec)
+    try:
+        grid = grid_over(zones, cell_size_m=spec.cell_size_m, crs=spec.crs)
+    except ValueError as exc:
+        raise InputError(
+            f"[region.population_counts]: {exc}", path=scn.resolve(zspec.path),
+            fix="set a larger cell_size_m, or a projected crs in metres",
+        ) from None  # fmt: skip
+    if max_cells is not None:
+        max_cells(grid.rows, grid.cols)
+    ids = zones["zone_id"].astype(str).tolist()
+    ignored: list[str] = []
+    totals = read_zone_totals(
+        table, zone_column=spec.zone_column, total_column=spec.total_column, zone_ids=ids,
+        table="[region.population_counts]", ignored=ignored,
+    )  # fmt: skip
+    shares = zone_shares(zones, grid, membership="exact")
+    inside = zones.to_crs(grid.crs).geometry.representative_point()
+    fallback = grid.cell_of(inside.x.to_numpy(), inside.y.to_numpy())
+    weights = read_count_weights(scn, grid)
+    wname = f"the weight layer {scn.resolve(spec.weights.path).name}" if spec.weights else ""
+    try:
+        spread = spread_counts(
+            shares, [totals[z] for z in ids], zone_ids=ids,
+            zone_names=zones["name"].astype(str).tolist(), weights=weights,
+            fallback_cells=fallback, weight_name=wname,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise InputError(
+            str(exc), path=scn.resolve(zspec.path), fix="check that zone's polygon"
+        ) from None
+    valid = (shares.zone > 0) | (spread.people > 0)
+    if shares.cells.size:
+        valid.ravel()[shares.cells] = True
+    if ignored:
+        _log.info(
+            "%s: %d rows for zones the zones file does not hold were left out (%s)",
+            table.name, len(ignored), ", ".join(ignored[:8]),
+        )  # fmt: skip
+    spread.table.attrs["ignored_rows"] = ignored
+    pop = Population(
+        people=spread.people, valid=valid, transform=grid.transform, crs=grid.crs, path=table,
+        total=spread.total, nodata_inferred=False,
+    )  # fmt: skip
+    return pop, spread, zones
 
 
 def region_friction(scn: ScenarioSpec, *, grid: AnalysisGrid, pop: Population) -> Friction:
@@ -423,17 +656,33 @@ def read_region_inputs(
         When the run would not fit in memory.
     """
     clock = clock or Clock()
+    limit = max_cells or (lambda r, c: check_memory(scn, r, c))
+    spread: SpreadCounts | None = None
     with clock.step("read population"):
-        pop = read_population(
-            scn.resolve(scn.region.population),
-            max_cells=max_cells or (lambda r, c: check_memory(scn, r, c)),
-        )
+        if scn.region.population_counts is not None:
+            pop, spread, _ = read_count_population(scn, max_cells=limit)
+        else:
+            pop = _read_population_raster(scn, max_cells=limit)
         raster_total = pop.total
         if scn.grid.aggregate_factor > 1:
             pop = aggregate_population(pop, factor=scn.grid.aggregate_factor)
         grid = grid_from_population(pop)
     with clock.step("read zones"):
         zones, zone, shares = read_zone_layer(scn, grid)
+        levels = read_zone_levels(scn, grid)
+        if spread is not None and scn.grid.aggregate_factor == 1:
+            if _same_zones(scn.region.count_zones(), scn.region.boundaries):
+                # the counts' zones report: each cell's people by the zone they came from
+                shares = spread.origin
+            elif shares is not None:
+                shares = _counted_membership(spread, pop, zones, shares, grid)
+            zone = shares.zone if shares is not None else zone
+            levels = tuple(
+                replace(
+                    lv, membership=_counted_membership(spread, pop, lv.zones, lv.membership, grid)
+                )
+                for lv in levels
+            )
     correction = None
     if scn.region.population_correction is not None:
         with clock.step("correct population"):
@@ -457,6 +706,20 @@ def read_region_inputs(
     if correction is not None:
         findings += correction.findings
         warnings += [f.message for f in correction.findings]
+    if spread is not None:
+        empty: list[Finding] = []
+        if isinstance(shares, ZoneShares):
+            empty += empty_zone_findings(
+                pop.people, shares, zone_ids=zones["zone_id"].astype(str).tolist(),
+                zone_names=zones["name"].astype(str).tolist(), level="zone",
+            )  # fmt: skip
+        for lv in levels:
+            empty += empty_zone_findings(
+                pop.people, lv.membership, zone_ids=lv.zones["zone_id"].astype(str).tolist(),
+                zone_names=lv.zones["name"].astype(str).tolist(), level=lv.name,
+            )  # fmt: skip
+        findings += [*spread.findings, *empty]
+        warnings += [f.message for f in (*spread.findings, *empty)]
     with clock.step("check layers"):
         if scn.region.boundaries is not None:
             zb = zones.total_bounds
@@ -471,7 +734,33 @@ def read_region_inputs(
         population=pop, raster_total=raster_total, grid=grid, zones=zones, zone=zone,
         roads=roads, facilities=facilities, warnings=tuple(warnings), zone_shares=shares,
         roads_noding=noding, findings=tuple(findings), population_correction=correction,
+        population_counts=spread, zone_levels=levels,
     )  # fmt: skip
+
+
+def _read_population_raster(
+    scn: ScenarioSpec, *, max_cells: Callable[[int, int], None]
+) -> Population:
+    """The population raster; with filtered boundaries, only its window over the zones kept."""
+    assert scn.region.population is not None
+    path = scn.resolve(scn.region.population)
+    b = scn.region.boundaries
+    if b is None or not b.where:
+        return read_population(path, max_cells=max_cells)
+    zones = _read_zone_spec(scn, b)
+    zb = [float(v) for v in zones.total_bounds]
+    pop = read_population(
+        path, max_cells=max_cells, window=RasterWindow((zb[0], zb[1], zb[2], zb[3]), zones.crs)
+    )
+    if pop is None or pop.total <= 0:
+        raise InputError(
+            f"the population raster holds nobody under the zones {dict(b.where)} keeps",
+            path=path,
+            fix="give a raster that covers those zones, or check the boundaries filter",
+        )
+    _log.info("population raster read in the window of %d zones: %d × %d cells",
+              len(zones), *pop.people.shape)  # fmt: skip
+    return pop
 
 
 def load_region(scn: ScenarioSpec, *, clock: Clock | None = None) -> Region:
@@ -528,4 +817,6 @@ def load_region(scn: ScenarioSpec, *, clock: Clock | None = None) -> Region:
         roads_noding=inputs.roads_noding,
         findings=findings,
         population_correction=inputs.population_correction,
+        population_counts=inputs.population_counts,
+        zone_levels=inputs.zone_levels,
     )

@@ -109,6 +109,10 @@ def _write_evaluation(ev: Evaluation, folder: Path, region: Region) -> None:
     """One evaluation's tables, GIS layers and (when asked) rasters into ``folder``."""
     parquet = region.scenario.outputs.parquet
     write_table(ev.coverage, folder / "coverage", parquet=parquet)
+    for level in region.zone_levels:
+        write_table(
+            ev.level_coverage(level.name), folder / f"coverage_{level.name}", parquet=parquet
+        )
     write_table(ev.facilities, folder / "facilities", parquet=parquet)
     for attr in ("virtual", "referrals"):
         table = ev.table(attr)
@@ -146,6 +150,11 @@ def write_run(run: RunResult, target: Path, *, maps: bool = True) -> None:
     grid = region.grid
     with atomic_folder(target, protect=scn.protected_paths(), command="run") as tmp:
         _write_evaluation(run.baseline, tmp, region)
+        if region.population_counts is not None:
+            write_table(
+                region.population_counts.table, tmp / "population_counts",
+                parquet=scn.outputs.parquet,
+            )  # fmt: skip
         if region.population_correction is not None:
             write_table(
                 region.population_correction.table, tmp / "population_correction",
