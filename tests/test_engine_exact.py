@@ -23,7 +23,7 @@ from reach.model.assemble import SearchGraph, moves_for
 from reach.run.session import faster_edges
 
 
-def _reference_cost(g: SearchGraph, u: int, v: int) -> float:
+def reference_cost(g: SearchGraph, u: int, v: int) -> float:
     """Walking cost u → v written out plainly, independent of the kernel."""
     pace = g.pace_min_per_m
     ru, cu = divmod(u, g.cols)
@@ -33,7 +33,7 @@ def _reference_cost(g: SearchGraph, u: int, v: int) -> float:
     dr, dc = rv - ru, cv - cu
     crossed: list[tuple[int, int]] = []
     if abs(dr) == 1 and abs(dc) == 1:
-        crossed = [(ru, cv), (rv, cu)]
+        crossed = [] if g.cut_corners else [(ru, cv), (rv, cu)]
     elif abs(dr) == 1 and abs(dc) == 2:
         crossed = [(ru, cu + dc // 2), (rv, cu + dc // 2)]
     elif abs(dr) == 2 and abs(dc) == 1:
@@ -50,7 +50,7 @@ def _reference_cost(g: SearchGraph, u: int, v: int) -> float:
     return cost
 
 
-def _explicit_graph(g: SearchGraph) -> nx.DiGraph:
+def explicit_graph(g: SearchGraph) -> nx.DiGraph:
     graph = nx.DiGraph()
     for u in range(g.n_cells):
         graph.add_node(("c", u))
@@ -58,7 +58,7 @@ def _explicit_graph(g: SearchGraph) -> nx.DiGraph:
         for dr, dc in g.moves:
             rv, cv = ru + dr, cu + dc
             if 0 <= rv < g.rows and 0 <= cv < g.cols:
-                cost = _reference_cost(g, u, rv * g.cols + cv)
+                cost = reference_cost(g, u, rv * g.cols + cv)
                 if math.isfinite(cost):
                     graph.add_edge(("c", u), ("c", rv * g.cols + cv), weight=cost)
     for j in range(g.n_nodes):
@@ -110,6 +110,7 @@ def instances(draw: st.DrawFn) -> tuple[SearchGraph, np.ndarray]:
         rev_cost_min=cost,
         node_cell=node_cell.astype(np.int64),
         connector_min=rng.uniform(0.0, 1.0, n_nodes) * (rng.random(n_nodes) < 0.7),
+        cut_corners=draw(st.booleans()),
     )
     seeds = rng.choice(n, size=draw(st.integers(1, 3)), replace=False)
     return graph, seeds
@@ -120,7 +121,7 @@ def instances(draw: st.DrawFn) -> tuple[SearchGraph, np.ndarray]:
 def test_combined_search_equals_networkx_dijkstra(case: tuple[SearchGraph, np.ndarray]) -> None:
     graph, seeds = case
     result = combined_search(graph, seeds)
-    reverse = _explicit_graph(graph).reverse(copy=True)
+    reverse = explicit_graph(graph).reverse(copy=True)
     expected = nx.multi_source_dijkstra_path_length(reverse, [("c", int(s)) for s in seeds])
     for cell in range(graph.n_cells):
         want = expected.get(("c", cell), math.inf)

@@ -48,7 +48,9 @@ def test_oneway_and_densify() -> None:
             ([(1000, 0), (1000, 1000)], [2, 3], {"highway": "primary"}),
         ]
     )
-    net = build_network(lines, _grid(), profile=default_profile("motorbike"), ferry_wait_min=0)
+    net = build_network(
+        lines, _grid(), profile=default_profile("motorbike"), ferry_wait_min=0, road_joins=False
+    )
     # 1 km cut into pieces of at most 50 m: 20 pieces one way + 20 pieces both ways
     assert net.n_edges == 20 + 40
     assert net.length_m.max() <= 50.0 + 1e-9
@@ -56,7 +58,9 @@ def test_oneway_and_densify() -> None:
     np.testing.assert_allclose(net.time_min.sum(), 3 * 1.0 / speed * 60)
     # the one-way street has no edge leaving node 2 (index 1) towards node 1
     assert not np.any((net.src == 1) & (net.x[net.dst] < 1000) & (net.y[net.dst] == 0))
-    walk = build_network(lines, _grid(), profile=default_profile("walk"), ferry_wait_min=0)
+    walk = build_network(
+        lines, _grid(), profile=default_profile("walk"), ferry_wait_min=0, road_joins=False
+    )
     assert walk.n_edges == 80
 
 

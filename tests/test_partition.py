@@ -19,6 +19,7 @@ from reach.demo import demo_scenario_toml, generate_demo
 from reach.engine.combined import combined_search
 from reach.errors import ScenarioError
 from reach.model.assemble import SearchGraph, search_graph
+from reach.model.joins import walk_minutes
 from reach.model.network import Network, build_network
 from reach.model.region import Region, mode_profile
 from reach.model.snap import connector_metres
@@ -275,9 +276,17 @@ def test_connector_lengths_match_the_engine(demo: tuple[ScenarioSpec, Region, Ev
     graph = search_graph(region.grid, region.friction, net)
     mn = mode_network(net, region.grid, np.isfinite(region.friction.pace_min_per_m))
     np.testing.assert_array_equal(mn.node_cell, graph.node_cell)
-    has = mn.node_cell >= 0
+    road = np.arange(net.n_nodes) < net.first_foot
+    has = (mn.node_cell >= 0) & road
     pace = region.friction.pace_min_per_m.ravel()[mn.node_cell[has]]
     np.testing.assert_array_equal(mn.connector_m[has] * pace, graph.connector_min[has])
+    # the feet walk across cells, each at its own pace
+    assert net.feet.n > 0
+    feet = walk_minutes(
+        net.feet.walk_cells, net.feet.walk_m, region.friction.pace_min_per_m.ravel()
+    )
+    np.testing.assert_array_equal(feet, graph.connector_min[~road])
+    np.testing.assert_allclose(mn.connector_m[~road], net.feet.walk_m.sum(axis=1))
     np.testing.assert_array_equal(
         connector_metres(net.x, net.y, np.full(net.n_nodes, -1), region.grid),
         np.full(net.n_nodes, np.inf),

@@ -154,6 +154,7 @@ def test_on_a_region_the_chain_is_never_shorter_than_going_direct(tmp_path: Path
         zone_ids=region.zones["zone_id"].astype(str).tolist(),
         zone_names=region.zones["name"].astype(str).tolist(), service="health",
         thresholds_min=[15, 30], facilities=fac,
+        own_referral=np.where(fac["facility_id"] == "C1", 0, -1),
     )  # fmt: skip
     f = r.facilities.set_index("facility_id")
     assert f.loc["C1", "referral_time_min"] == 0.0

@@ -16,7 +16,7 @@ from reach.run.audit import audit_run
 from reach.run.evaluate import evaluate
 from reach.run.region import load_region
 from reach.run.scenario_set import run_scenario
-from reach.run.session import service_graph
+from reach.run.session import service_graph, service_seeds
 from reach.spec import load_scenario
 from tests.helpers import tiny_people, write_tiny_region
 
@@ -30,10 +30,19 @@ def _roadless(folder: Path, *, mode: str = "motorbike", extra: str = "") -> Path
     return scenario
 
 
-def _grid_dijkstra(g: SearchGraph, sources: np.ndarray) -> np.ndarray:
-    """Least walking time to the nearest source over the plain 8-neighbour grid (scipy)."""
+def _grid_dijkstra(g: SearchGraph, seed_cells: np.ndarray, seed_min: np.ndarray) -> np.ndarray:
+    """Least walking time to the nearest source over the plain 8-neighbour grid (scipy).
+
+    The sources start at their own times (the walk from each cell around a facility to it):
+    a source vertex joined to each at that many minutes.
+    """
     pace = g.pace_min_per_m
     src, dst, cost = [], [], []
+    source = g.n_cells
+    for cell, minutes in zip(seed_cells, seed_min, strict=True):
+        src.append(source)
+        dst.append(int(cell))
+        cost.append(float(minutes) + 1e-300)  # scipy drops explicit zeros
     for u in range(g.n_cells):
         ru, cu = divmod(u, g.cols)
         for dr, dc in ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)):
@@ -51,9 +60,9 @@ def _grid_dijkstra(g: SearchGraph, sources: np.ndarray) -> np.ndarray:
             src.append(u)
             dst.append(v)
             cost.append(dist * (pace[u] + pace[v]) / 2)
-    graph = csr_matrix((cost, (src, dst)), shape=(g.n_cells, g.n_cells))
-    times = dijkstra(graph, directed=True, indices=sources, min_only=True)
-    return np.asarray(times)
+    graph = csr_matrix((cost, (src, dst)), shape=(g.n_cells + 1, g.n_cells + 1))
+    times = dijkstra(graph, directed=True, indices=source)
+    return np.asarray(times)[: g.n_cells]
 
 
 def test_walking_only_scenario_is_valid_and_network_empty(tmp_path: Path) -> None:
@@ -69,7 +78,9 @@ def test_times_equal_a_plain_grid_dijkstra(tmp_path: Path) -> None:
     region = load_region(load_scenario(_roadless(tmp_path, mode="walk")))
     result = evaluate(region).services["health"]
     g = service_graph(region, "walk")
-    expected = _grid_dijkstra(g, result.facilities["cell"].to_numpy())
+    seeds = service_seeds(region, "walk", result.facilities).cells
+    assert set(seeds.point) == set(range(len(result.facilities)))
+    expected = _grid_dijkstra(g, seeds.vertex, seeds.time_min)
     got = result.search.time_min
     assert np.array_equal(np.isfinite(got), np.isfinite(expected))
     ok = np.isfinite(expected)

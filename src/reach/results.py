@@ -31,6 +31,7 @@ __all__ = [
     "BASELINE",
     "Evaluation",
     "RunResult",
+    "SensitivityResult",
     "ServiceResult",
 ]
 
@@ -88,6 +89,39 @@ class ServiceResult:
     referrals: pd.DataFrame | None = None
     season: str | None = None
     level_coverage: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class SensitivityResult:
+    """The baseline's coverage over a Latin-hypercube sample of the speed tables.
+
+    Attributes
+    ----------
+    factors
+        The speeds varied: ``factor``, ``kind``, ``mode``, ``key``, ``speed_kph``.
+    design
+        Long: ``sample``, the factor's columns, its ``multiplier`` and ``sampled_kph``.
+    samples
+        Every sample's figure: ``sample``, ``service``, ``zone_id``, ``threshold_min``,
+        ``pct_within``.
+    ranges
+        Per service, zone and threshold: the baseline's ``pct_within``, the middle 90 % of
+        the samples (``pct_low`` – ``pct_high``), their ``pct_median`` and ``samples``.
+    influence
+        Per service, each factor's Spearman rank correlation with the whole region's figure
+        at the service's key threshold, strongest first.
+    speed_range_pct, seed, n_samples
+        How the sample was drawn.
+    """
+
+    factors: pd.DataFrame
+    design: pd.DataFrame
+    samples: pd.DataFrame
+    ranges: pd.DataFrame
+    influence: pd.DataFrame
+    speed_range_pct: float
+    seed: int
+    n_samples: int
 
 
 @dataclass(eq=False)
@@ -195,6 +229,9 @@ class RunResult:
         and any input changed while it was read.
     findings
         The data-quality audit of the baseline, written as ``audit.csv`` / ``audit.json``.
+    sensitivity
+        The baseline's coverage over a sample of the speed tables (``[sensitivity]``);
+        ``None`` when none was asked for.
     """
 
     scenario: ScenarioSpec
@@ -209,6 +246,7 @@ class RunResult:
     #: What the run noticed and the manifest reports (e.g. an input changed while it was read).
     warnings: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    sensitivity: SensitivityResult | None = None
 
     # the baseline's parts, for convenience
     @property

@@ -50,6 +50,10 @@ __all__ = [
     "REFERRAL_ZONES",
     "SCHEMA_VERSION",
     "SEASONS",
+    "SENSITIVITY",
+    "SENSITIVITY_DESIGN",
+    "SENSITIVITY_INFLUENCE",
+    "SENSITIVITY_SAMPLES",
     "SITES",
     "TABLES",
     "VIRTUAL",
@@ -1039,6 +1043,82 @@ POPULATION_COUNTS = TableSchema(
     ),
 )  # fmt: skip
 
+_SENS_WHERE = "the output folder, with `[sensitivity] samples` or from `reach sensitivity`"
+_SAMPLE = Column("sample", INDEX, "the sample's number (0-based)")
+_FACTOR = Column(
+    "factor", TEXT,
+    "the speed varied: `land cover: <class>`, `off-road walk`, or `<mode>: <road class>`",
+)  # fmt: skip
+
+SENSITIVITY = TableSchema(
+    files=("sensitivity.csv",),
+    command="reach run / reach sensitivity",
+    where=_SENS_WHERE,
+    meaning="per service, zone and threshold: the baseline's coverage and the range the middle "
+    "90 % of the speed samples give",
+    blocks=(
+        _ZONE,
+        _once(
+            _THRESHOLD,
+            Column("pct_within", PERCENT, "the baseline's share of the row's people within it"),
+            Column("pct_low", PERCENT, "the 5th percentile of the samples' shares"),
+            Column("pct_high", PERCENT, "the 95th percentile of the samples' shares"),
+            Column("pct_median", PERCENT, "the samples' median share"),
+            Column("samples", INDEX, "how many samples (empty shares of an empty row not counted)"),
+        ),
+    ),
+)
+
+SENSITIVITY_SAMPLES = TableSchema(
+    files=("sensitivity_samples.csv",),
+    command="reach run / reach sensitivity",
+    where=_SENS_WHERE,
+    meaning="every sample's coverage, per service, zone and threshold",
+    blocks=(
+        _once(
+            _SAMPLE, _SERVICE, _ZONE_ID, _THRESHOLD,
+            Column("pct_within", PERCENT, "the sample's share of the row's people within it"),
+        ),
+    ),
+)  # fmt: skip
+
+SENSITIVITY_DESIGN = TableSchema(
+    files=("sensitivity_design.csv",),
+    command="reach run / reach sensitivity",
+    where=_SENS_WHERE,
+    meaning="the Latin-hypercube design: each speed's multiplier in each sample",
+    blocks=(
+        _once(
+            _SAMPLE, _FACTOR,
+            Column("kind", TEXT, "landcover, default walk (no land cover) or road"),
+            Column("mode", TEXT, "the travel mode of a road factor (empty for the walk off roads)"),
+            Column("key", TEXT, "the land-cover or road class"),
+            Column("speed_kph", "km/h", "the scenario's speed"),
+            Column("multiplier", RATIO, "the sample's factor, in 1 ± speed_range_pct / 100"),
+            Column("sampled_kph", "km/h", "the speed the sample used"),
+        ),
+    ),
+)  # fmt: skip
+
+SENSITIVITY_INFLUENCE = TableSchema(
+    files=("sensitivity_influence.csv",),
+    command="reach run / reach sensitivity",
+    where=_SENS_WHERE,
+    meaning="which speeds the whole region's figure depends on most, per service",
+    blocks=(
+        _once(
+            _SERVICE,
+            Column("threshold_min", MINUTES, "the service's key (middle) threshold"),
+            _FACTOR,
+            Column(
+                "spearman_rho", RATIO,
+                "rank correlation of the factor's multiplier with the (all) row's share within "
+                "the key threshold, -1 to 1 (empty when either does not vary); strongest first",
+            ),
+        ),
+    ),
+)  # fmt: skip
+
 #: Every table reach writes, in the order of the documentation.
 TABLES: tuple[TableSchema, ...] = (
     COVERAGE,
@@ -1046,6 +1126,10 @@ TABLES: tuple[TableSchema, ...] = (
     AUDIT,
     POPULATION_CORRECTION,
     POPULATION_COUNTS,
+    SENSITIVITY,
+    SENSITIVITY_SAMPLES,
+    SENSITIVITY_DESIGN,
+    SENSITIVITY_INFLUENCE,
     ZONES_LAYER,
     FACILITIES_LAYER,
     SEASONS,

@@ -41,6 +41,7 @@ __all__ = [
     "RegionSpec",
     "RoadLinesSpec",
     "ScenarioSpec",
+    "SensitivitySpec",
     "ServiceSpec",
     "ZoneLevelSpec",
     "load_scenario",
@@ -467,6 +468,15 @@ class GridSpec(_Strict):
         Walking speed (km/h) off the network where no land cover gives one.
     slope
         Slow the walk on slopes (Tobler's hiking function) with the region's DEM.
+    model
+        ``"reach"`` (the default): roads are a network that each cell joins where the road is
+        nearest, facilities are joined where they stand. ``"accessmod"``: WHO AccessMod 5's
+        raster model, to reproduce a published AccessMod analysis — roads burned into the
+        land cover as cells (every cell a road touches, the fastest class winning, over water
+        and barriers), the whole cell at the road's speed, GRASS ``r.cost``'s moves (a
+        diagonal may pass between two impassable cells), facilities starting at their cell,
+        no slope, and minutes truncated to whole minutes as AccessMod writes them. Its
+        figures depend on the grid's cell size (they overstate on coarse grids).
     """
 
     neighbours: Literal[8, 16] = 8
@@ -475,6 +485,36 @@ class GridSpec(_Strict):
     aggregate_factor: int = Field(default=1, ge=1, le=100)
     default_walk_kph: float = Field(default=4.0, gt=0, le=20)
     slope: bool = True
+    model: Literal["reach", "accessmod"] = "reach"
+
+
+class SensitivitySpec(_Strict):
+    """How sure the coverage figures are, given that travel speeds are estimates.
+
+    Attributes
+    ----------
+    samples
+        Runs of the baseline over a Latin-hypercube sample of the speed tables; 0 (the
+        default) runs none. Each coverage figure is then given with the range the middle 90 %
+        of the samples fall in.
+    speed_range_pct
+        How far each speed may be off, in percent either way: every land-cover walking speed
+        and every road class's speed of each travel mode searched is multiplied by a factor
+        drawn in ``1 ± speed_range_pct / 100``, each independently.
+    seed
+        The sample's seed: the same seed gives the same sample and the same ranges.
+    """
+
+    samples: int = Field(default=0, ge=0, le=1000)
+    speed_range_pct: float = Field(default=20.0, gt=0, lt=100)
+    seed: int = Field(default=0, ge=0)
+
+    @field_validator("samples")
+    @classmethod
+    def _not_one(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("one sample gives no range: use 0 (none) or at least 2")
+        return value
 
 
 class FerrySpec(_Strict):
@@ -1146,6 +1186,8 @@ class ScenarioSpec(_Strict):
         What to write and where.
     alternatives
         The alternatives evaluated against the baseline (at most 500, unique names).
+    sensitivity
+        Ranges for the baseline's coverage figures over a sample of the speed tables.
     """
 
     version: Literal[1] = 1
@@ -1157,6 +1199,7 @@ class ScenarioSpec(_Strict):
     services: list[ServiceSpec] = Field(max_length=MAX_SERVICES)
     outputs: OutputsSpec = OutputsSpec()
     alternatives: list[Alternative] = Field(default_factory=list, max_length=MAX_ALTERNATIVES)
+    sensitivity: SensitivitySpec = SensitivitySpec()
     #: Folder that relative paths are resolved against (the scenario file's folder).
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     #: The file it was read from, for messages.

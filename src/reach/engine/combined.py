@@ -6,7 +6,9 @@ the network nodes (``n_cells .. n_cells+n_nodes-1``):
 * cell → neighbouring cell (8 or 16 moves): ``distance_m × mean(pace_u, pace_v)`` minutes, times
   Tobler's slope factor ``exp(3.5 (|s + 0.05| - 0.05))`` when elevations are given, where ``s`` is
   the rise over run of the move. A move is impossible when either end is impassable
-  (``pace = inf``) or, for diagonal and knight moves, when a cell it cuts across is impassable.
+  (``pace = inf``) or, for diagonal and knight moves, when a cell it cuts across is impassable
+  (a graph may let diagonal moves pass between two impassable cells, as GRASS ``r.cost`` and so
+  AccessMod do: ``SearchGraph.cut_corners``).
 * network node → network node: the edge's travel time (the network model decides it).
 * cell ↔ network node lying in that cell, both ways: walking from the cell's centre to the node
   at the cell's pace (``connector_min``). A traveller joins or leaves the road anywhere along it
@@ -93,6 +95,7 @@ def _move_cost(
     use_slope: bool,
     dx: np.ndarray,
     dy: float,
+    cut_corners: bool,
 ) -> float:
     """Minutes to walk from cell ``(ru, cu)`` to neighbouring cell ``(rv, cv)`` (``inf`` if
     impossible). Rows and columns are passed in, so no cell index is divided on the hot path."""
@@ -105,7 +108,8 @@ def _move_cost(
     adr = abs(rv - ru)
     adc = abs(cv - cu)
     if adr == 1 and adc == 1:
-        if not (pace[ru * cols + cv] < np.inf and pace[rv * cols + cu] < np.inf):
+        corner_open = pace[ru * cols + cv] < np.inf and pace[rv * cols + cu] < np.inf
+        if not (cut_corners or corner_open):
             return np.inf
     elif adr == 1 and adc == 2:
         sc = 1 if cv > cu else -1
@@ -136,7 +140,7 @@ def _predecessors(v: int, g: tuple[Any, ...], out_u: np.ndarray, out_cost: np.nd
     """
     (
         rows, cols, pace, elev, use_slope, dx, dy, moves, rev_indptr, rev_src, rev_cost,
-        node_cell, connector, cell_first, nodes_by_cell, cell_of_sorted,
+        node_cell, connector, cell_first, nodes_by_cell, cell_of_sorted, cut_corners,
     ) = g  # fmt: skip
     n_cells = rows * cols
     k = 0
@@ -149,7 +153,7 @@ def _predecessors(v: int, g: tuple[Any, ...], out_u: np.ndarray, out_cost: np.nd
             if ru < 0 or ru >= rows or cu < 0 or cu >= cols:
                 continue
             u = ru * cols + cu
-            cost = _move_cost(ru, cu, r, c, cols, pace, elev, use_slope, dx, dy)
+            cost = _move_cost(ru, cu, r, c, cols, pace, elev, use_slope, dx, dy, cut_corners)
             if np.isfinite(cost):
                 out_u[k] = u
                 out_cost[k] = cost
@@ -279,7 +283,7 @@ def _dijkstra_run(
     # passes arrays to a call with reference counting that costs more than the search itself.
     (
         rows, cols, pace, elev, use_slope, _dx, _dy, moves, rev_indptr, rev_src, rev_cost,
-        node_cell, connector, cell_first, nodes_by_cell, cell_of_sorted,
+        node_cell, connector, cell_first, nodes_by_cell, cell_of_sorted, cut_corners,
     ) = g  # fmt: skip
     n_cells = rows * cols
     n_moves = moves.shape[0]
@@ -359,7 +363,9 @@ def _dijkstra_run(
                 adr = abs(r - ru)
                 adc = abs(c - cu)
                 if adr == 1 and adc == 1:
-                    if not (pace[ru * cols + c] < np.inf and pace[r * cols + cu] < np.inf):
+                    if not cut_corners and not (
+                        pace[ru * cols + c] < np.inf and pace[r * cols + cu] < np.inf
+                    ):
                         continue
                 elif adr == 1 and adc == 2:
                     sc = 1 if c > cu else -1
@@ -617,6 +623,7 @@ def combined_search(
         graph.rows, graph.cols, graph.pace_min_per_m, elev, use_slope, graph.dx_m,
         float(graph.dy_m), graph.moves, graph.rev_indptr, graph.rev_src, graph.rev_cost_min,
         graph.node_cell, graph.connector_min, cell_first, nodes_by_cell, cell_of_sorted,
+        bool(graph.cut_corners),
     )  # fmt: skip
     n = graph.n_cells
     n_total = n + graph.n_nodes

@@ -35,6 +35,7 @@ from reach.engine.combined import SearchResult, combined_search
 from reach.errors import ConservationError, ScenarioError
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID
 from reach.model.assemble import SearchGraph
+from reach.model.joins import FacilitySeeds
 from reach.model.zones import ZoneShares, zone_memberships, zone_numbers
 from reach.schema import pct_col
 
@@ -77,6 +78,7 @@ def catchment_times(
     *,
     people: np.ndarray,
     max_time_min: float,
+    seeds: FacilitySeeds | None = None,
 ) -> sparse.csr_array:
     """Travel time from every populated cell to each facility, up to a time bound.
 
@@ -96,6 +98,10 @@ def catchment_times(
         leaves beyond a threshold.
     max_time_min
         The bound in minutes (finite): cells further than this from a facility are left out.
+    seeds
+        Where each facility's search starts, numbered as ``seed_cells``
+        (:func:`reach.model.assemble.facility_seeds`: the cells around it and the roads near
+        it); ``None``: from its cell alone, at 0 minutes.
 
     Returns
     -------
@@ -103,7 +109,7 @@ def catchment_times(
         ``float64`` of shape ``(len(seed_cells), graph.n_cells)``: row ``f`` holds the minutes
         from each kept cell within ``max_time_min`` of facility ``f`` to it; column indices are
         flat cell indices, sorted. The *stored entries* are the catchment: the facility's own
-        cell is stored with a time of 0, so read the structure (``indptr`` / ``indices``), not
+        cell may be stored with a time of 0, so read the structure (``indptr`` / ``indices``), not
         ``!= 0``, and never call ``eliminate_zeros`` on it.
     """
     bound = float(max_time_min)
@@ -112,18 +118,40 @@ def catchment_times(
     pop = np.asarray(people, dtype=np.float64).ravel()
     if pop.shape != (graph.n_cells,):
         raise ScenarioError(f"people has {pop.size} values; the graph has {graph.n_cells} cells")
-    seeds = np.asarray(seed_cells, dtype=np.int64).ravel()
-    if seeds.size and seeds.max() >= graph.n_cells:
+    pts = np.asarray(seed_cells, dtype=np.int64).ravel()
+    if pts.size and pts.max() >= graph.n_cells:
         raise ScenarioError("a seed cell lies outside the grid")
     kept = np.flatnonzero(pop > 0)
     blank = _blank_search(graph)
-    indptr = np.zeros(len(seeds) + 1, dtype=np.int64)
+    indptr = np.zeros(len(pts) + 1, dtype=np.int64)
     parts_idx: list[np.ndarray] = []
     parts_time: list[np.ndarray] = []
-    for f, cell in enumerate(seeds):
+    if seeds is not None:
+        cell_at = np.searchsorted(seeds.cells.point, np.arange(len(pts) + 1))
+        node_at = np.searchsorted(seeds.nodes.point, np.arange(len(pts) + 1))
+    for f, cell in enumerate(pts):
         if cell >= 0:
+            start_cells = np.array([cell], dtype=np.int64)
+            start_min = np.zeros(1)
+            joins = None
+            if seeds is not None:
+                a, b = cell_at[f], cell_at[f + 1]
+                start_cells, start_min = seeds.cells.vertex[a:b], seeds.cells.time_min[a:b]
+                a, b = node_at[f], node_at[f + 1]
+                if b > a:
+                    joins = (
+                        seeds.nodes.vertex[a:b],
+                        seeds.nodes.time_min[a:b],
+                        np.zeros(b - a, dtype=np.int32),
+                    )
             res = combined_search(
-                graph, np.array([cell], dtype=np.int64), max_time_min=bound, start=blank
+                graph,
+                start_cells,
+                seed_facility=np.zeros(len(start_cells), dtype=np.int32),
+                seed_time_min=start_min,
+                max_time_min=bound,
+                start=blank,
+                node_seeds=joins,
             )
             t = res.time_min[kept]
             inside = t <= bound
@@ -134,7 +162,7 @@ def catchment_times(
             indptr[f + 1] = indptr[f]
     indices = np.concatenate(parts_idx) if parts_idx else np.empty(0, dtype=np.int64)
     data = np.concatenate(parts_time) if parts_time else np.empty(0, dtype=np.float64)
-    return sparse.csr_array((data, indices, indptr), shape=(len(seeds), graph.n_cells))
+    return sparse.csr_array((data, indices, indptr), shape=(len(pts), graph.n_cells))
 
 
 def processing_order(

@@ -61,7 +61,7 @@ _ID_COLUMNS = ("facility_id", "name", "tier")
 
 
 def referral_times(
-    primary_cells: np.ndarray, referral: SearchResult
+    primary_cells: np.ndarray, referral: SearchResult, *, own_referral: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Minutes from each primary facility's cell to the nearest referral facility.
 
@@ -71,6 +71,10 @@ def referral_times(
         Flat cell of each primary facility; ``-1`` when off the grid.
     referral
         The search from the referral facilities (same graph and mode).
+    own_referral
+        For each primary facility that is itself a referral facility, its number in the
+        referral search (``-1`` for the others): its referral time is 0, to itself, not the
+        walk from its cell's centre to it.
 
     Returns
     -------
@@ -88,6 +92,13 @@ def referral_times(
     time = np.where(on, referral.time_min[safe], np.inf)
     time = np.where(np.isfinite(time), time, np.inf)
     which = np.where(on & np.isfinite(time), referral.facility[safe], -1).astype(np.int64)
+    if own_referral is not None:
+        own = np.asarray(own_referral, dtype=np.int64).ravel()
+        if own.shape != cells.shape:
+            raise ScenarioError("own_referral needs one entry per primary facility")
+        is_hub = own >= 0
+        time = np.where(is_hub, 0.0, time)
+        which = np.where(is_hub, own, which)
     return time, which
 
 
@@ -175,6 +186,7 @@ def referral_analysis(
     thresholds_min: Sequence[float],
     target_share: float = 1.0,
     facilities: pd.DataFrame | None = None,
+    own_referral: np.ndarray | None = None,
 ) -> ReferralResult:
     """Referral time per primary facility and end-to-end coverage per zone.
 
@@ -203,6 +215,9 @@ def referral_analysis(
         Share of the population the service targets, in (0, 1].
     facilities
         One row per primary facility; ``facility_id``, ``name``, ``tier`` are copied.
+    own_referral
+        For each primary facility that is itself a referral facility, its number in the
+        referral search, ``-1`` for the others (see :func:`referral_times`).
 
     Returns
     -------
@@ -236,7 +251,7 @@ def referral_analysis(
     if facilities is not None and len(facilities) != n_fac:
         raise ScenarioError(f"facilities has {len(facilities)} rows for {n_fac} primary facilities")
 
-    ref_time, ref_which = referral_times(cells, referral)
+    ref_time, ref_which = referral_times(cells, referral, own_referral=own_referral)
     total, chain = end_to_end_times(primary.time_min, primary.facility, ref_time)
     complete = chain == CHAIN_REACHED
 

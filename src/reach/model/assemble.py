@@ -7,6 +7,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from reach.model.grid import AnalysisGrid, Friction
+from reach.model.joins import (
+    FacilitySeeds,
+    Seeds,
+    cell_joins,
+    fastest,
+    point_joins,
+    walk_minutes,
+)
 from reach.model.network import Network
 from reach.model.snap import connector_metres, snap_to_passable
 
@@ -16,7 +24,9 @@ __all__ = [
     "SearchGraph",
     "connector_minutes",
     "connector_pace_minutes",
+    "facility_seeds",
     "moves_for",
+    "node_joins",
     "search_graph",
 ]
 
@@ -84,6 +94,9 @@ class SearchGraph:
         ``int64`` (n_nodes,): the cell each node connects to, ``-1`` for none.
     connector_min
         ``float64`` (n_nodes,): minutes between each node and its cell's centre (either way).
+    cut_corners
+        Let a diagonal move pass between two impassable cells (GRASS ``r.cost``'s rule, for the
+        AccessMod-compatible model); by default it may not.
     """
 
     rows: int
@@ -99,6 +112,7 @@ class SearchGraph:
     rev_cost_min: np.ndarray
     node_cell: np.ndarray
     connector_min: np.ndarray
+    cut_corners: bool = False
 
     @property
     def n_cells(self) -> int:
@@ -132,7 +146,6 @@ def search_graph(
     SearchGraph
         Flat arrays for ``engine.combined.combined_search``.
     """
-    passable = np.isfinite(friction.pace_min_per_m)
     if network is None or network.n_nodes == 0:
         rev_indptr = np.zeros(1, dtype=np.int64)
         rev_src = np.empty(0, dtype=np.int64)
@@ -143,8 +156,7 @@ def search_graph(
         rev_indptr = network.rev_indptr
         rev_src = network.src
         rev_cost = network.time_min
-        node_cell = snap_to_passable(network.x, network.y, grid, passable)
-        connector = connector_minutes(network.x, network.y, node_cell, grid, friction)
+        node_cell, connector = node_joins(network, grid, friction)
     elevation = np.empty(0) if friction.elevation_m is None else friction.elevation_m.ravel()
     return SearchGraph(
         rows=grid.rows,
@@ -161,6 +173,42 @@ def search_graph(
         node_cell=node_cell,
         connector_min=connector,
     )
+
+
+def node_joins(
+    network: Network, grid: AnalysisGrid, friction: Friction
+) -> tuple[np.ndarray, np.ndarray]:
+    """The cell each node of a network joins, and the minutes walked between them.
+
+    A road node joins the cell it stands in (or the nearest passable one,
+    :func:`reach.model.snap.snap_to_passable`) through that cell's centre; a foot
+    (:mod:`reach.model.joins`) joins the cell whose centre walks straight to it, across the
+    cells that walk crosses, each at its own pace.
+
+    Parameters
+    ----------
+    network
+        The mode's network.
+    grid
+        The analysis grid.
+    friction
+        Walking friction on the grid.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(node_cell, connector_min)``: ``int64`` cell per node (``-1`` for none, also for a
+        foot whose walk crosses an impassable cell) and ``float64`` minutes (``inf`` for none).
+    """
+    passable = np.isfinite(friction.pace_min_per_m)
+    k = network.first_foot
+    road_x, road_y = network.x[:k], network.y[:k]
+    cell = snap_to_passable(road_x, road_y, grid, passable)
+    minutes = connector_minutes(road_x, road_y, cell, grid, friction)
+    feet = network.feet
+    foot_min = walk_minutes(feet.walk_cells, feet.walk_m, friction.pace_min_per_m.ravel())
+    foot_cell = np.where(np.isfinite(foot_min), feet.cell, -1)
+    return np.concatenate([cell, foot_cell]), np.concatenate([minutes, foot_min])
 
 
 def connector_minutes(
@@ -213,3 +261,51 @@ def connector_pace_minutes(
     ok = cell >= 0
     out[ok] = metres[ok] * pace_min_per_m[cell[ok]]
     return out
+
+
+def facility_seeds(
+    x: np.ndarray,
+    y: np.ndarray,
+    cell: np.ndarray,
+    network: Network | None,
+    grid: AnalysisGrid,
+    *,
+    pace_min_per_m: np.ndarray,
+) -> FacilitySeeds:
+    """Where a search from points (facilities) starts, and at what times.
+
+    Each facility stands at its point, not at its cell's centre: the cells of its 3×3 block
+    start at the straight walk from their centres to it (:func:`reach.model.joins.cell_joins`),
+    and the tails of the road edges passing near it at the walk to where the edge passes
+    nearest plus the minutes along the edge (:func:`reach.model.joins.point_joins`). Walks
+    cross cells at each one's pace; one impassable cell on the way rules a walk out.
+
+    Parameters
+    ----------
+    x, y
+        The points in the grid CRS.
+    cell
+        ``int64`` each point's (snapped) cell, ``-1`` off the grid (no seeds).
+    network
+        The mode's network, or ``None`` (walking only: cell seeds alone).
+    grid
+        The analysis grid.
+    pace_min_per_m
+        The walking pace of the grid's cells (``inf`` impassable).
+
+    Returns
+    -------
+    FacilitySeeds
+        Cell and node seeds numbered by point, the fastest kept per (point, vertex).
+    """
+    pace = np.ravel(pace_min_per_m)
+    point, cells, walk_cells, walk_m = cell_joins(x, y, cell, grid)
+    cell_seeds = fastest(point, cells, walk_minutes(walk_cells, walk_m, pace))
+    if network is None or network.n_edges == 0:
+        return FacilitySeeds(cells=cell_seeds, nodes=Seeds.empty())
+    joins = point_joins(
+        x, y, cell, node_x=network.x, node_y=network.y, src=network.src, dst=network.dst,
+        time_min=network.time_min, is_ferry=network.is_ferry, grid=grid,
+    )  # fmt: skip
+    minutes = walk_minutes(joins.walk_cells, joins.walk_m, pace) + joins.along_min
+    return FacilitySeeds(cells=cell_seeds, nodes=fastest(joins.point, joins.node, minutes))

@@ -8,7 +8,7 @@ the crossing. One-way roads give one directed edge; parallel edges keep the fast
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from pyproj import CRS, Transformer
@@ -16,9 +16,17 @@ from pyproj import CRS, Transformer
 from reach.errors import InputError
 from reach.ingest.roads import RoadLines
 from reach.model.grid import EARTH_RADIUS_M, AnalysisGrid
+from reach.model.joins import RoadFeet, road_feet
 from reach.model.speeds import ModeProfile, way_fixed_time_min, way_oneway, way_speeds_kph
 
-__all__ = ["Network", "build_network", "empty_network", "segment_lengths_m"]
+__all__ = [
+    "Network",
+    "build_network",
+    "empty_network",
+    "grid_coordinates",
+    "road_speeds_kph",
+    "segment_lengths_m",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,6 +49,10 @@ class Network:
         ``int64`` (n_nodes + 1,): CSR offsets of the edges into each node (by ``dst``).
     mode
         The travel mode the times are for.
+    feet
+        Where cells join the roads (:mod:`reach.model.joins`): foot ``k`` is node
+        ``first_foot + k``, the last nodes of the network, joined to its piece's ends by spur
+        edges. Empty when the network was built without them.
     """
 
     x: np.ndarray
@@ -52,11 +64,17 @@ class Network:
     is_ferry: np.ndarray
     rev_indptr: np.ndarray
     mode: str
+    feet: RoadFeet = field(default_factory=RoadFeet.empty)
 
     @property
     def n_nodes(self) -> int:
         """Number of nodes."""
         return len(self.x)
+
+    @property
+    def first_foot(self) -> int:
+        """Node number of the first foot (the road nodes come before it)."""
+        return self.n_nodes - self.feet.n
 
     @property
     def n_edges(self) -> int:
@@ -120,8 +138,21 @@ def empty_network(mode: str) -> Network:
     )  # fmt: skip
 
 
-def _to_grid_crs(lines: RoadLines, grid: AnalysisGrid) -> tuple[np.ndarray, np.ndarray]:
-    """Line coordinates in the grid's CRS."""
+def grid_coordinates(lines: RoadLines, grid: AnalysisGrid) -> tuple[np.ndarray, np.ndarray]:
+    """The lines' point coordinates in the grid's CRS.
+
+    Parameters
+    ----------
+    lines
+        Road and ferry lines in any CRS.
+    grid
+        The analysis grid.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``float64`` x and y of every point, in the grid's CRS.
+    """
     src = CRS.from_user_input(lines.crs)
     dst = CRS.from_user_input(grid.crs.to_wkt())
     if src == dst:
@@ -131,6 +162,29 @@ def _to_grid_crs(lines: RoadLines, grid: AnalysisGrid) -> tuple[np.ndarray, np.n
     return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
 
 
+def road_speeds_kph(lines: RoadLines, profile: ModeProfile) -> np.ndarray:
+    """Each way's speed in one mode, as the network rides it (NaN: not ridden; ferries NaN).
+
+    Parameters
+    ----------
+    lines
+        Road and ferry lines (an alternative's ``speed_factor`` and ``closed`` applied).
+    profile
+        The travel mode.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64`` km/h per way.
+    """
+    speed_kph = way_speeds_kph(lines.tags, profile)
+    if lines.speed_factor is not None:
+        speed_kph = speed_kph * lines.speed_factor
+    if lines.closed is not None:
+        speed_kph = np.where(lines.closed, np.nan, speed_kph)
+    return np.where(lines.is_ferry(), np.nan, speed_kph)
+
+
 def build_network(
     lines: RoadLines,
     grid: AnalysisGrid,
@@ -138,6 +192,7 @@ def build_network(
     profile: ModeProfile,
     ferry_wait_min: float,
     max_node_spacing_m: float | None = None,
+    road_joins: bool = True,
 ) -> Network:
     """Build the routable network of one mode.
 
@@ -154,6 +209,10 @@ def build_network(
         a per-ferry headway.
     max_node_spacing_m
         Road segments longer than this are cut; default half the smallest cell side.
+    road_joins
+        Add the feet of the roads (:func:`reach.model.joins.road_feet`): every cell then joins
+        each road near it where the road is nearest, not only at nodes inside the cell. False
+        builds the roads alone.
 
     Returns
     -------
@@ -175,7 +234,7 @@ def build_network(
             fix="give a file with highway ways or road lines inside the region",
         )
     spacing = max_node_spacing_m or grid.min_cell_size_m / 2.0
-    x, y = _to_grid_crs(lines, grid)
+    x, y = grid_coordinates(lines, grid)
     node_key, point_node = np.unique(lines.node_id, return_inverse=True)
     n_nodes = len(node_key)
     node_x = np.zeros(n_nodes)
@@ -265,12 +324,32 @@ def build_network(
     p_oneway = oneway[p_way]
     fwd = p_oneway >= 0
     bwd = p_oneway <= 0
-    src = np.concatenate([piece_node[fwd], piece_end[bwd], ferry_src])
-    dst = np.concatenate([piece_end[fwd], piece_node[bwd], ferry_dst])
-    time = np.concatenate([p_time[fwd], p_time[bwd], ferry_time])
-    length = np.concatenate([p_len[fwd], p_len[bwd], ferry_len])
+    feet = RoadFeet.empty()
+    if road_joins:
+        feet = road_feet(
+            all_x[piece_node], all_y[piece_node], all_x[piece_end], all_y[piece_end], p_way, grid
+        )
+    foot = total_nodes + np.arange(feet.n, dtype=np.int64)
+    f, fp = feet.frac, feet.piece
+    f_fwd, f_bwd = fwd[fp], bwd[fp]
+    # spurs: along the piece from its start to the foot and on to its end, each way it runs
+    spur_src = np.concatenate(
+        [piece_node[fp][f_fwd], foot[f_fwd], piece_end[fp][f_bwd], foot[f_bwd]]
+    )
+    spur_dst = np.concatenate(
+        [foot[f_fwd], piece_end[fp][f_fwd], foot[f_bwd], piece_node[fp][f_bwd]]
+    )
+    share = np.concatenate([f[f_fwd], 1.0 - f[f_fwd], 1.0 - f[f_bwd], f[f_bwd]])
+    spur_piece = np.concatenate([fp[f_fwd], fp[f_fwd], fp[f_bwd], fp[f_bwd]])
+    total_nodes += feet.n
+    all_x = np.concatenate([all_x, feet.x])
+    all_y = np.concatenate([all_y, feet.y])
+    src = np.concatenate([piece_node[fwd], piece_end[bwd], spur_src, ferry_src])
+    dst = np.concatenate([piece_end[fwd], piece_node[bwd], spur_dst, ferry_dst])
+    time = np.concatenate([p_time[fwd], p_time[bwd], share * p_time[spur_piece], ferry_time])
+    length = np.concatenate([p_len[fwd], p_len[bwd], share * p_len[spur_piece], ferry_len])
     is_ferry = np.concatenate(
-        [np.zeros(fwd.sum() + bwd.sum(), bool), np.ones(len(ferry_src), bool)]
+        [np.zeros(fwd.sum() + bwd.sum() + len(spur_src), bool), np.ones(len(ferry_src), bool)]
     )
     keep = src != dst
     src, dst, time, length, is_ferry = (
@@ -301,4 +380,5 @@ def build_network(
         is_ferry=is_ferry,
         rev_indptr=rev_indptr,
         mode=profile.name,
+        feet=feet,
     )

@@ -407,6 +407,51 @@ _TEXT: dict[str, tuple[str, str]] = {
         "Waktu rata-rata, median, dan persentil ke-90 dibobot menurut jumlah penduduk dan hanya "
         "menghitung penduduk yang dapat mencapai fasilitas.",
     ),
+    "method_joins": (
+        "A traveller walks straight from a cell to where each nearby road passes nearest, and "
+        "from a road straight to the facility itself, so the figures depend little on the size "
+        "of the grid's cells.",
+        "Pelaku perjalanan berjalan lurus dari sebuah sel ke titik terdekat setiap jalan di "
+        "sekitarnya, dan dari jalan lurus ke fasilitas itu sendiri, sehingga angka-angka hanya "
+        "sedikit bergantung pada ukuran sel grid.",
+    ),
+    "method_accessmod": (
+        'These figures come from the AccessMod-compatible model ([grid] model = "accessmod"), '
+        "to reproduce an AccessMod 5 analysis: roads are burned into the land cover as cells "
+        "(every cell a road touches, crossed whole at the road's speed), facilities start at "
+        "their cell, and minutes are truncated to whole minutes. On coarse grids this model "
+        "overstates access; reach's own model does not.",
+        "Angka-angka ini berasal dari model yang kompatibel dengan AccessMod ([grid] model = "
+        '"accessmod"), untuk mereproduksi analisis AccessMod 5: jalan dibakar ke tutupan lahan '
+        "sebagai sel (setiap sel yang disentuh jalan dilalui seluruhnya dengan kecepatan jalan), "
+        "fasilitas dimulai dari selnya, dan menit dibulatkan ke bawah. Pada grid kasar model ini "
+        "melebihkan akses; model reach sendiri tidak.",
+    ),
+    "sensitivity": ("How sure the figures are", "Seberapa pasti angka-angka ini"),
+    "sensitivity_sentence": (
+        "Speeds are estimates. Every walking speed by land cover and every road speed of each "
+        "travel mode was varied by up to ±{range} in {n} runs (a Latin-hypercube sample, seed "
+        "{seed}). Each coverage figure in this report is the baseline's, followed in brackets "
+        "by the range the middle 90% of those runs fall in: {example}.",
+        "Kecepatan adalah perkiraan. Setiap kecepatan berjalan menurut tutupan lahan dan setiap "
+        "kecepatan jalan untuk setiap moda diubah hingga ±{range} dalam {n} kali perhitungan "
+        "(sampel Latin hypercube, seed {seed}). Setiap angka cakupan dalam laporan ini adalah "
+        "angka dasar, diikuti dalam kurung oleh rentang tempat 90% perhitungan di tengahnya "
+        "berada: {example}.",
+    ),
+    "sensitivity_example": (
+        "{pct} of the people are within {minutes} of {service}",
+        "{pct} penduduk berada dalam {minutes} dari {service}",
+    ),
+    "sensitivity_influence": (
+        "The speeds the whole region's figure depends on most (rank correlation with the share "
+        "within the middle threshold, −1 to 1):",
+        "Kecepatan yang paling memengaruhi angka seluruh wilayah (korelasi peringkat dengan "
+        "bagian dalam ambang tengah, −1 sampai 1):",
+    ),
+    "factor": ("Speed", "Kecepatan"),
+    "speed_kph": ("km/h", "km/jam"),
+    "rank_correlation": ("Rank correlation", "Korelasi peringkat"),
     "caveats": ("Caveats", "Catatan dan keterbatasan"),
     "caveat_population": (
         "Population comes from a modelled raster (such as WorldPop): people are spread over the "

@@ -184,6 +184,14 @@ class _View:
         self.reason_cols = [
             c for c in self.cov.columns if c.startswith("unreachable_") and c != "unreachable_total"
         ]
+        self.ranges: dict[tuple[str, str, float], tuple[float, float]] = {}
+        if run.sensitivity is not None:
+            r = run.sensitivity.ranges
+            for svc, zid, th, lo, hi in zip(
+                r["service"], r["zone_id"], r["threshold_min"], r["pct_low"], r["pct_high"],
+                strict=True,
+            ):  # fmt: skip
+                self.ranges[(str(svc), str(zid), float(th))] = (float(lo), float(hi))
 
     # -- labels ---------------------------------------------------------------------------
 
@@ -217,6 +225,15 @@ class _View:
     def people(self, value: float) -> str:
         return self.loc.number(value, 0)
 
+    def pct_within(self, row: Row, svc: str, threshold: float) -> str:
+        """A row's share within a threshold, with the sensitivity range when there is one:
+        ``84.7% (81.0–88.0%)``."""
+        text = self.loc.pct(row[pct_within_col(threshold)])
+        span = self.ranges.get((svc, str(row["zone_id"]), float(threshold)))
+        if span is None or not all(np.isfinite(span)):
+            return text
+        return f"{text} ({self.loc.number(span[0], 1)}–{self.loc.pct(span[1])})"
+
     def all_row(self, svc: str) -> Row:
         """The service's ``(all)`` coverage row."""
         return _pick(self.cov_rows, service=svc, zone_id=ALL_ZONES_ID)[0]
@@ -248,7 +265,7 @@ class _View:
             cells = [_Cell(svc, num=False, strong=True), _Cell(self.mode(svc), num=False)]
             cells.append(_Cell(self.people(row["population"])))
             for th in self.thresholds:
-                text = loc.pct(row[pct_within_col(th)]) if th in own else "–"
+                text = self.pct_within(row, svc, th) if th in own else "–"
                 cells.append(_Cell(text))
             cells.append(_Cell(self.people_pct(self.left_behind(row, svc), row["population"])))
             rows.append(cells)
@@ -257,7 +274,7 @@ class _View:
                 loc.t(
                     "headline_sentence",
                     service=svc,
-                    pct=loc.pct(row[pct_within_col(mid)]),
+                    pct=self.pct_within(row, svc, mid),
                     people=self.people(row[within_col(mid)]),
                     minutes=loc.threshold(mid),
                     mode=self.mode(svc),
@@ -552,9 +569,7 @@ class _View:
                 r = _pick(self.cov_rows, service=svc, zone_id=zid)[0]
                 own = {float(v) for v in self.specs[svc].thresholds_min}
                 cells = [_Cell(svc, num=False, strong=True), _Cell(self.people(r["population"]))]
-                cells += [
-                    _Cell(loc.pct(r[pct_within_col(v)]) if v in own else "–") for v in th_cols
-                ]
+                cells += [_Cell(self.pct_within(r, svc, v) if v in own else "–") for v in th_cols]
                 cells += [
                     _Cell(self.people_pct(self.left_behind(r, svc), r["population"])),
                     _Cell(loc.minutes(r["mean_time_min"], 1)),
@@ -780,6 +795,7 @@ class _View:
             loc.t("caveat_share"),
             loc.t("caveat_rounding"),
         ]
+        after.append(loc.t("method_accessmod" if scn.grid.model == "accessmod" else "method_joins"))
         return {
             "before": paragraphs,
             "services": services,
@@ -787,6 +803,48 @@ class _View:
             "caveats": caveats,
             "correction": self.population_correction(),
             "counts": self.population_counts(),
+            "sensitivity": self.sensitivity(),
+        }
+
+    def sensitivity(self) -> dict[str, Any] | None:
+        """How the ranges were made, and the speeds that matter most (``None``: no sample)."""
+        sens = self.run.sensitivity
+        if sens is None:
+            return None
+        loc = self.loc
+        svc = self.services[0]
+        mid = _middle(self.specs[svc].thresholds_min)
+        example = loc.t(
+            "sensitivity_example",
+            pct=self.pct_within(self.all_row(svc), svc, mid),
+            minutes=loc.threshold(mid),
+            service=svc,
+        )
+        sentence = loc.t(
+            "sensitivity_sentence",
+            range=loc.pct(sens.speed_range_pct, 0),
+            n=loc.number(sens.n_samples, 0),
+            seed=sens.seed,
+            example=example,
+        )
+        speeds = dict(zip(sens.factors["factor"], sens.factors["speed_kph"], strict=True))
+        rows = []
+        for name in self.services:
+            top = sens.influence[sens.influence["service"] == name].head(3)
+            for factor, rho in zip(top["factor"], top["spearman_rho"], strict=True):
+                rows.append(
+                    [
+                        _Cell(name, num=False, strong=True),
+                        _Cell(str(factor), num=False),
+                        _Cell(loc.number(speeds[factor], 1)),
+                        _Cell(loc.number(rho, 2, signed=True)),
+                    ]
+                )
+        header = [loc.t("service"), loc.t("factor"), loc.t("speed_kph"), loc.t("rank_correlation")]
+        return {
+            "sentence": sentence,
+            "influence": loc.t("sensitivity_influence"),
+            "table": _Table(header=header, rows=rows),
         }
 
     def _counts_how(self) -> str:

@@ -21,8 +21,10 @@ import numpy as np
 import pandas as pd
 
 from reach.errors import ScenarioError
+from reach.model.assemble import facility_seeds
 from reach.model.grid import AnalysisGrid, Rect
-from reach.model.network import build_network
+from reach.model.joins import FacilitySeeds, cell_joins, point_joins
+from reach.model.network import Network, build_network
 from reach.model.region import Region, mode_profile
 from reach.model.snap import snap_to_passable
 from reach.partition.executors import Executor, ExecutorKind, make_executor
@@ -204,6 +206,10 @@ class PartitionPlan:
         People on islands with no facility of any service (no search needed).
     timings_s
         Seconds per planning step.
+    seeds
+        Per service, where the search from each facility starts: the cells around it and the
+        roads near it (:func:`reach.model.assemble.facility_seeds`, priced with the region's
+        friction).
     """
 
     scenario: ScenarioSpec
@@ -224,6 +230,7 @@ class PartitionPlan:
     rates: tuple[float, float]
     idle_population: float
     timings_s: dict[str, float] = field(default_factory=dict)
+    seeds: dict[str, FacilitySeeds] = field(default_factory=dict)
 
     def table(self) -> pd.DataFrame:
         """One row per partition: window, core, people, facilities, halo, memory.
@@ -372,6 +379,47 @@ def _snap(
     return out
 
 
+def _pace_at(inputs: CoordinatorInputs, cells: np.ndarray, side: int) -> np.ndarray:
+    """The walking pace of some cells: the loaded region's, or read tile by tile from files.
+
+    Only the cells facilities walk across to the roads are needed, so each tile holding some
+    is read over the box around them alone.
+    """
+    if inputs.region is not None:
+        return np.asarray(inputs.region.friction.pace_min_per_m.ravel()[cells], np.float64)
+    out = np.full(len(cells), np.inf)
+    r, c = np.divmod(cells, inputs.grid.cols)
+    tile = (r // side) * (inputs.grid.cols // side + 1) + c // side
+    for t in np.unique(tile):
+        at = np.flatnonzero(tile == t)
+        rect = (int(r[at].min()), int(r[at].max()) + 1, int(c[at].min()), int(c[at].max()) + 1)
+        pace = inputs.file_window(rect).build(rect).pace_min_per_m
+        out[at] = pace[r[at] - rect[0], c[at] - rect[2]]
+    return out
+
+
+def _seeds(
+    inputs: CoordinatorInputs, network: Network, fac: gpd.GeoDataFrame, side: int
+) -> FacilitySeeds:
+    """Where a service's facilities start their search, as the whole-region search has it."""
+    grid = inputs.grid
+    pts = fac.to_crs(grid.crs).geometry
+    x, y = pts.x.to_numpy(), pts.y.to_numpy()
+    cell = fac["cell"].to_numpy().astype(np.int64)
+    road = point_joins(
+        x, y, cell, node_x=network.x, node_y=network.y, src=network.src, dst=network.dst,
+        time_min=network.time_min, is_ferry=network.is_ferry, grid=grid,
+    )  # fmt: skip
+    needed = np.unique(
+        np.concatenate([road.walk_cells.ravel(), cell_joins(x, y, cell, grid)[2].ravel()])
+    )
+    needed = needed[needed >= 0]
+    pace = np.full(grid.n_cells, np.inf)
+    if len(needed):
+        pace[needed] = _pace_at(inputs, needed, side)
+    return facility_seeds(x, y, cell, network, grid, pace_min_per_m=pace)
+
+
 def plan_partitions(
     source: ScenarioSpec | Region,
     *,
@@ -449,6 +497,12 @@ def make_plan(
     """
     check_partition_options(by, tile_cells, halo_cells)
     scn = inputs.scenario
+    if scn.grid.model == "accessmod":
+        raise ScenarioError(
+            'the AccessMod-compatible model ([grid] model = "accessmod") runs on the whole '
+            "region, not in partitions",
+            fix="leave out --workers, --scheduler and --by, or use the reach model",
+        )
     grid = inputs.grid
     tile_cells = int(tile_cells or DEFAULT_TILE_CELLS)
     side = tile_side(tile_cells)
@@ -470,6 +524,10 @@ def make_plan(
             for s in scn.services
         }
         del passable
+        seeds = {
+            s.name: _seeds(inputs, networks[s.mode].network, facilities[s.name], side)
+            for s in scn.services
+        }
     limit = scn.grid.max_travel_time_min
     with clock.step("partition: islands"):
         cells = {s.name: (s.mode, facilities[s.name]["cell"].to_numpy()) for s in scn.services}
@@ -574,6 +632,7 @@ def make_plan(
         owner=owner,
         facilities=facilities,
         node_owner=node_owner,
+        seeds=seeds,
         split_islands=split,
         rates=rates,
         idle_population=idle,

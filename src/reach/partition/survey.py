@@ -30,6 +30,7 @@ from scipy import ndimage, sparse
 from scipy.sparse import csgraph
 
 from reach.model.grid import AnalysisGrid, Friction
+from reach.model.joins import fractional_rc
 from reach.model.network import Network
 from reach.model.snap import SNAP_RADIUS_CELLS, connector_metres, snap_to_passable
 
@@ -236,10 +237,12 @@ class ModeNetwork:
         ``int64`` (n_nodes,): the cell each node joins (``snap_to_passable``), ``-1`` for none.
     connector_m
         ``float64`` (n_nodes,): metres between each node and its cell's centre, the factor of
-        the engine's connector minutes before the cell's pace (``inf`` where no cell).
+        the engine's connector minutes before the cell's pace (``inf`` where no cell); for a
+        foot (:mod:`reach.model.joins`), the length of its walk, which a window prices cell by
+        cell from ``network.feet``.
     anchor
         ``int64`` (n_nodes,): the node's cell, or for a node with none, the grid cell nearest
-        its position; partitions place nodes by it.
+        its position (a foot: the cell it joins); partitions place nodes by it.
     """
 
     mode: str
@@ -247,11 +250,6 @@ class ModeNetwork:
     node_cell: np.ndarray
     connector_m: np.ndarray
     anchor: np.ndarray
-
-
-def _fractional_rc(grid: AnalysisGrid, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
-    t = grid.transform
-    return (np.asarray(y, np.float64) - t.f) / t.e, (np.asarray(x, np.float64) - t.c) / t.a
 
 
 def mode_network(network: Network, grid: AnalysisGrid, passable: np.ndarray) -> ModeNetwork:
@@ -272,18 +270,30 @@ def mode_network(network: Network, grid: AnalysisGrid, passable: np.ndarray) -> 
         Node cells as the whole-region search snaps them, and connector metres
         (:func:`reach.model.snap.connector_metres`, the same as the whole-region graph's).
     """
-    node_cell = snap_to_passable(network.x, network.y, grid, passable)
-    row_f, col_f = _fractional_rc(grid, network.x, network.y)
+    k = network.first_foot
+    road_x, road_y = network.x[:k], network.y[:k]
+    road_cell = snap_to_passable(road_x, road_y, grid, passable)
+    row_f, col_f = fractional_rc(grid, road_x, road_y)
     with np.errstate(invalid="ignore"):
         r = np.clip(np.floor(np.nan_to_num(row_f)), 0, grid.rows - 1).astype(np.int64)
         c = np.clip(np.floor(np.nan_to_num(col_f)), 0, grid.cols - 1).astype(np.int64)
-    anchor = np.where(node_cell >= 0, node_cell, r * grid.cols + c)
+    feet = network.feet
+    # a foot joins its cell when every cell its walk crosses is passable (as the whole-region
+    # graph decides it from the paces), and is placed by that cell
+    flat = passable.ravel()
+    crossed = feet.walk_cells
+    walk_ok = np.where(crossed >= 0, flat[np.maximum(crossed, 0)], crossed == -1).all(axis=1)
+    node_cell = np.concatenate([road_cell, np.where(walk_ok, feet.cell, -1)])
+    anchor = np.concatenate([np.where(road_cell >= 0, road_cell, r * grid.cols + c), feet.cell])
+    connector_m = np.concatenate(
+        [connector_metres(road_x, road_y, road_cell, grid), feet.walk_m.sum(axis=1)]
+    )
     return ModeNetwork(
         mode=network.mode,
         network=network,
         node_cell=node_cell,
-        connector_m=connector_metres(network.x, network.y, node_cell, grid),
-        anchor=anchor,
+        connector_m=connector_m,
+        anchor=anchor.astype(np.int64),
     )
 
 
@@ -330,7 +340,7 @@ def reach_rates(
         net = mn.network
         if net.n_edges == 0:
             continue
-        row_f, col_f = _fractional_rc(grid, net.x, net.y)
+        row_f, col_f = fractional_rc(grid, net.x, net.y)
         for frac, is_rows in ((row_f, True), (col_f, False)):
             span = np.abs(frac[net.src] - frac[net.dst])
             with np.errstate(divide="ignore", invalid="ignore"):

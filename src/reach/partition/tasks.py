@@ -149,8 +149,8 @@ def _mode_window(
     index: _ModeIndex,
     n_window: int,
     portal_base: int,
-) -> tuple[ModeWindow, int]:
-    """A mode's network inside a partition's window; returns it and the portals it used."""
+) -> tuple[ModeWindow, int, np.ndarray]:
+    """A mode's network inside a partition's window, the portals it used, its window nodes."""
     mn = plan.networks[mode]
     net = mn.network
     k = part.index
@@ -184,6 +184,11 @@ def _mode_window(
     node_cell[n_w + n_g + n_s :] = n_window + portal_base + n_s + np.arange(n_e)
     connector = np.full(n_local, np.inf)
     connector[:n_w] = mn.connector_m[window_nodes]
+    # the window's feet walk across cells the window prices; a cell outside it is marked -2
+    is_foot = window_nodes >= net.first_foot
+    crossed = net.feet.walk_cells[window_nodes[is_foot] - net.first_foot]
+    local_crossed = _local_cells(part.rect, crossed.ravel(), grid.cols).reshape(crossed.shape)
+    local_crossed = np.where(crossed == -1, -1, np.where(local_crossed >= 0, local_crossed, -2))
     # edges among window and ghost nodes (in the network's order), then the portals' edges
     edges = _in_edges(net.rev_indptr, np.concatenate([window_nodes, ghosts]))
     ls = local(net.src[edges])
@@ -202,6 +207,9 @@ def _mode_window(
         mode=mode,
         node_cell=node_cell,
         connector_m=connector,
+        foot_nodes=np.flatnonzero(is_foot).astype(np.int64),
+        foot_cells=local_crossed.astype(np.int64),
+        foot_m=net.feet.walk_m[window_nodes[is_foot] - net.first_foot],
         rev_indptr=indptr,
         rev_src=src[order].astype(np.int64),
         rev_cost_min=cost[order].astype(np.float64),
@@ -212,7 +220,7 @@ def _mode_window(
         export_node_ids=export_ids.astype(np.int64),
         export_portals=n_window + portal_base + n_s + np.arange(n_e, dtype=np.int64),
     )
-    return mw, n_s + n_e
+    return mw, n_s + n_e, window_nodes
 
 
 def _task(
@@ -225,27 +233,41 @@ def _task(
     n_window = wr * wc
     core = plan.owner[r0:r1, c0:c1] == part.index
     modes: dict[str, ModeWindow] = {}
+    window_nodes: dict[str, np.ndarray] = {}
     portals = 0
     for mode in dict.fromkeys(s.mode for s in scn.services):
-        mw, used = _mode_window(plan, part, mode, index[mode], n_window, portals)
+        mw, used, window_nodes[mode] = _mode_window(
+            plan, part, mode, index[mode], n_window, portals
+        )
         modes[mode] = mw
         portals += used
     portal_rows = -(-portals // wc) if portals else 0
     owner_flat = plan.owner.ravel()
     services = []
+    closed = not part.exchange and not (part.halo_rows or part.halo_cols)
     for svc in scn.services:
+        # every seed at a cell or node of the window: each is a real route, and a vertex's
+        # owner must see the seeds of facilities beyond its window (a closed partition, whole
+        # islands, takes only the facilities it owns)
         cells = plan.facilities[svc.name]["cell"].to_numpy().astype(np.int64)
-        local = _local_cells(part.rect, cells, grid.cols)
-        mine = local >= 0
-        if not part.exchange and not (part.halo_rows or part.halo_cols):
-            mine &= owner_flat[np.maximum(cells, 0)] == part.index
-        rows = np.flatnonzero(mine)
+        owned = np.flatnonzero((cells >= 0) & (owner_flat[np.maximum(cells, 0)] == part.index))
+        seeds = plan.seeds[svc.name]
+        at_cell = _local_cells(part.rect, seeds.cells.vertex, grid.cols)
+        at_node = _lookup(window_nodes[svc.mode], seeds.nodes.vertex)
+        if closed:
+            at_cell = np.where(np.isin(seeds.cells.point, owned), at_cell, -1)
+            at_node = np.where(np.isin(seeds.nodes.point, owned), at_node, -1)
+        kc, kn = at_cell >= 0, at_node >= 0
         services.append(
             ServiceWindow(
                 name=svc.name,
                 mode=svc.mode,
-                seed_cells=local[rows],
-                seed_facility=rows.astype(np.int32),
+                seed_cells=at_cell[kc].astype(np.int64),
+                seed_facility=seeds.cells.point[kc].astype(np.int32),
+                seed_time_min=seeds.cells.time_min[kc].astype(np.float64),
+                seed_nodes=at_node[kn].astype(np.int64),
+                seed_node_time_min=seeds.nodes.time_min[kn].astype(np.float64),
+                seed_node_facility=seeds.nodes.point[kn].astype(np.int32),
             )
         )
     export_ids = rings.export_ids.get(part.index, np.empty(0, np.int64))

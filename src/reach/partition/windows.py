@@ -44,6 +44,7 @@ from reach.codes import REASON_NO_DATA, STATUS_NO_DATA
 from reach.engine.combined import SearchResult, combined_search
 from reach.model.assemble import SearchGraph, connector_pace_minutes, moves_for
 from reach.model.grid import Friction, Rect
+from reach.model.joins import walk_minutes
 from reach.partition.friction import FileWindow, FrictionPayload
 
 __all__ = [
@@ -82,6 +83,10 @@ class ModeWindow:
     connector_m
         ``float64``: metres from each window node to its cell's centre (``inf`` for none;
         portal nodes are joined at no cost).
+    foot_nodes, foot_cells, foot_m
+        The window's feet (:mod:`reach.model.joins`): their local numbers, the window cells
+        their walks cross (``-1`` unused, ``-2`` outside the window: no join here) and the
+        metres in each.
     rev_indptr, rev_src, rev_cost_min
         The edges into each local node (reversed CSR), local numbering.
     core_nodes, core_node_ids
@@ -104,6 +109,9 @@ class ModeWindow:
     seed_portals: np.ndarray
     export_node_ids: np.ndarray
     export_portals: np.ndarray
+    foot_nodes: np.ndarray
+    foot_cells: np.ndarray
+    foot_m: np.ndarray
 
     @property
     def n_nodes(self) -> int:
@@ -120,15 +128,25 @@ class ServiceWindow:
     name, mode
         The service and its travel mode.
     seed_cells
-        ``int64``: window cells of the facilities that lie in the window.
+        ``int64``: window cells the facilities' searches start at (the cells around each).
     seed_facility
         ``int32``: their rows in the service's facility table (the catchment ids).
+    seed_time_min
+        ``float64``: the minutes from each seed cell to its facility
+        (:func:`reach.model.assemble.facility_seeds`).
+    seed_nodes, seed_node_time_min, seed_node_facility
+        Where facilities join the roads: local nodes of the window, their minutes to the
+        facility, and its row.
     """
 
     name: str
     mode: str
     seed_cells: np.ndarray
     seed_facility: np.ndarray
+    seed_time_min: np.ndarray
+    seed_nodes: np.ndarray
+    seed_node_time_min: np.ndarray
+    seed_node_facility: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
@@ -333,7 +351,9 @@ def _graphs(task: WindowTask, friction: Friction) -> dict[str, SearchGraph]:
         # the window's own nodes walk to their cells; portal nodes are joined at no cost
         real = np.where(cell < n_window, cell, -1)
         connector = connector_pace_minutes(mw.connector_m, real, pace)
+        connector[mw.foot_nodes] = walk_minutes(mw.foot_cells, mw.foot_m, pace)
         connector[cell >= n_window] = 0.0
+        cell = np.where(np.isfinite(connector), cell, -1)
         graphs[mode] = SearchGraph(
             rows=total_rows,
             cols=cols,
@@ -410,7 +430,11 @@ def start_window(task: WindowTask, payload: FrictionPayload) -> tuple[WindowStat
                 graphs[svc.mode],
                 svc.seed_cells,
                 seed_facility=svc.seed_facility,
+                seed_time_min=svc.seed_time_min,
                 max_time_min=task.max_time_min,
+                node_seeds=(svc.seed_nodes, svc.seed_node_time_min, svc.seed_node_facility)
+                if len(svc.seed_nodes)
+                else None,
             )
         )
     stats.add("search", time.perf_counter() - t2)

@@ -32,7 +32,7 @@ from reach.results import Evaluation, ServiceResult
 from reach.run.evaluate import (
     key_threshold,
 )
-from reach.run.session import service_graph
+from reach.run.session import service_graph, service_seeds
 from reach.scenarios.optimize import (
     SolverComparison,
     build_siting_problem,
@@ -274,8 +274,9 @@ def capacity_study(
     graph = service_graph(region, spec.mode)
     people = region.population.people
     times = catchment_times(
-        graph, fac["cell"].to_numpy(), people=people.ravel(), max_time_min=threshold
-    )
+        graph, fac["cell"].to_numpy(), people=people.ravel(), max_time_min=threshold,
+        seeds=service_seeds(region, spec.mode, fac),
+    )  # fmt: skip
     capacity = fac["capacity"].to_numpy(float) * 1.0
     order = processing_order(
         len(fac),
@@ -348,7 +349,10 @@ def accessibility_study(
     supply = None if np.isnan(capacity).all() else np.nan_to_num(capacity, nan=0.0)
     graph = service_graph(region, spec.mode)
     people = region.population.people.ravel()
-    times = catchment_times(graph, fac["cell"].to_numpy(), people=people, max_time_min=edges[-1])
+    times = catchment_times(
+        graph, fac["cell"].to_numpy(), people=people, max_time_min=edges[-1],
+        seeds=service_seeds(region, spec.mode, fac),
+    )  # fmt: skip
     return fca_accessibility(
         people, times,
         decay=decay, zone=region.membership, service=spec.name, supply=supply,
@@ -455,15 +459,19 @@ def referral_study(
             fix="check the facilities' coordinates, or use another tier",
         )
     graph = service_graph(region, spec.mode)
+    seeds = service_seeds(region, spec.mode, fac).of(hubs)
+    seed_cells, seed_min, seed_hub = seeds.cells.as_engine()
     referral = combined_search(
-        graph, cells[hubs], seed_facility=hubs,
+        graph, seed_cells, seed_facility=seed_hub, seed_time_min=seed_min,
         max_time_min=region.scenario.grid.max_travel_time_min,
+        node_seeds=seeds.nodes.as_engine() if seeds.nodes.n else None,
     )  # fmt: skip
     return referral_analysis(
         region.population.people.ravel(), res.search, referral, cells,
         zone=region.membership, service=spec.name, thresholds_min=spec.thresholds_min,
         target_share=spec.target_share,
         facilities=res.facility_table[["facility_id", "name", "tier"]], **_zones(region),
+        own_referral=np.where(np.isin(np.arange(len(fac)), hubs), np.arange(len(fac)), -1),
     )  # fmt: skip
 
 
@@ -590,6 +598,7 @@ def siting_study(
         service_graph(region, spec.mode), candidates,
         people=region.population.people.ravel(), baseline_time_min=res.search.time_min,
         threshold_min=threshold, target_share=spec.target_share,
+        seeds=service_seeds(region, spec.mode, candidates),
     )  # fmt: skip
     comparison = compare_solvers(
         problem, n_sites=n_sites if budget is None else None, budget=budget,

@@ -123,6 +123,23 @@ def changed_inputs(digests: Mapping[Path, tuple[str, tuple[int, int]]]) -> list[
     ]
 
 
+#: What each ``[grid] model`` computes, as the manifest records it.
+MODEL_DESCRIPTIONS: dict[str, dict[str, str]] = {
+    "reach": {
+        "name": "reach",
+        "roads": "a network; each cell walks straight to the nearest point of each road near "
+        "it, and each facility is joined where it stands",
+    },
+    "accessmod": {
+        "name": "accessmod",
+        "roads": "AccessMod 5's raster model: roads burned into the land cover (every cell "
+        "touched, the fastest class winning, over water and barriers), the whole cell at the "
+        "road's speed; r.cost's moves (diagonals may pass between impassable cells); "
+        "facilities start at their cell; minutes truncated to whole minutes",
+    },
+}
+
+
 def build_manifest(
     scn: ScenarioSpec,
     region: Region,
@@ -178,6 +195,7 @@ def build_manifest(
             "crs": grid.crs.to_string(),
             "transform": list(grid.transform)[:6],
         },
+        "model": MODEL_DESCRIPTIONS[scn.grid.model],
         "population": {
             "raster_total": region.raster_total,
             "grid_total": region.population.total,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -64,6 +65,7 @@ from reach.spec import (
 
 __all__ = [
     "correct_region_population",
+    "friction_inputs",
     "load_region",
     "read_count_population",
     "read_count_weights",
@@ -518,6 +520,46 @@ def read_count_population(
     return pop, spread, zones
 
 
+def friction_inputs(scn: ScenarioSpec, *, pop: Population) -> dict[str, Any]:
+    """Read the layers the walking friction is built from, once.
+
+    Parameters
+    ----------
+    scn
+        The validated scenario; the DEM is read only when ``[grid] slope`` is on.
+    pop
+        The population on the grid: cells without data become impassable, and populated cells
+        the land cover calls water are kept as land.
+
+    Returns
+    -------
+    dict
+        Keyword arguments of :func:`reach.model.grid.build_friction` (all but the grid).
+    """
+    region = scn.region
+    dem = read_dem([scn.resolve(p) for p in region.dem]) if region.dem and scn.grid.slope else []
+    barriers = [
+        (read_vector_layer(scn.resolve(x.path), what="barrier layer", layer=x.layer), x.all_touched)
+        for x in region.barriers
+    ]
+    water = [
+        (read_vector_layer(scn.resolve(x.path), what="water layer", layer=x.layer), x.all_touched)
+        for x in region.water
+    ]
+    lc = region.landcover
+    return {
+        "valid": pop.valid,
+        "populated": pop.people > 0,
+        "default_walk_kph": scn.grid.default_walk_kph,
+        "landcover": read_landcover(scn),
+        "landcover_kph": lc.speeds_kph if lc else None,
+        "water_fraction_classes": lc.water_classes if lc else (),
+        "dem": dem,
+        "barriers": barriers,
+        "water": water,
+    }
+
+
 def region_friction(scn: ScenarioSpec, *, grid: AnalysisGrid, pop: Population) -> Friction:
     """Read land cover, elevation, barriers and water, and build the walking friction.
 
@@ -536,29 +578,7 @@ def region_friction(scn: ScenarioSpec, *, grid: AnalysisGrid, pop: Population) -
     Friction
         Walking pace (minutes per metre), status and elevation per cell.
     """
-    region = scn.region
-    dem = read_dem([scn.resolve(p) for p in region.dem]) if region.dem and scn.grid.slope else []
-    barriers = [
-        (read_vector_layer(scn.resolve(x.path), what="barrier layer", layer=x.layer), x.all_touched)
-        for x in region.barriers
-    ]
-    water = [
-        (read_vector_layer(scn.resolve(x.path), what="water layer", layer=x.layer), x.all_touched)
-        for x in region.water
-    ]
-    lc = region.landcover
-    return build_friction(
-        grid,
-        valid=pop.valid,
-        populated=pop.people > 0,
-        default_walk_kph=scn.grid.default_walk_kph,
-        landcover=read_landcover(scn),
-        landcover_kph=lc.speeds_kph if lc else None,
-        water_fraction_classes=lc.water_classes if lc else (),
-        dem=dem,
-        barriers=barriers,
-        water=water,
-    )
+    return build_friction(grid, **friction_inputs(scn, pop=pop))
 
 
 def correct_region_population(

@@ -181,6 +181,14 @@ def run_scenario(
         run.warnings.append(line)
         _log.warning(line)
     run.findings = audit_run(region, baseline)
+    if scn.sensitivity.samples:
+        from reach.run.sensitivity import sensitivity_study
+
+        run.sensitivity = sensitivity_study(
+            region, baseline, samples=scn.sensitivity.samples,
+            speed_range_pct=scn.sensitivity.speed_range_pct, seed=scn.sensitivity.seed,
+            clock=clock,
+        )  # fmt: skip
     if target is not None:
         with clock.step("write outputs"):
             write_run(run, target, maps=maps)

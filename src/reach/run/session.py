@@ -10,17 +10,21 @@ from dataclasses import replace
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 
 from reach.codes import CLOSED
 from reach.engine.combined import SearchResult, combined_search
 from reach.ingest.roads import RoadLines
-from reach.model.assemble import SearchGraph, search_graph
+from reach.model.accessmod import burned_friction
+from reach.model.assemble import SearchGraph, facility_seeds, search_graph
 from reach.model.grid import (
     Friction,
 )
+from reach.model.joins import FacilitySeeds, Seeds
 from reach.model.network import Network, build_network
 from reach.model.region import Region, mode_profile
 from reach.model.snap import snap_to_passable
+from reach.model.speeds import ModeProfile
 from reach.results import ServiceResult
 
 __all__ = [
@@ -28,6 +32,7 @@ __all__ = [
     "faster_edges",
     "region_session",
     "service_graph",
+    "service_seeds",
 ]
 
 
@@ -46,6 +51,9 @@ class SearchSession:
         The road and ferry lines of this variant (the region's, or an alternative's).
     friction
         The walking friction of this variant (the region's, or a season's).
+    profiles
+        Travel modes' speeds to use instead of the scenario's (a sensitivity sample's), by
+        mode; a mode not named takes the scenario's.
 
     Attributes
     ----------
@@ -57,10 +65,18 @@ class SearchSession:
         ``bool`` (rows, cols): cells one can walk in, where facilities are snapped to.
     """
 
-    def __init__(self, region: Region, roads: RoadLines, friction: Friction) -> None:
+    def __init__(
+        self,
+        region: Region,
+        roads: RoadLines,
+        friction: Friction,
+        *,
+        profiles: dict[str, ModeProfile] | None = None,
+    ) -> None:
         self.region = region
         self.roads = roads
         self.friction = friction
+        self.profiles = dict(profiles or {})
         self.networks: dict[str, Network] = {}
         self.graphs: dict[str, SearchGraph] = {}
         self.passable = np.isfinite(friction.pace_min_per_m)
@@ -90,7 +106,7 @@ class SearchSession:
                 self.networks[mode] = build_network(
                     self.roads,
                     self.region.grid,
-                    profile=mode_profile(scn, mode),
+                    profile=self.profiles.get(mode) or mode_profile(scn, mode),
                     ferry_wait_min=scn.ferries.headway_min / 2.0,
                 )
             return self.networks[mode]
@@ -109,10 +125,21 @@ class SearchSession:
             The same graph on every call for the same mode, with the scenario's ``[grid]
             neighbours`` moves.
         """
+        scn = self.region.scenario
+        if scn.grid.model == "accessmod":
+            with self._lock:
+                if mode not in self.graphs:
+                    # AccessMod's raster model: the roads are cells of the friction, no network
+                    profile = self.profiles.get(mode) or mode_profile(scn, mode)
+                    burned = burned_friction(self.friction, self.roads, self.region.grid, profile)
+                    graph = search_graph(
+                        self.region.grid, burned, None, neighbours=scn.grid.neighbours
+                    )
+                    self.graphs[mode] = replace(graph, cut_corners=True)
+                return self.graphs[mode]
         network = self.network(mode)
         with self._lock:
             if mode not in self.graphs:
-                scn = self.region.scenario
                 self.graphs[mode] = search_graph(
                     self.region.grid, self.friction, network, neighbours=scn.grid.neighbours
                 )
@@ -189,6 +216,8 @@ class SearchSession:
         warm: SearchResult | None = None
         node_seeds = None
         faster = None
+        if scn.grid.model == "accessmod":
+            start = None  # its times are truncated: a search is never carried on from them
         if start is not None and base is not None and base is not self:
             faster = faster_edges(base.graph(mode), graph, start.search)
             if faster is None:
@@ -210,14 +239,65 @@ class SearchSession:
                 on_grid = on_grid[np.isin(on_grid, new)]
                 if len(on_grid) == 0 and not closing and (faster is None or not len(faster[0])):
                     return warm  # nothing new: the earlier search stands
-        return combined_search(
+        # every facility starts from where it stands: the cells around it at the walk to it, and
+        # the roads passing near it (the search only takes what improves, so the seeds of
+        # facilities a carried-on search already has are harmless, and those of open ones
+        # refill what closed ones served)
+        seeds = self.seeds(fac, mode)
+        reseed_all = warm is None or bool((warm.facility == CLOSED).any())
+        cell_seeds = seeds.cells if reseed_all else seeds.cells.of(on_grid)
+        nodes, times, labels = seeds.nodes.as_engine()
+        if node_seeds is not None:
+            nodes = np.concatenate([nodes, node_seeds[0]])
+            times = np.concatenate([times, node_seeds[1]])
+            labels = np.concatenate([labels, node_seeds[2].astype(np.int32)])
+        seed_cells, seed_time, seed_label = cell_seeds.as_engine()
+        found = combined_search(
             graph,
-            cells[on_grid],
-            seed_facility=on_grid,
+            seed_cells,
+            seed_facility=seed_label,
+            seed_time_min=seed_time,
             max_time_min=scn.grid.max_travel_time_min,
             start=warm,
-            node_seeds=node_seeds,
+            node_seeds=(nodes, times, labels) if len(nodes) else None,
         )
+        if scn.grid.model == "accessmod":
+            # AccessMod writes whole minutes, truncated
+            found = replace(found, time_min=np.floor(found.time_min))
+        return found
+
+    def seeds(self, fac: pd.DataFrame, mode: str) -> FacilitySeeds:
+        """Where a search from facilities starts (:func:`reach.model.assemble.facility_seeds`).
+
+        Parameters
+        ----------
+        fac
+            The facilities, snapped (:meth:`snap`): a GeoDataFrame, or a table with ``lon``,
+            ``lat`` and ``cell`` columns (candidate sites).
+        mode
+            The travel mode.
+
+        Returns
+        -------
+        FacilitySeeds
+            Cell and node seeds numbered by the row of ``fac``.
+        """
+        grid = self.region.grid
+        cells = fac["cell"].to_numpy().astype(np.int64)
+        if self.region.scenario.grid.model == "accessmod":
+            # AccessMod starts each facility in its cell, at 0 minutes
+            on = np.flatnonzero(cells >= 0)
+            start = Seeds(point=on, vertex=cells[on], time_min=np.zeros(len(on)))
+            return FacilitySeeds(cells=start, nodes=Seeds.empty())
+        if isinstance(fac, gpd.GeoDataFrame):
+            pts = fac.to_crs(grid.crs).geometry
+        else:  # a table of lon / lat (candidate sites)
+            lonlat = gpd.points_from_xy(fac["lon"], fac["lat"], crs="EPSG:4326")
+            pts = gpd.GeoSeries(lonlat).to_crs(grid.crs)
+        return facility_seeds(
+            pts.x.to_numpy(), pts.y.to_numpy(), fac["cell"].to_numpy().astype(np.int64),
+            self.network(mode), grid, pace_min_per_m=self.friction.pace_min_per_m,
+        )  # fmt: skip
 
 
 def faster_edges(
@@ -316,3 +396,23 @@ def service_graph(region: Region, mode: str) -> SearchGraph:
         The graph of the region's own session, built once and shared.
     """
     return region_session(region).graph(mode)
+
+
+def service_seeds(region: Region, mode: str, fac: pd.DataFrame) -> FacilitySeeds:
+    """Where a search from facilities starts on a loaded region's baseline graph of a mode.
+
+    Parameters
+    ----------
+    region
+        The loaded region.
+    mode
+        The travel mode.
+    fac
+        The facilities, snapped (see :meth:`SearchSession.seeds`).
+
+    Returns
+    -------
+    FacilitySeeds
+        Seeds numbered by the row of ``fac``, for the graph of :func:`service_graph`.
+    """
+    return region_session(region).seeds(fac, mode)

@@ -166,6 +166,15 @@ def write_run(run: RunResult, target: Path, *, maps: bool = True) -> None:
                 transform=grid.transform, crs=grid.crs, nodata=None,
                 description="people per cell (0 where nodata)",
             )  # fmt: skip
+        if run.sensitivity is not None:
+            sens = run.sensitivity
+            for stem, frame in (
+                ("sensitivity", sens.ranges),
+                ("sensitivity_samples", sens.samples),
+                ("sensitivity_design", sens.design),
+                ("sensitivity_influence", sens.influence),
+            ):
+                write_table(frame, tmp / stem, parquet=scn.outputs.parquet)
         for name, ev in run.alternatives.items():
             folder = tmp / "alternatives" / name
             folder.mkdir(parents=True)
@@ -199,9 +208,26 @@ def write_run(run: RunResult, target: Path, *, maps: bool = True) -> None:
         manifest = build_manifest(
             scn, region, tmp,
             command="run", inputs=inputs, timings_s=run.timings_s, warnings=warnings,
-            extra={"alternatives": sorted(run.alternatives)},
+            extra={"alternatives": sorted(run.alternatives), **_sensitivity_manifest(run)},
         )  # fmt: skip
         write_json(tmp / "manifest.json", manifest)
+
+
+def _sensitivity_manifest(run: RunResult) -> dict[str, Any]:
+    """The manifest's record of a sensitivity sample (nothing without one)."""
+    sens = run.sensitivity
+    if sens is None:
+        return {}
+    return {
+        "sensitivity": {
+            "samples": sens.n_samples,
+            "speed_range_pct": sens.speed_range_pct,
+            "seed": sens.seed,
+            "design": "Latin hypercube (scipy.stats.qmc.LatinHypercube)",
+            "interval": "5th to 95th percentile of the samples",
+            "factors": sens.factors["factor"].tolist(),
+        }
+    }
 
 
 def write_analysis(

@@ -45,6 +45,7 @@ from reach.errors import ResourceLimitError, ScenarioError
 from reach.metrics.capacity import catchment_times
 from reach.model.assemble import SearchGraph
 from reach.model.grid import AnalysisGrid
+from reach.model.joins import FacilitySeeds
 from reach.model.snap import snap_to_passable
 from reach.scenarios.candidates import underserved_sites
 
@@ -361,6 +362,7 @@ def build_siting_problem(
     baseline_time_min: np.ndarray,
     threshold_min: float,
     target_share: float = 1.0,
+    seeds: FacilitySeeds | None = None,
 ) -> SitingProblem:
     """Search each candidate's catchment and set up the covering problem.
 
@@ -380,6 +382,9 @@ def build_siting_problem(
         Coverage threshold in minutes.
     target_share
         Share of the population the service targets, in (0, 1].
+    seeds
+        Where each candidate's search starts, numbered by candidate row
+        (:func:`reach.model.assemble.facility_seeds`); ``None``: from its cell alone.
 
     Returns
     -------
@@ -400,6 +405,7 @@ def build_siting_problem(
         candidates["cell"].to_numpy(np.int64),
         people=uncovered,
         max_time_min=threshold_min,
+        seeds=seeds,
     )
     return siting_problem(times, uncovered, candidates=candidates, threshold_min=threshold_min)
 
