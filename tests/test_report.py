@@ -172,10 +172,15 @@ def test_english_pdf_carries_the_headline_numbers_of_the_coverage_table(
     ranking = scenario_set.ranking
     assert ranking is not None
     best = ranking[(ranking["service"] == "health") & (ranking["rank"] == 1)].iloc[0]
-    if best["net_newly_covered"] > 0:
+    if best["net_newly_covered"] > 0 and abs(best["pct_points"]) >= 0.1:
         assert (
             f"health: {best['alternative']} brings {best['net_newly_covered']:,.0f} more people "
             "within 60 min" in text
+        )
+    elif best["net_newly_covered"] > 0:  # a handful of people: not a headline
+        assert (
+            f"the best, {best['alternative']}, adds {best['net_newly_covered']:,.0f})"
+            in " ".join(text.split())
         )
     assert "primary_school: no option brings more people within 60 min." in text
     for title in ("Summary", "Coverage curves", "Comparing the options", "Zones", "Data sources"):
@@ -195,7 +200,7 @@ def test_indonesian_report_uses_indonesian_labels_and_number_formats(
     assert '<html lang="id">' in html
     text = _pdf_text(pdf_path)
     for label in (
-        "Ringkasan", "Cakupan", "Penduduk sasaran", "Tertinggal", "Kurva cakupan",
+        "Ringkasan", "Cakupan", "Penduduk sasaran", "Belum terjangkau", "Kurva cakupan",
         "Perbandingan opsi", "Wilayah", "tidak terjangkau", "Sumber data", "Metode",
         "Kondisi saat ini", "12 Mei 2025", "menit", "puskesmas",
     ):  # fmt: skip
@@ -204,10 +209,10 @@ def test_indonesian_report_uses_indonesian_labels_and_number_formats(
         assert english_label not in text
     row = _all_row(scenario_set, "health")
     for th in (30, 60, 120):
-        assert f"{row[f'pct_within_{th}min']:.1f}".replace(".", ",") + " %" in text
+        assert f"{row[f'pct_within_{th}min']:.1f}".replace(".", ",") + "%" in text
     people = f"{row['population']:,.0f}".replace(",", ".")
     assert "." in people and people in text  # thousands separator is a dot
-    assert re.search(r"\d,\d %", text)
+    assert re.search(r"\d,\d%", text)
     assert not re.search(r"\d\.\d%", text)
 
 
@@ -375,7 +380,10 @@ def test_number_formats_per_language() -> None:
     assert en.number(12345.64, 1) == "12,345.6"
     assert ind.number(12345.64, 1) == "12.345,6"
     assert en.pct(84.66) == "84.7%"
-    assert ind.pct(84.66) == "84,7\u00a0%"
+    assert ind.pct(84.66) == "84,7%"  # CLDR's Indonesian percent: no space
+    assert en.minutes(502.7, 1) == "8\u00a0h\u00a023\u00a0min"
+    assert ind.minutes(502.7, 1) == "8\u00a0jam\u00a023\u00a0menit"
+    assert ind.minutes(119.4, 1) == "119,4\u00a0menit"
     assert en.number(-1234.4, 0) == "-1,234" and ind.number(-1234.4, 0) == "-1.234"
     assert en.number(0.4, 1, signed=True) == "+0.4" and en.number(-0.04, 1) == "0.0"
     assert en.number(float("nan")) == "–" and ind.pct(None) == "–"
@@ -415,3 +423,70 @@ def test_every_message_exists_in_both_languages() -> None:
 )
 def test_licence_is_detected_from_the_file_name(name: str, key: str) -> None:
     assert licence_key(Path("/data") / name) == key
+
+
+def test_a_negligible_best_option_is_not_a_headline(scenario_set: RunResult) -> None:
+    """An option worth a handful of people is said to change nothing, with its figure."""
+    import dataclasses
+
+    assert scenario_set.ranking is not None
+    tiny = scenario_set.ranking.copy()
+    tiny["pct_points"] = 0.01
+    html = render_report_html(
+        dataclasses.replace(scenario_set, ranking=tiny), lang="en", title_date=DATE,
+        zone_maps=False,
+    )  # fmt: skip
+    assert "by as much as 0.1 percentage points" in html
+    big = scenario_set.ranking.copy()
+    big["pct_points"] = 5.0
+    normal = render_report_html(
+        dataclasses.replace(scenario_set, ranking=big), lang="en", title_date=DATE,
+        zone_maps=False,
+    )  # fmt: skip
+    assert "by as much as 0.1 percentage points" not in normal
+    assert "+5.0 percentage points" in normal
+    assert "poin persentase" in get_locale("id").t("pp", value="+1,0")
+
+
+def test_one_site_added_to_two_services_is_one_new_facility() -> None:
+    from reach.outputs.report import change_counts
+    from reach.spec import Alternative
+
+    alt = Alternative.model_validate(
+        {
+            "name": "hc",
+            "operations": [
+                {"op": "add_facility", "service": s, "facility_id": f"HC-{s}", "lon": 44.4,
+                 "lat": -12.2, "tier": "health_centre"}
+                for s in ("health", "health_walk")
+            ]
+            + [{"op": "add_facility", "service": "health", "facility_id": "P2", "lon": 44.5,
+                "lat": -12.3, "tier": "health_post"}],
+        }
+    )  # fmt: skip
+    assert change_counts(alt.operations) == {"add_facility": 2}
+
+
+def test_display_names_in_each_language_replace_the_code_names(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from reach.cli import app
+    from tests.helpers import write_tiny_region
+
+    scenario = write_tiny_region(tmp_path)
+    text = scenario.read_text().replace(
+        'name = "health"\n',
+        'name = "health"\nlabel = { en = "Health care by motorbike", id = "Layanan kesehatan" }\n',
+        1,
+    )
+    scenario.write_text(text)
+    out = tmp_path / "reports"
+    result = CliRunner().invoke(
+        app, ["--quiet", "report", str(scenario), "--lang", "en", "--lang", "id", "--no-pdf",
+              "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    english = (out / "report_en.html").read_text()
+    indonesian = (out / "report_id.html").read_text()
+    assert "Health care by motorbike" in english and "Layanan kesehatan" not in english
+    assert "Layanan kesehatan" in indonesian

@@ -136,9 +136,26 @@ class _StdoutError(Exception):
 
 
 def _print(*objects: Any) -> None:
-    """Print on the standard output (data must already be cleaned, or be :class:`Text`)."""
+    """Print on the standard output (data must already be cleaned, or be :class:`Text`).
+
+    A table is never cut: written to a file or a pipe it is printed at its full width, and in a
+    terminal too narrow for it its cells wrap (folding long words) instead of ending in "…".
+    """
     try:
-        _out.print(*objects)
+        for obj in objects:
+            if isinstance(obj, Table):
+                for column in obj.columns:
+                    column.overflow = "fold"
+                if not _isatty(sys.stdout):
+                    needed = _out.measure(obj, options=_out.options.update(width=10_000))
+                    width = _out.width
+                    _out.width = max(needed.maximum, 80)  # print() never goes wider than this
+                    try:
+                        _out.print(obj)
+                    finally:
+                        _out.width = width
+                    continue
+            _out.print(obj)
     except OSError as exc:
         raise _StdoutError(exc) from exc
 
@@ -317,24 +334,63 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    """Print reach's version and exit (an eager option: nothing else is loaded)."""
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("reach")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            number = "unknown (not installed)"
+        typer.echo(f"reach {number}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log each step's details (reach's INFO log).")
+    ] = False,
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show reach's version and exit."
+        ),
+    ] = False,
 ) -> None:
+    del show_version  # handled by its callback
     _state["debug"] = debug
     _state["quiet"] = quiet
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("reach").setLevel(logging.DEBUG if debug else logging.WARNING)
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    logging.getLogger("reach").setLevel(level)
     for name in ("distributed", "dask"):  # Dask says more at info than a user wants
         logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
 @contextlib.contextmanager
 def _status(first: str) -> Iterator[Callable[[str], None]]:
-    """A progress line on stderr (none with --quiet); yields the function that updates it."""
+    """A progress line on stderr (none with --quiet); yields the function that updates it.
+
+    In a terminal it is a spinner with the current step; written to a log file or a pipe (a
+    scheduled job, CI) each step is a plain line with the seconds since the start instead.
+    """
     if _state.get("quiet"):
         yield lambda _text: None
+        return
+    if not _isatty(sys.stderr):
+        import time
+
+        started = time.perf_counter()
+
+        def line(text: str) -> None:
+            _say_err(f"[{time.perf_counter() - started:7.1f} s] {text}")
+
+        line(first)
+        yield line
         return
     with _err.status(first, spinner="dots") as status:
         yield lambda text: status.update(clean(text))

@@ -619,6 +619,9 @@ class ServiceSpec(_Strict):
     name
         The service's name (letters, digits, ``_`` and ``-``, up to 64), unique in the file;
         it names the service's output files, e.g. ``travel_time_<name>.tif``.
+    label
+        Its display name per report language, e.g. ``{ en = "Health (motorbike)", id =
+        "Kesehatan (sepeda motor)" }``; reports fall back to English, then to ``name``.
     kind
         ``"health"`` or ``"education"``: how OSM facilities are classified and which tiers
         the service has by default.
@@ -634,6 +637,9 @@ class ServiceSpec(_Strict):
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,63}$")
+    label: dict[str, Annotated[str, Field(min_length=1, max_length=120)]] = Field(
+        default_factory=dict, max_length=20
+    )
     kind: Literal["health", "education"]
     mode: Literal["walk", "motorbike", "car"] = "walk"
     thresholds_min: list[float] = Field(
@@ -1147,6 +1153,8 @@ class Alternative(_Strict):
     name
         Its name (letters, digits, ``_`` and ``-``, up to 64; not ``baseline``), unique in the
         file; its outputs go to ``alternatives/<name>/``.
+    label
+        Its display name per report language (as a service's ``label``).
     description
         Free text about it.
     cost
@@ -1156,6 +1164,9 @@ class Alternative(_Strict):
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,63}$")
+    label: dict[str, Annotated[str, Field(min_length=1, max_length=120)]] = Field(
+        default_factory=dict, max_length=20
+    )
     description: str = ""
     cost: float | None = Field(default=None, ge=0)
     operations: list[Operation] = Field(default_factory=list, max_length=MAX_OPERATIONS)

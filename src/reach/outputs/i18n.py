@@ -69,20 +69,25 @@ _TEXT: dict[str, tuple[str, str]] = {
         "{service}: {pct} penduduk sasaran ({people} jiwa) mencapai fasilitas dalam {minutes} "
         "dengan {mode}.",
     ),
-    "left_behind": ("Left behind", "Tertinggal"),
-    "left_behind_title": ("People left behind, by zone", "Penduduk tertinggal, per wilayah"),
+    "left_behind": ("Left behind", "Belum terjangkau"),
+    "left_behind_title": (
+        "People left behind, by zone",
+        "Penduduk yang belum terjangkau, per wilayah",
+    ),
     "left_behind_note": (
         "People left behind take longer than the service's largest threshold or cannot reach a "
         "facility at all. They are counted, never dropped. In brackets: the share of the zone's "
         "target population.",
-        "Penduduk tertinggal membutuhkan waktu lebih lama dari ambang terbesar layanan atau sama "
+        "Penduduk yang belum terjangkau membutuhkan waktu lebih lama dari ambang terbesar layanan "
+        "atau sama "
         "sekali tidak dapat mencapai fasilitas. Mereka tetap dihitung, tidak dibuang. Dalam "
         "kurung: persentase dari penduduk sasaran wilayah.",
     ),
     "left_behind_top": (
         "The {shown} of {total} zones with the most people left behind (by {service}); every "
         "zone is listed in the zone section.",
-        "{shown} dari {total} wilayah dengan penduduk tertinggal terbanyak (menurut {service}); "
+        "{shown} dari {total} wilayah dengan penduduk belum terjangkau terbanyak (menurut "
+        "{service}); "
         "semua wilayah tercantum di bagian wilayah.",
     ),
     "best_title": ("Best option per service", "Opsi terbaik per layanan"),
@@ -94,6 +99,12 @@ _TEXT: dict[str, tuple[str, str]] = {
         "{service}: no option brings more people within {minutes}.",
         "{service}: tidak ada opsi yang menambah penduduk terjangkau dalam {minutes}.",
     ),
+    "best_negligible": (
+        "{service}: no option changes how many people are within {minutes} by as much as "
+        "0.1 percentage points (the best, {option}, adds {people}).",
+        "{service}: tidak ada opsi yang mengubah jumlah penduduk terjangkau dalam {minutes} "
+        "hingga 0,1 poin persentase (yang terbaik, {option}, menambah {people}).",
+    ),
     "no_options": (
         "This run has no options: it describes the current situation only.",
         "Analisis ini tidak memuat opsi: hanya menggambarkan kondisi saat ini.",
@@ -104,6 +115,11 @@ _TEXT: dict[str, tuple[str, str]] = {
     "zone": ("Zone", "Wilayah"),
     "target_population": ("Target population", "Penduduk sasaran"),
     "within": ("≤" + NBSP + "{minutes}", "≤" + NBSP + "{minutes}"),
+    "band": ("{low}–{high}", "{low}–{high}"),
+    "hours_minutes": (
+        "{hours}" + NBSP + "h" + NBSP + "{minutes}" + NBSP + "min",
+        "{hours}" + NBSP + "jam" + NBSP + "{minutes}" + NBSP + "menit",
+    ),
     "beyond": (">" + NBSP + "{minutes}", ">" + NBSP + "{minutes}"),
     "mean_time": ("Mean time", "Waktu rata-rata"),
     "median_time": ("Median time", "Waktu median"),
@@ -122,8 +138,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "net_gain": ("Net newly covered", "Tambahan bersih terjangkau"),
     "gaining": ("Gaining", "Diuntungkan"),
     "losing": ("Losing", "Dirugikan"),
-    "pct_points": ("Change (points)", "Perubahan (poin)"),
-    "pp": ("{value} points", "{value} poin"),
+    "pct_points": ("Change (percentage points)", "Perubahan (poin persentase)"),
+    "pp": ("{value} percentage points", "{value} poin persentase"),
     "delta_mean": ("Change in mean time", "Perubahan waktu rata-rata"),
     "cost": ("Cost", "Biaya"),
     "per_cost": ("Newly covered per 1,000 cost", "Tambahan terjangkau per 1.000 biaya"),
@@ -525,6 +541,9 @@ _TEXT: dict[str, tuple[str, str]] = {
 }
 
 #: Messages by language: ``MESSAGES[lang][key]``.
+#: Times from this many minutes on are written in hours and minutes.
+HOURS_FROM_MIN = 120.0
+
 MESSAGES: dict[str, dict[str, str]] = {
     "en": {k: v[0] for k, v in _TEXT.items()},
     "id": {k: v[1] for k, v in _TEXT.items()},
@@ -617,7 +636,7 @@ class Locale:
         return ("+" + text) if signed and v > 0 else text
 
     def pct(self, value: float | None, digits: int = 1, *, signed: bool = False) -> str:
-        """A percentage: ``84.7%`` (en) or ``84,7 %`` (id).
+        """A percentage: ``84.7%`` (en) or ``84,7%`` (id), as CLDR writes them.
 
         Parameters
         ----------
@@ -654,7 +673,15 @@ class Locale:
             The minutes with their unit, or ``–`` when missing.
         """
         text = self.number(value, digits, signed=signed)
-        return text if text == "–" else self.t("minutes", value=text)
+        if text == "–":
+            return text
+        if value is not None and abs(value) >= HOURS_FROM_MIN:
+            # long times read better in hours: "8 h 23 min", not "502.7 min"
+            whole = round(abs(float(value)))
+            hours, rest = divmod(whole, 60)
+            sign = "-" if value < 0 else ("+" if signed else "")
+            return sign + self.t("hours_minutes", hours=self.number(hours, 0), minutes=rest)
+        return self.t("minutes", value=text)
 
     def threshold(self, value: float) -> str:
         """A threshold in minutes, with only the decimals it has (``30 min``, ``7,5 menit``).
@@ -670,7 +697,8 @@ class Locale:
             The threshold with its unit.
         """
         digits = 0 if float(value).is_integer() else len(f"{value:g}".split(".")[-1])
-        return self.minutes(value, digits)
+        # thresholds stay in minutes as the scenario names them ("120 min"), however long
+        return self.t("minutes", value=self.number(value, digits))
 
     def join(self, items: list[str]) -> str:
         """Join words as a list in prose: ``a, b and c`` (en) / ``a, b dan c`` (id).
@@ -730,7 +758,20 @@ class Locale:
         return self.t(key, **fields) if key in self.messages else default
 
 
-_FORMATS = {"en": (".", ",", ""), "id": (",", ".", NBSP)}
+def _cldr_formats(lang: str) -> tuple[str, str, str]:
+    """Decimal sign, thousands separator and the space before ``%`` from CLDR (Babel).
+
+    English writes ``12,345.6`` and ``84.7%``; Indonesian ``12.345,6`` and ``84,7%`` (CLDR's
+    ``#,##0%``, no space); a language whose pattern puts a space before the sign keeps it (as a
+    no-break space).
+    """
+    from babel import Locale as BabelLocale
+    from babel.numbers import get_decimal_symbol, get_group_symbol
+
+    pattern = BabelLocale.parse(lang).percent_formats[None].pattern
+    before = pattern.split(";")[0].rstrip("%")
+    space = NBSP if before[-1:].isspace() or before.endswith("\u00a0") else ""
+    return get_decimal_symbol(lang), get_group_symbol(lang), space
 
 
 def get_locale(lang: str) -> Locale:
@@ -757,7 +798,7 @@ def get_locale(lang: str) -> Locale:
             f"no report language {lang!r}",
             fix=f"use one of: {known}",
         )
-    decimal, group, percent_space = _FORMATS[lang]
+    decimal, group, percent_space = _cldr_formats(lang)
     return Locale(
         lang=lang,
         messages=MESSAGES[lang],

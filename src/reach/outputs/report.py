@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import itertools
 import mimetypes
 import os
 import re
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TEMPLATE_DIR",
+    "change_counts",
     "coverage_curve",
     "fetch_report_resource",
     "licence_key",
@@ -83,6 +85,9 @@ DEFAULT_MAX_ZONE_MAPS = 100
 _SUMMARY_ZONES = 12
 #: Options per column group in the wide comparison tables.
 _OPTIONS_PER_TABLE = 4
+#: A best option moving coverage by less than this (percentage points) is not a headline.
+NEGLIGIBLE_PCT_POINTS = 0.1
+
 #: Points along the x axis of a coverage curve.
 _CURVE_POINTS = 181
 
@@ -202,6 +207,19 @@ class _View:
             return self.loc.t("outside_zones")
         return name
 
+    def label(self, svc: str) -> str:
+        """A service's display name in the report's language (``label`` in the scenario)."""
+        spec = self.specs.get(svc)
+        labels = spec.label if spec is not None else {}
+        return labels.get(self.loc.lang) or labels.get("en") or svc
+
+    def alt_label(self, name: str) -> str:
+        """An alternative's display name in the report's language (its ``label``)."""
+        for alt in self.scn.alternatives:
+            if alt.name == name:
+                return alt.label.get(self.loc.lang) or alt.label.get("en") or name
+        return name
+
     def mode(self, svc: str) -> str:
         mode = self.specs[svc].mode
         return self.loc.maybe(f"mode.{mode}", mode)
@@ -262,7 +280,10 @@ class _View:
         for svc in self.services:
             row = self.all_row(svc)
             own = {float(v) for v in self.specs[svc].thresholds_min}
-            cells = [_Cell(svc, num=False, strong=True), _Cell(self.mode(svc), num=False)]
+            cells = [
+                _Cell(self.label(svc), num=False, strong=True),
+                _Cell(self.mode(svc), num=False),
+            ]
             cells.append(_Cell(self.people(row["population"])))
             for th in self.thresholds:
                 text = self.pct_within(row, svc, th) if th in own else "–"
@@ -273,7 +294,7 @@ class _View:
             sentences.append(
                 loc.t(
                     "headline_sentence",
-                    service=svc,
+                    service=self.label(svc),
                     pct=self.pct_within(row, svc, mid),
                     people=self.people(row[within_col(mid)]),
                     minutes=loc.threshold(mid),
@@ -298,8 +319,10 @@ class _View:
             svc0 = self.services[0]
             worst = sorted(keep, key=lambda i: (-self.left_behind(first[i], svc0), i))
             keep = sorted(worst[:_SUMMARY_ZONES])
-            note = loc.t("left_behind_top", shown=len(keep), total=n_zones, service=svc0)
-        header = [loc.t("zone"), *self.services]
+            note = loc.t(
+                "left_behind_top", shown=len(keep), total=n_zones, service=self.label(svc0)
+            )
+        header = [loc.t("zone"), *(self.label(s) for s in self.services)]
         rows = []
         for i in keep:
             cells = [
@@ -334,13 +357,23 @@ class _View:
             best = [r for r in part if int(r["rank"]) == 1]
             gain = float(best[0]["net_newly_covered"])
             if not gain > 0:
-                out.append(loc.t("best_none", service=svc, minutes=loc.threshold(mid)))
+                out.append(loc.t("best_none", service=self.label(svc), minutes=loc.threshold(mid)))
+                continue
+            if abs(float(best[0]["pct_points"])) < NEGLIGIBLE_PCT_POINTS:
+                # "+1 person" is not a headline: say that nothing moves the figure
+                out.append(
+                    loc.t(
+                        "best_negligible", service=self.label(svc), minutes=loc.threshold(mid),
+                        option=loc.join([self.alt_label(str(r["alternative"])) for r in best]),
+                        people=self.people(gain),
+                    )
+                )  # fmt: skip
                 continue
             out.append(
                 loc.t(
                     "best_sentence",
-                    service=svc,
-                    option=loc.join([str(r["alternative"]) for r in best]),
+                    service=self.label(svc),
+                    option=loc.join([self.alt_label(str(r["alternative"])) for r in best]),
                     people=self.people(gain),
                     minutes=loc.threshold(mid),
                     pp=loc.t("pp", value=loc.number(best[0]["pct_points"], 1, signed=True)),
@@ -381,7 +414,7 @@ class _View:
                 minutes,
                 lines,
                 thresholds_min=spec.thresholds_min,
-                title=f"{svc} ({self.mode(svc)})",
+                title=f"{self.label(svc)} ({self.mode(svc)})",
                 x_label=loc.t("axis_minutes"),
                 y_label=loc.t("axis_share"),
                 tick_format=lambda v: loc.number(v, 0),
@@ -396,7 +429,7 @@ class _View:
         loc = self.loc
         rows = []
         for alt in self.scn.alternatives:
-            ops = Counter(op.op for op in alt.operations)
+            ops = change_counts(alt.operations)
             changes = ", ".join(
                 loc.maybe(f"op.{name}", name) + (f" × {n}" if n > 1 else "")
                 for name, n in ops.items()
@@ -413,7 +446,7 @@ class _View:
             cost = loc.number(alt.cost, 0) if alt.cost is not None else "–"
             rows.append(
                 [
-                    _Cell(alt.name, num=False, strong=True),
+                    _Cell(self.alt_label(alt.name), num=False, strong=True),
                     _Cell(alt.description, num=False),
                     _Cell(changes, num=False),
                     _Cell(cost),
@@ -446,7 +479,7 @@ class _View:
                 rows.append(
                     [
                         _Cell(str(r["rank"])),
-                        _Cell(str(r["alternative"]), num=False, strong=first),
+                        _Cell(self.alt_label(str(r["alternative"])), num=False, strong=first),
                         _Cell(loc.number(r["net_newly_covered"], 0, signed=True), strong=first),
                         _Cell(self.people(r["gaining"])),
                         _Cell(self.people(r["losing"])),
@@ -459,7 +492,7 @@ class _View:
             ranking_table = _Table(
                 header=header,
                 rows=rows,
-                caption=loc.t("ranking_title", service=svc, minutes=loc.threshold(mid)),
+                caption=loc.t("ranking_title", service=self.label(svc), minutes=loc.threshold(mid)),
             )
             # share within each threshold, per option
             th = sorted(float(v) for v in spec.thresholds_min)
@@ -481,7 +514,7 @@ class _View:
             by_option = _Table(
                 header=header2,
                 rows=rows2,
-                caption=loc.t("coverage_by_option", service=svc),
+                caption=loc.t("coverage_by_option", service=self.label(svc)),
                 total_rows={0},
             )
             # net gain by zone at the key threshold
@@ -502,9 +535,11 @@ class _View:
                     rows3.append(cells)
                 zone_tables.append(
                     _Table(
-                        header=[loc.t("zone"), *group],
+                        header=[loc.t("zone"), *(self.alt_label(a) for a in group)],
                         rows=rows3,
-                        caption=loc.t("gain_by_zone", service=svc, minutes=loc.threshold(mid)),
+                        caption=loc.t(
+                            "gain_by_zone", service=self.label(svc), minutes=loc.threshold(mid)
+                        ),
                         total_rows={len(rows3) - 1},
                     )
                 )
@@ -535,7 +570,12 @@ class _View:
         shared = {tuple(sorted(float(v) for v in s.thresholds_min)) for s in self.specs.values()}
         if len(shared) == 1:
             th = next(iter(shared))
-            band_labels = [loc.t("within", minutes=loc.threshold(v)) for v in th]
+            # each colour is a band: "≤ 30 min", then "30–60 min", not "≤ 60 min" again
+            band_labels = [loc.t("within", minutes=loc.threshold(th[0]))] + [
+                loc.t("band", low=loc.number(lo, 0 if float(lo).is_integer() else 1),
+                      high=loc.threshold(hi))
+                for lo, hi in itertools.pairwise(th)
+            ]  # fmt: skip
             band_labels.append(loc.t("beyond", minutes=loc.threshold(th[-1])))
         else:
             band_labels = [loc.t("map_band_n", n=k + 1) for k in range(n_bands)]
@@ -543,7 +583,7 @@ class _View:
         extra = (loc.t("map_unreachable"), loc.t("facility"), loc.t("map_outline"))
         panels = {
             svc: MapPanel(
-                title=f"{svc} ({self.mode(svc)})",
+                title=f"{self.label(svc)} ({self.mode(svc)})",
                 time_min=np.asarray(res.search.time_min).reshape(grid.shape),
                 thresholds_min=sorted(float(v) for v in self.specs[svc].thresholds_min),
                 facility_x=facility_xy[svc][0],
@@ -568,7 +608,10 @@ class _View:
             for svc in self.services:
                 r = _pick(self.cov_rows, service=svc, zone_id=zid)[0]
                 own = {float(v) for v in self.specs[svc].thresholds_min}
-                cells = [_Cell(svc, num=False, strong=True), _Cell(self.people(r["population"]))]
+                cells = [
+                    _Cell(self.label(svc), num=False, strong=True),
+                    _Cell(self.people(r["population"])),
+                ]
                 cells += [_Cell(self.pct_within(r, svc, v) if v in own else "–") for v in th_cols]
                 cells += [
                     _Cell(self.people_pct(self.left_behind(r, svc), r["population"])),
@@ -585,7 +628,7 @@ class _View:
                     f"{loc.maybe(f'tier.{tier}', tier.replace('_', ' '))} {n}"
                     for tier, n in sorted(tiers.items())
                 )
-                fac_parts.append(f"{svc}: {listed or loc.t('none')}")
+                fac_parts.append(f"{self.label(svc)}: {listed or loc.t('none')}")
             png = None
             width_mm = 0.0
             off_grid = False
@@ -630,7 +673,7 @@ class _View:
         nobody = []
         for svc in self.services:
             if not float(self.all_row(svc)["unreachable_total"]) > 0:
-                nobody.append(loc.t("unreachable_nobody", service=svc))
+                nobody.append(loc.t("unreachable_nobody", service=self.label(svc)))
                 continue
             rows = []
             for r in _pick(self.cov_rows, service=svc):
@@ -645,7 +688,7 @@ class _View:
                 _Table(
                     header=[loc.t("zone"), *[self.reason(c) for c in cols], loc.t("unreachable")],
                     rows=rows,
-                    caption=f"{svc} ({self.mode(svc)})",
+                    caption=f"{self.label(svc)} ({self.mode(svc)})",
                     total_rows={len(rows) - 1},
                 )
             )
@@ -766,7 +809,7 @@ class _View:
             services.append(
                 loc.t(
                     "method_service",
-                    service=svc,
+                    service=self.label(svc),
                     kind=self.kind(svc),
                     mode=self.mode(svc),
                     thresholds=loc.join([loc.threshold(v) for v in sorted(spec.thresholds_min)]),
@@ -818,7 +861,7 @@ class _View:
             "sensitivity_example",
             pct=self.pct_within(self.all_row(svc), svc, mid),
             minutes=loc.threshold(mid),
-            service=svc,
+            service=self.label(svc),
         )
         sentence = loc.t(
             "sensitivity_sentence",
@@ -909,6 +952,34 @@ class _View:
             loc.t("correction_factor"),
         ]
         return {"sentence": sentence, "table": _Table(header=header, rows=rows)}
+
+
+def change_counts(operations: Sequence[Any]) -> Counter[str]:
+    """How many changes of each kind an alternative makes: sites and roads, not operations.
+
+    A health centre added to two services is one new facility (the same point), and so is a
+    facility closed for two services (the same id).
+
+    Parameters
+    ----------
+    operations
+        The alternative's operations (``op`` names their kind).
+
+    Returns
+    -------
+    collections.Counter
+        Changes by kind, in the order the kinds first appear.
+    """
+    seen: dict[str, set[object]] = {}
+    for k, op in enumerate(operations):
+        if op.op == "add_facility":
+            key: object = (round(float(op.lon), 6), round(float(op.lat), 6))
+        elif op.op in ("close_facility", "upgrade_facility"):
+            key = str(op.facility_id)
+        else:
+            key = k
+        seen.setdefault(op.op, set()).add(key)
+    return Counter({name: len(keys) for name, keys in seen.items()})
 
 
 def coverage_curve(

@@ -12,8 +12,10 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape as xml_escape
 
 import geopandas as gpd
 import numpy as np
@@ -26,9 +28,12 @@ from rasterio.crs import CRS
 from reach.outputs.folders import OUTPUT_MARKER, atomic_folder, check_output_target
 
 __all__ = [
+    "CATEGORY_COLOURS",
     "OUTPUT_MARKER",
+    "Category",
     "atomic_file",
     "atomic_folder",
+    "category_style",
     "check_output_target",
     "file_sha256",
     "write_geotiff",
@@ -39,6 +44,28 @@ __all__ = [
 ]
 
 
+#: A colour-blind-safe qualitative palette (Okabe & Ito), for category rasters.
+CATEGORY_COLOURS: tuple[str, ...] = (
+    "#009e73", "#e69f00", "#56b4e9", "#cc79a7", "#0072b2", "#d55e00", "#f0e442", "#999999",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Category:
+    """One value of a category raster: its label and colour (``#rrggbb``).
+
+    Attributes
+    ----------
+    label
+        What the value means, shown in GIS legends.
+    colour
+        Its colour.
+    """
+
+    label: str
+    colour: str
+
+
 def write_geotiff(
     path: Path,
     array: np.ndarray,
@@ -47,8 +74,16 @@ def write_geotiff(
     crs: CRS,
     nodata: float | int | None,
     description: str = "",
+    units: str = "",
+    categories: Mapping[int, Category] | None = None,
 ) -> None:
     """Write one band as a Cloud-Optimized GeoTIFF (deflate), deterministically.
+
+    A category raster (``categories`` given) gets overviews by nearest neighbour, so a zoomed-out
+    view shows only values that occur (an average of reason codes or facility rows is
+    meaningless), a colour table when its type allows one (8 and 16 bits), and a QGIS style
+    beside it (``<name>.qml``) naming and colouring every value; a continuous raster gets
+    averaged overviews and its ``units`` on the band.
 
     Parameters
     ----------
@@ -64,6 +99,10 @@ def write_geotiff(
         The value of cells without data, or None.
     description
         The band's description, if any.
+    units
+        The band's unit (``min``), if any.
+    categories
+        The values of a category raster, with their labels and colours.
     """
     profile: dict[str, Any] = {
         "driver": "COG",
@@ -77,11 +116,57 @@ def write_geotiff(
         "compress": "DEFLATE",
         "BLOCKSIZE": 512,
         "NUM_THREADS": "1",
+        "RESAMPLING": "NEAREST" if categories is not None else "AVERAGE",
     }
     with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(path, "w", **profile) as dst:
         dst.write(array, 1)
         if description:
             dst.set_band_description(1, description)
+        if units:
+            dst.units = (units,)
+        if categories is not None and array.dtype in (np.uint8, np.uint16):
+            dst.write_colormap(
+                1, {int(v): (*_rgb(c.colour), 255) for v, c in sorted(categories.items())}
+            )
+    if categories is not None:
+        write_text_atomic(path.with_suffix(".qml"), category_style(categories))
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    value = colour.lstrip("#")
+    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
+
+
+def category_style(categories: Mapping[int, Category]) -> str:
+    """A QGIS style (QML) colouring and naming each value of a category raster.
+
+    Parameters
+    ----------
+    categories
+        The values with their labels and colours.
+
+    Returns
+    -------
+    str
+        The QML text; QGIS applies ``<raster>.qml`` when it opens ``<raster>.tif``.
+    """
+    entries = "\n".join(
+        f'        <paletteEntry value="{int(v)}" color="{c.colour}" alpha="255" '
+        f'label="{xml_escape(c.label, {chr(34): "&quot;"})}"/>'
+        for v, c in sorted(categories.items())
+    )
+    return (
+        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+        '<qgis version="3.28" styleCategories="Symbology">\n'
+        "  <pipe>\n"
+        '    <rasterrenderer type="paletted" band="1" opacity="1" alphaBand="-1">\n'
+        "      <colorPalette>\n"
+        f"{entries}\n"
+        "      </colorPalette>\n"
+        "    </rasterrenderer>\n"
+        "  </pipe>\n"
+        "</qgis>\n"
+    )
 
 
 def write_table(frame: pd.DataFrame, stem: Path, *, parquet: bool = True) -> list[Path]:

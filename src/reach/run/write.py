@@ -11,11 +11,21 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from reach.codes import REASON_LABELS, REASON_REACHED
+from reach.codes import (
+    REASON_BARRIER,
+    REASON_BEYOND_LIMIT,
+    REASON_LABELS,
+    REASON_NO_DATA,
+    REASON_NO_ROUTE,
+    REASON_REACHED,
+    REASON_WATER,
+)
 from reach.model.region import Region
 from reach.outputs.audit import manifest_warning_lines, write_audit
 from reach.outputs.maps import write_maps
 from reach.outputs.write import (
+    CATEGORY_COLOURS,
+    Category,
     atomic_folder,
     write_geotiff,
     write_gpkg,
@@ -32,25 +42,50 @@ __all__ = ["write_analysis", "write_run"]
 _log = logging.getLogger("reach.run")
 
 
+#: How the reason raster's codes look in a GIS (reached green; the reasons apart).
+REASON_COLOURS: dict[int, str] = {
+    REASON_REACHED: "#009e73",
+    REASON_BEYOND_LIMIT: "#d55e00",
+    REASON_NO_ROUTE: "#cc79a7",
+    REASON_BARRIER: "#000000",
+    REASON_WATER: "#56b4e9",
+    REASON_NO_DATA: "#bbbbbb",
+}
+
+
+def _facility_categories(table: pd.DataFrame) -> dict[int, Category]:
+    """Each facility row of a catchment raster, named by its id and name."""
+    ids = table["facility_id"].astype(str).tolist()
+    names = table["name"].astype(str).tolist() if "name" in table.columns else ids
+    return {
+        k: Category(f"{fid} {name}".strip(), CATEGORY_COLOURS[k % len(CATEGORY_COLOURS)])
+        for k, (fid, name) in enumerate(zip(ids, names, strict=True))
+    }
+
+
 def _write_rasters(ev: Evaluation, folder: Path, region: Region) -> None:
     """``travel_time_``, ``catchment_`` and ``reason_<service>.tif`` of one evaluation."""
     grid = region.grid
     kw: dict[str, Any] = {"transform": grid.transform, "crs": grid.crs}
+    reasons = {code: Category(label, REASON_COLOURS[code]) for code, label in REASON_LABELS.items()}
     for name, res in ev.services.items():
         t = res.search.time_min.reshape(grid.shape)
         t32 = np.where(np.isfinite(t), t, np.nan).astype(np.float32)
         write_geotiff(
-            folder / f"travel_time_{name}.tif", t32,
-            nodata=float("nan"), description=f"minutes to the nearest {name} facility", **kw,
+            folder / f"travel_time_{name}.tif", t32, nodata=float("nan"), units="min",
+            description=f"minutes to the nearest {name} facility", **kw,
         )  # fmt: skip
         catchment = res.search.facility.reshape(grid.shape).astype(np.int32)
         write_geotiff(
-            folder / f"catchment_{name}.tif", catchment,
-            nodata=-1, description="row of facilities.csv for this service (0-based)", **kw,
+            folder / f"catchment_{name}.tif", catchment, nodata=-1,
+            description="row of facilities.csv for this service (0-based); the .qml beside it "
+            "names each row by its facility_id and name",
+            categories=_facility_categories(res.facility_table), **kw,
         )  # fmt: skip
         write_geotiff(
             folder / f"reason_{name}.tif", res.search.reason.reshape(grid.shape), nodata=None,
-            description="; ".join(f"{k}={v}" for k, v in REASON_LABELS.items()), **kw,
+            description="; ".join(f"{k}={v}" for k, v in REASON_LABELS.items()),
+            categories=reasons, **kw,
         )  # fmt: skip
 
 
@@ -58,6 +93,11 @@ def _write_delta_rasters(base: Evaluation, alt: Evaluation, folder: Path, region
     """``minutes_saved_`` and ``access_change_<service>.tif`` of an alternative."""
     grid = region.grid
     kw: dict[str, Any] = {"transform": grid.transform, "crs": grid.crs}
+    changes = {
+        0: Category("unchanged", "#dddddd"),
+        1: Category("newly reached within the limit", "#009e73"),
+        2: Category("no longer reached", "#d55e00"),
+    }
     for name, res in alt.services.items():
         tb = base.services[name].search.time_min
         ta = res.search.time_min
@@ -66,7 +106,7 @@ def _write_delta_rasters(base: Evaluation, alt: Evaluation, folder: Path, region
         saved[both] = tb[both] - ta[both]
         write_geotiff(
             folder / f"minutes_saved_{name}.tif", saved.reshape(grid.shape).astype(np.float32),
-            nodata=float("nan"),
+            nodata=float("nan"), units="min",
             description="baseline minus alternative travel time (positive = faster)", **kw,
         )  # fmt: skip
         rb = base.services[name].search.reason == REASON_REACHED
@@ -76,7 +116,8 @@ def _write_delta_rasters(base: Evaluation, alt: Evaluation, folder: Path, region
         change[rb & ~ra] = 2
         write_geotiff(
             folder / f"access_change_{name}.tif", change.reshape(grid.shape), nodata=None,
-            description="0 unchanged; 1 newly reached within the limit; 2 no longer reached", **kw,
+            description="0 unchanged; 1 newly reached within the limit; 2 no longer reached",
+            categories=changes, **kw,
         )  # fmt: skip
 
 
