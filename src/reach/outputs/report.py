@@ -420,7 +420,7 @@ class _View:
                 tick_format=lambda v: loc.number(v, 0),
             )
             note = loc.t("not_drawn", options=", ".join(same)) if same else ""
-            out.append({"service": svc, "png": _png_uri(png), "note": note})
+            out.append({"service": self.label(svc), "png": _png_uri(png), "note": note})
         return out
 
     # -- comparison -----------------------------------------------------------------------
@@ -505,7 +505,7 @@ class _View:
             order = [str(r["alternative"]) for r in part]
             for alt in order:
                 r = _pick(comp, service=svc, zone_id=ALL_ZONES_ID, alternative=alt)[0]
-                cells = [_Cell(alt, num=False)]
+                cells = [_Cell(self.alt_label(alt), num=False)]
                 for v in th:
                     after = float(r[pct_alt_within_col(v)])
                     delta = after - float(r[pct_base_within_col(v)])
@@ -544,7 +544,7 @@ class _View:
                     )
                 )
             services.append(
-                {"service": svc, "ranking": ranking_table, "by_option": by_option,
+                {"service": self.label(svc), "ranking": ranking_table, "by_option": by_option,
                  "by_zone": zone_tables}
             )  # fmt: skip
         return {"options": self.options_table(), "services": services}
