@@ -45,6 +45,7 @@ import shapely
 from reach import __version__
 from reach.errors import ReachError, RefusedURLError
 from reach.findings import SEVERITIES, Finding
+from reach.ingest.dates import data_date
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID
 from reach.outputs.i18n import Locale, get_locale
 from reach.outputs.report_charts import CurveLine, MapPanel, coverage_curve_png, zone_map_png
@@ -747,10 +748,9 @@ class _View:
         rows = []
         for path, roles in _input_roles(self.scn, self.run.inputs):
             sha = self.run.inputs.get(str(path))
-            if path.is_file():
-                modified = (
-                    dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC).date().isoformat()
-                )
+            when = data_date(path)
+            if when is not None:
+                modified = loc.t(f"date_{when.source}", date=when.date)
                 sha = sha or file_sha256(path)
             else:
                 modified = loc.t("missing_file")
