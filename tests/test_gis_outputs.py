@@ -68,6 +68,18 @@ def test_a_run_writes_named_category_rasters_readable_by_colleagues(tmp_path: Pa
         assert f'label="{fid} ' in qml
     with rasterio.open(out / "travel_time_health.tif") as ds:
         assert ds.units == ("min",)
+    # a spreadsheet shows people to a thousandth, not a millionth; Parquet keeps every digit
+    import re
+
+    text = (out / "coverage.csv").read_text()
+    assert not re.search(r"\.\d{4,}", text)
+    exact = pd.read_parquet(out / "coverage.parquet")
+    shown = pd.read_csv(out / "coverage.csv")
+    assert (exact["population"] - shown["population"]).abs().max() <= 0.0005
+    # coordinates keep 6 decimals (about 0.1 m)
+    fac_exact = pd.read_parquet(out / "facilities.parquet")
+    fac_shown = pd.read_csv(out / "facilities.csv")
+    assert (fac_exact["lon"] - fac_shown["lon"]).abs().max() <= 5e-7
 
 
 def test_version_is_printed_without_loading_the_pipeline() -> None:

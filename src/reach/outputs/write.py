@@ -169,8 +169,28 @@ def category_style(categories: Mapping[int, Category]) -> str:
     )
 
 
+#: Columns of coordinates, written with 6 decimals (about 0.1 m); other numbers get 3.
+_COORDINATE_COLUMNS = frozenset({"lon", "lat", "longitude", "latitude", "x", "y"})
+
+
+def _for_csv(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table as a spreadsheet shows it: people, minutes and shares rounded to 3 decimals
+    (a thousandth of a person, not a millionth), coordinates to 6; the Parquet file keeps
+    every digit."""
+    floats = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c])]
+    if not floats:
+        return frame
+    out = frame.copy()
+    for col in floats:
+        out[col] = out[col].round(6 if str(col).lower() in _COORDINATE_COLUMNS else 3)
+    return out
+
+
 def write_table(frame: pd.DataFrame, stem: Path, *, parquet: bool = True) -> list[Path]:
     """Write ``frame`` as ``stem.csv`` (and ``stem.parquet``); return the files written.
+
+    The CSV rounds people, minutes and shares to 3 decimals and coordinates to 6, so it reads
+    in a spreadsheet; the Parquet file holds the exact values.
 
     Parameters
     ----------
@@ -187,7 +207,7 @@ def write_table(frame: pd.DataFrame, stem: Path, *, parquet: bool = True) -> lis
         The CSV, then the Parquet file when written.
     """
     csv = stem.with_suffix(".csv")
-    frame.to_csv(csv, index=False, float_format="%.6f", lineterminator="\n")
+    _for_csv(frame).to_csv(csv, index=False, lineterminator="\n")
     written = [csv]
     if parquet:
         pq = stem.with_suffix(".parquet")
