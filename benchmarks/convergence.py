@@ -36,6 +36,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import rasterio
 import shapely
@@ -143,7 +144,6 @@ def burned_pace(region: Region, service: str) -> np.ndarray:
     lines = region.roads
     kph = way_speeds_kph(lines.tags, mode_profile(scn, svc.mode))
     keep = np.flatnonzero(np.isfinite(kph) & (kph > 0) & ~lines.is_ferry())
-    import geopandas as gpd
 
     geoms = [
         shapely.LineString(

@@ -13,7 +13,9 @@ import rasterio
 from affine import Affine
 
 from reach.engine.combined import combined_search
+from reach.ingest.roads import TAG_COLUMNS, RoadLines
 from reach.model.assemble import SearchGraph
+from reach.model.grid import AnalysisGrid
 from reach.model.region import Region
 from reach.results import Evaluation
 from reach.run.evaluate import evaluate
@@ -287,3 +289,34 @@ CENSUS_TABLE = (
     "kode;nama;jumlah\n53;Nusa Tenggara Timur;5.700.772\n53.11;Sumba Timur;277.290\n"
     "53.12;Sumba Barat;141.760\n53.07;Sikka;346.614\n"
 )
+
+
+def utm_grid(rows: int, cols: int, cell_m: float = 100.0) -> AnalysisGrid:
+    """A grid of square cells in UTM 50S with its top-left corner at (0, rows × cell_m)."""
+    return AnalysisGrid(
+        rows=rows, cols=cols, transform=Affine(cell_m, 0, 0, 0, -cell_m, rows * cell_m),
+        crs=rasterio.crs.CRS.from_epsg(32750), dx_m=np.full(rows, cell_m), dy_m=cell_m,
+    )  # fmt: skip
+
+
+def road_lines(ways: list[tuple[list[tuple[float, float]], dict[str, str]]]) -> RoadLines:
+    """Road lines in UTM 50S from (points, tags) per way; a point shared by ways is one node."""
+    from pyproj import CRS
+
+    x: list[float] = []
+    y: list[float] = []
+    nid: list[int] = []
+    offsets, rows = [0], []
+    ids: dict[tuple[float, float], int] = {}
+    for pts, tags in ways:
+        for pt in pts:
+            x.append(pt[0])
+            y.append(pt[1])
+            nid.append(ids.setdefault(pt, len(ids) + 1))
+        offsets.append(len(x))
+        rows.append({c: tags.get(c) for c in TAG_COLUMNS})
+    return RoadLines(
+        way_id=np.arange(1, len(ways) + 1, dtype=np.int64), offsets=np.array(offsets, np.int64),
+        x=np.array(x, float), y=np.array(y, float), node_id=np.array(nid, np.int64),
+        tags=pd.DataFrame(rows, columns=list(TAG_COLUMNS), dtype=object), crs=CRS.from_epsg(32750),
+    )  # fmt: skip

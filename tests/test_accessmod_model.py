@@ -7,54 +7,29 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import rasterio.crs
-from affine import Affine
-from pyproj import CRS
 from typer.testing import CliRunner
 
 from reach.cli import app
 from reach.codes import STATUS_PASSABLE, STATUS_WATER
 from reach.engine.combined import combined_search
-from reach.ingest.roads import TAG_COLUMNS, RoadLines
 from reach.model.accessmod import burned_friction, road_cell_kph
 from reach.model.assemble import search_graph
-from reach.model.grid import AnalysisGrid, Friction
+from reach.model.grid import Friction
 from reach.model.speeds import default_profile
 from reach.run.evaluate import evaluate
 from reach.run.region import load_region
 from reach.spec import load_scenario
-from tests.helpers import write_tiny_region
-
-
-def _grid(n: int = 5, cell_m: float = 100.0) -> AnalysisGrid:
-    return AnalysisGrid(
-        rows=n, cols=n, transform=Affine(cell_m, 0, 0, 0, -cell_m, n * cell_m),
-        crs=rasterio.crs.CRS.from_epsg(32750), dx_m=np.full(n, cell_m), dy_m=cell_m,
-    )  # fmt: skip
-
-
-def _lines(ways: list[tuple[list[tuple[float, float]], str]]) -> RoadLines:
-    x: list[float] = []
-    y: list[float] = []
-    offsets, rows = [0], []
-    for pts, highway in ways:
-        x += [p[0] for p in pts]
-        y += [p[1] for p in pts]
-        offsets.append(len(x))
-        rows.append({c: (highway if c == "highway" else None) for c in TAG_COLUMNS})
-    return RoadLines(
-        way_id=np.arange(1, len(ways) + 1, dtype=np.int64), offsets=np.array(offsets, np.int64),
-        x=np.array(x, float), y=np.array(y, float), node_id=np.arange(1, len(x) + 1),
-        tags=pd.DataFrame(rows, columns=list(TAG_COLUMNS), dtype=object), crs=CRS.from_epsg(32750),
-    )  # fmt: skip
+from tests.helpers import road_lines, utm_grid, write_tiny_region
 
 
 def test_roads_are_burned_as_cells_fastest_first_over_water() -> None:
-    grid = _grid()
+    grid = utm_grid(5, 5)
     # a track along row 2 and a primary down column 2: they share cell (2, 2)
-    lines = _lines(
-        [([(10.0, 250.0), (490.0, 250.0)], "track"), ([(250.0, 490.0), (250.0, 10.0)], "primary")]
+    lines = road_lines(
+        [
+            ([(10.0, 250.0), (490.0, 250.0)], {"highway": "track"}),
+            ([(250.0, 490.0), (250.0, 10.0)], {"highway": "primary"}),
+        ]
     )
     car = default_profile("car")
     kph = road_cell_kph(lines, grid, car)
@@ -74,7 +49,7 @@ def test_roads_are_burned_as_cells_fastest_first_over_water() -> None:
 
 
 def test_a_diagonal_passes_between_impassable_cells_only_with_cut_corners() -> None:
-    grid = _grid(2)
+    grid = utm_grid(2, 2)
     pace = np.array([[0.015, np.inf], [np.inf, 0.015]])
     status = np.where(np.isfinite(pace), STATUS_PASSABLE, STATUS_WATER).astype(np.uint8)
     graph = search_graph(grid, Friction(pace, status, None), None)

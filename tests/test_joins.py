@@ -6,50 +6,20 @@ import math
 
 import networkx as nx
 import numpy as np
-import pandas as pd
-import rasterio.crs
-from affine import Affine
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pyproj import CRS
 
 from reach.codes import STATUS_BARRIER, STATUS_PASSABLE
 from reach.engine.combined import combined_search
-from reach.ingest.roads import TAG_COLUMNS, RoadLines
+from reach.ingest.roads import RoadLines
 from reach.model.assemble import facility_seeds, search_graph
 from reach.model.grid import AnalysisGrid, Friction
 from reach.model.joins import walk_minutes
 from reach.model.network import build_network
 from reach.model.snap import snap_to_passable
 from reach.model.speeds import default_profile
+from tests.helpers import road_lines, utm_grid
 from tests.test_engine_exact import explicit_graph
-
-
-def _grid(rows: int, cols: int, cell_m: float) -> AnalysisGrid:
-    return AnalysisGrid(
-        rows=rows, cols=cols, transform=Affine(cell_m, 0, 0, 0, -cell_m, rows * cell_m),
-        crs=rasterio.crs.CRS.from_epsg(32750), dx_m=np.full(rows, cell_m), dy_m=cell_m,
-    )  # fmt: skip
-
-
-def _lines(ways: list[tuple[list[tuple[float, float]], dict[str, str]]]) -> RoadLines:
-    x: list[float] = []
-    y: list[float] = []
-    nid: list[int] = []
-    offsets, rows = [0], []
-    ids: dict[tuple[float, float], int] = {}
-    for pts, tags in ways:
-        for p in pts:
-            x.append(p[0])
-            y.append(p[1])
-            nid.append(ids.setdefault(p, len(ids) + 1))
-        offsets.append(len(x))
-        rows.append({c: tags.get(c) for c in TAG_COLUMNS})
-    return RoadLines(
-        way_id=np.arange(1, len(ways) + 1, dtype=np.int64), offsets=np.array(offsets, np.int64),
-        x=np.array(x, float), y=np.array(y, float), node_id=np.array(nid, np.int64),
-        tags=pd.DataFrame(rows, columns=list(TAG_COLUMNS), dtype=object), crs=CRS.from_epsg(32750),
-    )  # fmt: skip
 
 
 def _friction(pace: np.ndarray) -> Friction:
@@ -59,9 +29,9 @@ def _friction(pace: np.ndarray) -> Friction:
 
 def test_a_cell_beside_a_road_walks_straight_to_it() -> None:
     """The road runs 30 m inside the next row: the cell above walks 80 m straight down to it."""
-    grid = _grid(4, 6, 100.0)
+    grid = utm_grid(4, 6, 100.0)
     y_road = 400.0 - 100.0 - 30.0  # 30 m below the top of row 1
-    lines = _lines([([(0.0, y_road), (600.0, y_road)], {"highway": "primary"})])
+    lines = road_lines([([(0.0, y_road), (600.0, y_road)], {"highway": "primary"})])
     net = build_network(lines, grid, profile=default_profile("car"), ferry_wait_min=0)
     feet = net.feet
     # the cell of row 0, column 2 (centre at x=250, y=350): foot right below, 80 m away
@@ -84,8 +54,8 @@ def test_a_cell_beside_a_road_walks_straight_to_it() -> None:
 
 def test_spurs_never_shorten_the_road() -> None:
     """End → foot → end costs the piece's time; one-way pieces get one-way spurs."""
-    grid = _grid(5, 5, 100.0)
-    lines = _lines([([(20.0, 20.0), (480.0, 470.0)], {"highway": "primary", "oneway": "yes"})])
+    grid = utm_grid(5, 5, 100.0)
+    lines = road_lines([([(20.0, 20.0), (480.0, 470.0)], {"highway": "primary", "oneway": "yes"})])
     bare = build_network(
         lines, grid, profile=default_profile("car"), ferry_wait_min=0, road_joins=False
     )
@@ -127,7 +97,7 @@ def road_cases(draw: st.DrawFn) -> tuple[AnalysisGrid, Friction, RoadLines, np.n
             tags["oneway"] = "yes"
         ways.append((pts, tags))
     facilities = rng.uniform([0, 0], [cols * cell, rows * cell], (draw(st.integers(1, 3)), 2))
-    return _grid(rows, cols, cell), _friction(pace), _lines(ways), facilities
+    return utm_grid(rows, cols, cell), _friction(pace), road_lines(ways), facilities
 
 
 @settings(max_examples=120, deadline=None)
@@ -202,7 +172,7 @@ def _coverage(cell_m: float, *, joins: bool) -> np.ndarray:
     """
     side = 3000.0
     n = int(side / cell_m)
-    grid = _grid(n, n, cell_m)
+    grid = utm_grid(n, n, cell_m)
     rng = np.random.default_rng(5)
     fine = 20.0
     k = int(side / fine)
@@ -211,7 +181,9 @@ def _coverage(cell_m: float, *, joins: bool) -> np.ndarray:
     cell = grid.cell_of(xs.ravel(), ys.ravel())
     pop = np.bincount(cell, weights=people.ravel(), minlength=grid.n_cells)
     pace = np.full((n, n), 60.0 / 3000.0)  # 3 km/h off road
-    lines = _lines([([(0.0, 1234.0), (1700.0, 1561.0), (3000.0, 1777.0)], {"highway": "primary"})])
+    lines = road_lines(
+        [([(0.0, 1234.0), (1700.0, 1561.0), (3000.0, 1777.0)], {"highway": "primary"})]
+    )
     net = build_network(
         lines, grid, profile=default_profile("car"), ferry_wait_min=0, road_joins=joins
     )

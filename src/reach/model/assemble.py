@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -270,7 +271,7 @@ def facility_seeds(
     network: Network | None,
     grid: AnalysisGrid,
     *,
-    pace_min_per_m: np.ndarray,
+    pace_min_per_m: np.ndarray | Callable[[np.ndarray], np.ndarray],
 ) -> FacilitySeeds:
     """Where a search from points (facilities) starts, and at what times.
 
@@ -291,21 +292,39 @@ def facility_seeds(
     grid
         The analysis grid.
     pace_min_per_m
-        The walking pace of the grid's cells (``inf`` impassable).
+        The walking pace of the grid's cells (flat or (rows, cols), ``inf`` impassable), or a
+        function giving the pace of the flat cells it is passed: only the cells the walks
+        cross are asked for, once (a partitioned run reads them from the files).
 
     Returns
     -------
     FacilitySeeds
         Cell and node seeds numbered by point, the fastest kept per (point, vertex).
     """
-    pace = np.ravel(pace_min_per_m)
     point, cells, walk_cells, walk_m = cell_joins(x, y, cell, grid)
-    cell_seeds = fastest(point, cells, walk_minutes(walk_cells, walk_m, pace))
-    if network is None or network.n_edges == 0:
+    roads = None
+    if network is not None and network.n_edges > 0:
+        roads = point_joins(
+            x, y, cell, node_x=network.x, node_y=network.y, src=network.src, dst=network.dst,
+            time_min=network.time_min, is_ferry=network.is_ferry, grid=grid,
+        )  # fmt: skip
+    if callable(pace_min_per_m):
+        crossed = [walk_cells] if roads is None else [walk_cells, roads.walk_cells]
+        needed = np.unique(np.concatenate([c.ravel() for c in crossed]))
+        needed = needed[needed >= 0]
+        pace = np.asarray(pace_min_per_m(needed), dtype=np.float64)
+
+        def local(c: np.ndarray) -> np.ndarray:  # the walks' cells in ``needed``'s numbering
+            return np.where(c >= 0, np.searchsorted(needed, np.maximum(c, 0)), c)
+
+    else:
+        pace = np.ravel(pace_min_per_m)
+
+        def local(c: np.ndarray) -> np.ndarray:
+            return c
+
+    cell_seeds = fastest(point, cells, walk_minutes(local(walk_cells), walk_m, pace))
+    if roads is None:
         return FacilitySeeds(cells=cell_seeds, nodes=Seeds.empty())
-    joins = point_joins(
-        x, y, cell, node_x=network.x, node_y=network.y, src=network.src, dst=network.dst,
-        time_min=network.time_min, is_ferry=network.is_ferry, grid=grid,
-    )  # fmt: skip
-    minutes = walk_minutes(joins.walk_cells, joins.walk_m, pace) + joins.along_min
-    return FacilitySeeds(cells=cell_seeds, nodes=fastest(joins.point, joins.node, minutes))
+    minutes = walk_minutes(local(roads.walk_cells), roads.walk_m, pace) + roads.along_min
+    return FacilitySeeds(cells=cell_seeds, nodes=fastest(roads.point, roads.node, minutes))

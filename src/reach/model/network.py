@@ -162,8 +162,8 @@ def grid_coordinates(lines: RoadLines, grid: AnalysisGrid) -> tuple[np.ndarray, 
     return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
 
 
-def road_speeds_kph(lines: RoadLines, profile: ModeProfile) -> np.ndarray:
-    """Each way's speed in one mode, as the network rides it (NaN: not ridden; ferries NaN).
+def road_speeds_kph(lines: RoadLines, profile: ModeProfile, *, ferries: bool = False) -> np.ndarray:
+    """Each way's speed in one mode, as the network rides it (NaN: not ridden).
 
     Parameters
     ----------
@@ -171,6 +171,9 @@ def road_speeds_kph(lines: RoadLines, profile: ModeProfile) -> np.ndarray:
         Road and ferry lines (an alternative's ``speed_factor`` and ``closed`` applied).
     profile
         The travel mode.
+    ferries
+        Keep the ferries' tag speeds (before a line's own ``ferry_kph``); by default they are
+        NaN, roads only.
 
     Returns
     -------
@@ -182,7 +185,7 @@ def road_speeds_kph(lines: RoadLines, profile: ModeProfile) -> np.ndarray:
         speed_kph = speed_kph * lines.speed_factor
     if lines.closed is not None:
         speed_kph = np.where(lines.closed, np.nan, speed_kph)
-    return np.where(lines.is_ferry(), np.nan, speed_kph)
+    return speed_kph if ferries else np.where(lines.is_ferry(), np.nan, speed_kph)
 
 
 def build_network(
@@ -242,20 +245,17 @@ def build_network(
     node_x[point_node] = x
     node_y[point_node] = y
 
-    speed_kph = way_speeds_kph(lines.tags, profile)
+    speed_kph = road_speeds_kph(lines, profile, ferries=True)
     oneway = way_oneway(lines.tags, profile)
     fixed_min = way_fixed_time_min(lines.tags)
     ferry = lines.is_ferry()
     n_ways = lines.n_ways
-    if lines.speed_factor is not None:
-        speed_kph = speed_kph * lines.speed_factor
+    closed = np.zeros(n_ways, bool) if lines.closed is None else np.asarray(lines.closed, bool)
     if lines.ferry_kph is not None:
-        override = np.isfinite(lines.ferry_kph) & ferry
+        override = np.isfinite(lines.ferry_kph) & ferry & ~closed
         speed_kph = np.where(override, lines.ferry_kph, speed_kph)
         fixed_min = np.where(override, np.nan, fixed_min)
-    if lines.closed is not None:
-        speed_kph = np.where(lines.closed, np.nan, speed_kph)
-        fixed_min = np.where(lines.closed, np.nan, fixed_min)
+    fixed_min = np.where(closed, np.nan, fixed_min)
     way_wait_min = np.full(n_ways, float(ferry_wait_min))
     if lines.headway_min is not None:
         way_wait_min = np.where(

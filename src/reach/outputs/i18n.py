@@ -774,7 +774,7 @@ def _cldr_formats(lang: str) -> tuple[str, str, str]:
 
     pattern = BabelLocale.parse(lang).percent_formats[None].pattern
     before = pattern.split(";")[0].rstrip("%")
-    space = NBSP if before[-1:].isspace() or before.endswith("\u00a0") else ""
+    space = NBSP if before[-1:].isspace() else ""  # a no-break space is a space too
     return get_decimal_symbol(lang), get_group_symbol(lang), space
 
 

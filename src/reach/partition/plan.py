@@ -23,7 +23,7 @@ import pandas as pd
 from reach.errors import ScenarioError
 from reach.model.assemble import facility_seeds
 from reach.model.grid import AnalysisGrid, Rect
-from reach.model.joins import FacilitySeeds, cell_joins, point_joins
+from reach.model.joins import FacilitySeeds
 from reach.model.network import Network, build_network
 from reach.model.region import Region, mode_profile
 from reach.model.snap import snap_to_passable
@@ -401,23 +401,13 @@ def _pace_at(inputs: CoordinatorInputs, cells: np.ndarray, side: int) -> np.ndar
 def _seeds(
     inputs: CoordinatorInputs, network: Network, fac: gpd.GeoDataFrame, side: int
 ) -> FacilitySeeds:
-    """Where a service's facilities start their search, as the whole-region search has it."""
-    grid = inputs.grid
-    pts = fac.to_crs(grid.crs).geometry
-    x, y = pts.x.to_numpy(), pts.y.to_numpy()
-    cell = fac["cell"].to_numpy().astype(np.int64)
-    road = point_joins(
-        x, y, cell, node_x=network.x, node_y=network.y, src=network.src, dst=network.dst,
-        time_min=network.time_min, is_ferry=network.is_ferry, grid=grid,
+    """Where a service's facilities start their search, as the whole-region search has it
+    (the pace of the cells their walks cross read around them)."""
+    pts = fac.to_crs(inputs.grid.crs).geometry
+    return facility_seeds(
+        pts.x.to_numpy(), pts.y.to_numpy(), fac["cell"].to_numpy().astype(np.int64), network,
+        inputs.grid, pace_min_per_m=lambda cells: _pace_at(inputs, cells, side),
     )  # fmt: skip
-    needed = np.unique(
-        np.concatenate([road.walk_cells.ravel(), cell_joins(x, y, cell, grid)[2].ravel()])
-    )
-    needed = needed[needed >= 0]
-    pace = np.full(grid.n_cells, np.inf)
-    if len(needed):
-        pace[needed] = _pace_at(inputs, needed, side)
-    return facility_seeds(x, y, cell, network, grid, pace_min_per_m=pace)
 
 
 def plan_partitions(

@@ -214,6 +214,7 @@ class SearchSession:
         cells = fac["cell"].to_numpy()
         on_grid = np.flatnonzero(cells >= 0)
         warm: SearchResult | None = None
+        closing = False
         node_seeds = None
         faster = None
         if scn.grid.model == "accessmod":
@@ -244,8 +245,7 @@ class SearchSession:
         # facilities a carried-on search already has are harmless, and those of open ones
         # refill what closed ones served)
         seeds = self.seeds(fac, mode)
-        reseed_all = warm is None or bool((warm.facility == CLOSED).any())
-        cell_seeds = seeds.cells if reseed_all else seeds.cells.of(on_grid)
+        cell_seeds = seeds.cells if warm is None or closing else seeds.cells.of(on_grid)
         nodes, times, labels = seeds.nodes.as_engine()
         if node_seeds is not None:
             nodes = np.concatenate([nodes, node_seeds[0]])
