@@ -28,7 +28,8 @@ reach init "$here" --overwrite \
   --roads "$data/indonesia_sumba/roads_pupr_nasional_provinsi_sumba.gpkg" \
   --road-class-column road_class \
   --health "$data/indonesia_sumba/faskes_kemenkes_bppsdmk_2019_sumba.gpkg" --health-mode motorbike \
+  --health-label "Layanan kesehatan dengan sepeda motor" \
   --school "$data/indonesia_sumba/sma_dapodik_2017_sumba.gpkg" --school-service sma \
-  --school-mode walk --tier-column tier \
+  --school-mode walk --school-label "SMA berjalan kaki" --tier-column tier \
   --level "desa=$data/indonesia_ntt_admin/sumba_desa_adm4.geojson:kode:nama" \
-  --report id
+  --report id --currency IDR

@@ -320,3 +320,19 @@ def road_lines(ways: list[tuple[list[tuple[float, float]], dict[str, str]]]) -> 
         x=np.array(x, float), y=np.array(y, float), node_id=np.array(nid, np.int64),
         tags=pd.DataFrame(rows, columns=list(TAG_COLUMNS), dtype=object), crs=CRS.from_epsg(32750),
     )  # fmt: skip
+
+
+def output_hashes(folder: Path) -> dict[str, str]:
+    """Every file an output folder holds, sub-folders included, by its sha256.
+
+    The manifest (it records the run's time and folder) and the folder's marker are left out:
+    what two runs on the same inputs must agree on byte for byte is everything else.
+    """
+    from reach.outputs.folders import OUTPUT_MARKER
+    from reach.outputs.write import file_sha256
+
+    return {
+        path.relative_to(folder).as_posix(): file_sha256(path)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name not in ("manifest.json", OUTPUT_MARKER)
+    }

@@ -30,6 +30,7 @@ STAGES: dict[str, int] = {
     "reach.schema": 0,
     "reach.progress": 0,
     "reach.findings": 0,
+    "reach.languages": 0,
     "reach.spec": 1,
     "reach.ingest": 2,
     "reach.model": 3,

@@ -102,8 +102,14 @@ def test_zones_outside_the_grid_and_people_outside_zones(tmp_path: Path) -> None
     )  # all but West and 30 cells of Half
     # the report lists it and draws the rest, never crashing on the zone with no cell
     run = run_scenario(region.scenario, region=region, write=False)
-    html = render_report_html(run, findings=audit_run(region, run.baseline))
-    assert "Data quality" in html and "FAR" in html and "zone_outside_grid" in html
+    findings = audit_run(region, run.baseline)
+    html = render_report_html(run, findings=findings)
+    assert "Data quality" in html and "FAR" in html and "Zone outside the grid" in html
+    assert "zone_outside_grid" not in html and "written in English" not in html
+    # in Indonesian the checks are named in Indonesian, and the English findings said to be so
+    html = render_report_html(run, findings=findings, lang="id")
+    assert "Wilayah di luar grid" in html and "Penduduk di luar semua wilayah" in html
+    assert "Temuan ditulis dalam bahasa Inggris" in html
 
 
 def test_a_layer_covering_part_of_the_region_is_a_finding(tmp_path: Path) -> None:

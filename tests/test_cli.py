@@ -166,8 +166,8 @@ def test_report_command_writes_both_languages(tmp_path: Path) -> None:
         "report_id.html",
     ]
     assert "Cakupan" in (out / "report_id.html").read_text()
-    code, _, err = _run("report", str(scenario), "--lang", "fr")
-    assert code == EXIT_BAD_INPUT and "fr" in err
+    code, _, err = _run("report", str(scenario), "--lang", "de")
+    assert code == EXIT_BAD_INPUT and "de" in err and "fr (Français)" in err
 
 
 def test_plan_and_a_run_on_a_local_dask_cluster(tmp_path: Path) -> None:

@@ -96,7 +96,7 @@ CASES: list[tuple[list[str], str]] = [
     (["map", "S", "--basemap", "http://tiles.invalid/{z}/{x}/{y}"], "--basemap"),
     (["map", "S", "--basemap", "https://tiles.invalid/tile.png"], "--basemap"),
     (["report", "S", "--out", "A_FILE"], "existing file"),
-    *[(["report", "S", "--lang", v], "--lang") for v in ("fr", "EN", "")],
+    *[(["report", "S", "--lang", v], "--lang") for v in ("de", "EN", "")],
     (["report", "S", "--lang", "en", "--lang", "xx"], "xx"),
     (["cache", "nope", "--cache-dir", "CACHE"], "cache action"),
     (["demo", "--out", "DEMO", "--seed", "-1"], "--seed"),

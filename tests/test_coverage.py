@@ -54,6 +54,10 @@ def test_target_share_scales_everything() -> None:
     )  # fmt: skip
     assert t.iloc[0]["population"] == 50
     assert t.iloc[0]["within_30min"] == 25
+    # the table says whose people these are: a quarter of everyone, 200 in the all row
+    assert list(t.columns[3:6]) == ["population", "target_share", "total_population"]
+    assert (t["target_share"] == 0.25).all()
+    assert t.iloc[-1]["total_population"] == 200
 
 
 def test_conservation_violation_is_caught() -> None:

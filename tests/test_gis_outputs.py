@@ -88,6 +88,30 @@ def test_version_is_printed_without_loading_the_pipeline() -> None:
     assert result.stdout.startswith("reach ")
 
 
+def test_shell_completion_completes_commands_and_options() -> None:
+    """``reach --show-completion bash`` gives the script; the script's callback completes."""
+    import os
+    import subprocess
+    import sys
+
+    result = runner.invoke(app, ["--show-completion", "bash"], prog_name="reach")
+    assert result.exit_code == 0 and "_reach_completion" in result.stdout
+
+    def complete(words: str) -> list[str]:
+        env = {
+            **os.environ, "_REACH_COMPLETE": "complete_bash", "COMP_WORDS": words,
+            "COMP_CWORD": str(len(words.split()) - 1),
+        }  # fmt: skip
+        code = "import sys; sys.argv[0] = 'reach'; from reach.cli import main; main()"
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+        )
+        return done.stdout.split()
+
+    assert "sensitivity" in complete("reach sen")
+    assert "--no-maps" in complete("reach run --no")
+
+
 def test_tables_written_to_a_file_are_never_cut(tmp_path: Path) -> None:
     """Piped to a file, the comparison table keeps every column whole (no "…", no split
     numbers), however wide it is."""

@@ -225,12 +225,14 @@ def test_the_command_writes_the_scenario_and_refuses_in_one_line(tmp_path: Path)
         "--count-zones-id", "kode", "--count-zones-where", "kode=53.11,53.12",
         "--health", str(data / "puskesmas.csv"), "--health-mode", "walk",
         "--level", f"kabupaten={data / 'kabupaten.geojson'}:kode:nama", "--report", "id",
+        "--health-label", "Puskesmas berjalan kaki", "--currency", "idr",
     ]  # fmt: skip
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "scenario written" in res.output and "next: reach run" in res.output
     scn = load_scenario(tmp_path / "r" / "scenario.toml")
-    assert scn.outputs.reports == ["id"]
+    assert scn.outputs.reports == ["id"] and scn.scenario.currency == "IDR"
+    assert scn.services[0].label == {"id": "Puskesmas berjalan kaki"}
     assert [lv.name for lv in scn.region.zone_levels] == ["kabupaten"]
     run = run_scenario(scn, maps=False)
     by_kab = pd.read_csv(tmp_path / "r" / "output" / "coverage_kabupaten.csv", dtype=str)
@@ -241,6 +243,9 @@ def test_the_command_writes_the_scenario_and_refuses_in_one_line(tmp_path: Path)
     assert "Traceback" not in bad.output
     lines = [ln for ln in bad.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:"), bad.output
+    for option, value, said in (("--currency", "RUPIAH", "ISO 4217"), ("--report", "de", "fr")):
+        bad = CliRunner().invoke(app, [*args[:2], option, value])
+        assert bad.exit_code != 0 and said in bad.output and "Traceback" not in bad.output
 
 
 @pytest.mark.realdata

@@ -1,33 +1,46 @@
-"""HTML coverage maps: layers, alignment, escaping, determinism, offline pages (no browser).
+"""HTML coverage maps: layers, alignment, escaping, languages, colours, determinism (no browser).
 
 The runs are real: the generated demo region, and a scenario set on the demo inputs whose
 scenario, facility and zone names are hostile (HTML, script and template-literal payloads).
 The browser tests (``test_maps_browser.py``) load the same pages in Chromium.
+
+The colour check simulates dichromats' vision with the Machado et al. (2009) model at full
+severity (colorspacious) and measures differences in CAM02-UCS, whose units are about one
+just-noticeable difference for large patches side by side. A map's classes are small patches
+seen through semi-transparent overlays, so the test asks for ten times that (``MIN_DELTA_E``):
+the distance ColorBrewer-style map palettes keep between neighbouring classes.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import io
+import itertools
 import json
 import re
 from pathlib import Path
 
 import folium
+import geopandas as gpd
 import numpy as np
 import pytest
-from folium.map import Layer
+import shapely
+from colorspacious import cspace_convert, deltaE
 from PIL import Image
 from pyproj import Transformer
 
 from reach.codes import REASON_REACHED
 from reach.demo import demo_scenario_toml, generate_demo
+from reach.outputs.i18n import get_locale
 from reach.outputs.map_assets import leaflet_css, leaflet_js, leaflet_version
+from reach.outputs.map_context import encode_lines, label_min_zooms, road_class_lines
+from reach.outputs.map_layers import LayerPanel, MapLabels, Polylines
 from reach.outputs.maps import (
+    REASON_COLOURS,
     FacilityMarkers,
     HtmlControl,
-    catchment_colours,
     gain_codes,
     map_file_name,
     render_map,
@@ -54,6 +67,7 @@ HOSTILE_ZONES = {
     "K02": "</script><svg onload=alert(1)>",
 }
 HOSTILE_ADDED = "<b onmouseover=alert(1)>New post</b> `${alert(3)}`"
+HOSTILE_PLACE = '<img src=x onerror="window.__reachPwned=1"> Desa `${alert(4)}`'
 ALL_HOSTILE = [HOSTILE_SCENARIO, *HOSTILE_FACILITIES.values(), *HOSTILE_ZONES.values()]
 
 
@@ -140,6 +154,25 @@ connectivity = {{ kind = "polygons", path = "signal.geojson" }}
     return run_scenario(load_scenario(scenario), write=False)
 
 
+def with_places(run: RunResult) -> RunResult:
+    """The run with OSM-style places: a hostile town name at the first zone, and a village."""
+    zones = run.zones.to_crs("EPSG:4326")
+    a = zones.geometry.iloc[0].representative_point()
+    b = zones.geometry.iloc[-1].representative_point()
+    places = gpd.GeoDataFrame(
+        {
+            "osm_id": np.array([1, 2], dtype=np.int64),
+            "name": [HOSTILE_PLACE, "Desa Biasa"],
+            "place": ["town", "village"],
+            "population": [5000.0, np.nan],
+        },
+        geometry=[a, b],
+        crs="EPSG:4326",
+    )
+    region = dataclasses.replace(run.region, places=places)
+    return dataclasses.replace(run, region=region)
+
+
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
     return build_hostile_run(tmp_path_factory.mktemp("hostile"))
@@ -147,7 +180,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
 
 @pytest.fixture(scope="module")
 def hostile_health(hostile: RunResult) -> folium.Map:
-    return service_map(hostile, "health", title_date=DATE)
+    return service_map(hostile, "health", title_date=DATE, langs=["en"])
 
 
 @pytest.fixture(scope="module")
@@ -158,13 +191,26 @@ def hostile_page(hostile_health: folium.Map) -> str:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _layers(m: folium.Map) -> dict[str, Layer]:
-    """The map's layers in the layer control, by (unescaped) name."""
+def _panel(m: folium.Map) -> LayerPanel:
+    (panel,) = [c for c in m._children.values() if isinstance(c, LayerPanel)]
+    return panel
+
+
+def _groups(m: folium.Map) -> dict[str, list[str]]:
+    """The layer panel's groups and their layers' names (unescaped; one-language maps)."""
     return {
-        html.unescape(c.layer_name): c
-        for c in m._children.values()
-        if isinstance(c, Layer) and c.control
+        html.unescape(g.title_html): [html.unescape(e.label_html) for e in g.entries]
+        for g in _panel(m).groups
     }
+
+
+def _layer(m: folium.Map, group: str, name: str) -> folium.map.Layer:
+    for g in _panel(m).groups:
+        if html.unescape(g.title_html) == group:
+            for e in g.entries:
+                if html.unescape(e.label_html) == name:
+                    return e.layer  # type: ignore[return-value]
+    raise KeyError((group, name))
 
 
 def _png_codes(overlay: folium.raster_layers.ImageOverlay) -> np.ndarray:
@@ -185,6 +231,22 @@ def _png_rgba(overlay: folium.raster_layers.ImageOverlay) -> np.ndarray:
 def _controls(m: folium.Map) -> list[str]:
     """Decoded HTML of the title and legend controls."""
     return [json.loads(c.html_json) for c in m._children.values() if isinstance(c, HtmlControl)]
+
+
+def _labels(m: folium.Map, name: str) -> list[list[object]]:
+    (layer,) = [
+        c for c in m._children.values() if isinstance(c, MapLabels) and c.layer_name == name
+    ]
+    return json.loads(layer.rows_json)  # type: ignore[no-any-return]
+
+
+def _markers(m: folium.Map) -> list[list[object]]:
+    return [
+        row
+        for c in m._children.values()
+        if isinstance(c, FacilityMarkers)
+        for row in json.loads(c.rows_json)
+    ]
 
 
 # --- pages -----------------------------------------------------------------------------------
@@ -236,9 +298,11 @@ def test_offline_page_embeds_leaflet_and_links_nothing(hostile_page: str) -> Non
 
 def test_basemap_and_online_options(hostile: RunResult) -> None:
     url = "tiles.invalid/{z}/{x}/{y}.png"
-    with_tiles = render_map(service_map(hostile, "health", basemap_url=url, title_date=DATE))
-    assert "L.tileLayer" in with_tiles and json.dumps(url) in with_tiles
-    assert not re.search(r"<script[^>]*\bsrc\s*=", with_tiles)
+    with_tiles = service_map(hostile, "health", basemap_url=url, title_date=DATE, langs=["en"])
+    assert "Basemap" in _groups(with_tiles)
+    page = render_map(with_tiles)
+    assert "L.tileLayer" in page and json.dumps(url) in page
+    assert not re.search(r"<script[^>]*\bsrc\s*=", page)
     online = render_map(service_map(hostile, "health", offline=False, title_date=DATE))
     assert re.search(r'<script src="[^"]*leaflet[^"]*\.js"', online)
     assert re.search(r'<link[^>]*href="[^"]*leaflet[^"]*\.css"', online)
@@ -246,49 +310,62 @@ def test_basemap_and_online_options(hostile: RunResult) -> None:
     assert leaflet_js()[-200:].strip() not in online
 
 
-def test_layers_of_a_scenario_set(hostile_health: folium.Map) -> None:
-    layers = _layers(hostile_health)
-    assert list(layers) == [
-        "Travel time (baseline)",
-        "Catchments (nearest facility)",
-        "Unreachable people (by reason)",
-        "Alternative: new_post",
-        "Alternative: telehealth",
-        "Who gains: minutes saved (new_post)",
-        "Who gains: minutes saved (telehealth)",
-        "Virtual-only / neither at 60 min (telehealth)",
-        "Zones: % within 60 min",
-        "Zone boundaries",
-        "Facilities: hospital",
-        "Facilities: health_centre",
-        "Facilities: clinic",
+def test_layers_of_a_scenario_set_are_grouped(hostile_health: folium.Map) -> None:
+    assert _groups(hostile_health) == {
+        "Baseline": ["Travel time", "Unreachable people (by reason)", "Catchment boundaries"],
+        "Option: new_post": ["Travel time and new facilities", "Who gains: minutes saved"],
+        "Option: telehealth": [
+            "Travel time and new facilities",
+            "Who gains: minutes saved",
+            "Served remotely only, or not at all",
+        ],
+        "Place context": [
+            "Roads and ferries",
+            "Zone boundaries",
+            "Zones: share within 60\u00a0min",
+            "Place names",
+        ],
+        "Facilities": ["Hospital", "Health centre", "Clinic", "Facility names"],
+    }
+    shown = [
+        html.unescape(e.label_html)
+        for g in _panel(hostile_health).groups
+        for e in g.entries
+        if e.layer.show  # type: ignore[attr-defined]
     ]
-    shown = [name for name, layer in layers.items() if layer.show]
     assert shown == [
-        "Travel time (baseline)",
+        "Travel time",
         "Unreachable people (by reason)",
+        "Roads and ferries",
         "Zone boundaries",
-        "Facilities: hospital",
-        "Facilities: health_centre",
-        "Facilities: clinic",
+        "Place names",
+        "Hospital",
+        "Health centre",
+        "Clinic",
+        "Facility names",
     ]
+    # the baseline and context groups open; the options folded
+    assert [g.open for g in _panel(hostile_health).groups] == [True, False, False, True, True]
     assert hostile_health.control_scale
-    assert any(type(c).__name__ == "LayerControl" for c in hostile_health._children.values())
+    assert not any(type(c).__name__ == "LayerControl" for c in hostile_health._children.values())
 
 
 def test_layers_of_a_baseline_only_run(hostile: RunResult) -> None:
     """A school service (no alternative touches it) still gets the alternatives' groups."""
-    layers = _layers(service_map(hostile, "primary_school", title_date=DATE))
-    assert "Facilities: primary" in layers
-    assert "Alternative: new_post" in layers and "Who gains: minutes saved (new_post)" in layers
-    assert not any(name.startswith("Virtual") for name in layers)
+    groups = _groups(service_map(hostile, "primary_school", title_date=DATE, langs=["en"]))
+    assert groups["Facilities"] == ["Primary school", "Facility names"]
+    assert groups["Option: new_post"] == [
+        "Travel time and new facilities",
+        "Who gains: minutes saved",
+    ]
+    assert not any("remotely" in name for names in groups.values() for name in names)
 
 
 def test_time_overlay_lines_up_with_the_grid(
     hostile: RunResult, hostile_health: folium.Map
 ) -> None:
     """Every interior cell of a band shows that band at its centre's pixel on the map."""
-    overlay = _layers(hostile_health)["Travel time (baseline)"]
+    overlay = _layer(hostile_health, "Baseline", "Travel time")
     codes = _png_codes(overlay)  # type: ignore[arg-type]
     (south, west), (north, east) = overlay.bounds  # type: ignore[attr-defined]
     grid = hostile.grid
@@ -329,7 +406,7 @@ def test_time_overlay_lines_up_with_the_grid(
 def test_unreachable_layer_shows_populated_unreached_cells_by_reason(
     hostile: RunResult, hostile_health: folium.Map
 ) -> None:
-    overlay = _layers(hostile_health)["Unreachable people (by reason)"]
+    overlay = _layer(hostile_health, "Baseline", "Unreachable people (by reason)")
     codes = _png_codes(overlay)  # type: ignore[arg-type]
     res = hostile.services["health"].search
     populated = hostile.population.people.ravel() > 0
@@ -337,20 +414,21 @@ def test_unreachable_layer_shows_populated_unreached_cells_by_reason(
     assert expected  # the demo's islets without a ferry
     assert set(np.unique(codes).tolist()) - {0} == expected
     legend = _controls(hostile_health)[1]
-    assert "no route" in legend
+    assert "No route" in legend
 
 
-def test_catchment_colours_differ_where_catchments_touch(hostile: RunResult) -> None:
-    grid = hostile.grid
-    label = hostile.services["health"].search.facility.reshape(grid.shape)
-    colour = catchment_colours(label, grid.shape)
-    assert len(colour) == label.max() + 1
-    for a, b in ((label[:, :-1], label[:, 1:]), (label[:-1, :], label[1:, :])):
-        touch = (a != b) & (a >= 0) & (b >= 0)
-        assert touch.any()
-        assert (colour[a[touch]] != colour[b[touch]]).all()
-    np.testing.assert_array_equal(catchment_colours(np.array([[0, 0, 1, 1, 2]]), (1, 5)), [0, 1, 0])
-    assert len(catchment_colours(np.full((2, 2), -1), (2, 2))) == 0
+def test_catchment_boundaries_are_two_tone_lines(
+    hostile: RunResult, hostile_health: folium.Map
+) -> None:
+    overlay = _layer(hostile_health, "Baseline", "Catchment boundaries")
+    codes = _png_codes(overlay)  # type: ignore[arg-type]
+    assert set(np.unique(codes).tolist()) == {0, 1, 2}
+    # lines, not fills: a small share of the reached cells
+    label = hostile.services["health"].search.facility
+    assert 0 < (codes > 0).sum() < 0.2 * (label >= 0).sum()
+    rgba = _png_rgba(overlay)  # type: ignore[arg-type]
+    dark, light = rgba[codes == 1][0], rgba[codes == 2][0]
+    assert dark[:3].max() < 40 and light[:3].min() > 215
 
 
 def test_who_gains_codes_by_hand() -> None:
@@ -364,28 +442,27 @@ def test_who_gains_codes_by_hand() -> None:
     np.testing.assert_array_equal(got, [0, 1, 3, 5, 6, 8, 7, 4, 0])
 
 
-def test_alternative_layers_and_who_gains(hostile: RunResult, hostile_health: folium.Map) -> None:
-    layers = _layers(hostile_health)
-    group = layers["Alternative: new_post"]
+def test_alternative_layers_and_who_gains(hostile_health: folium.Map) -> None:
+    group = _layer(hostile_health, "Option: new_post", "Travel time and new facilities")
     inner = list(group._children.values())
     overlays = [c for c in inner if isinstance(c, folium.raster_layers.ImageOverlay)]
     markers = [c for c in inner if isinstance(c, FacilityMarkers)]
-    assert len(overlays) == 2 and not any(o.control for o in overlays)
+    assert len(overlays) == 2
     assert len(markers) == 1
     (row,) = json.loads(markers[0].rows_json)
     assert html.escape(HOSTILE_ADDED) in row[2]
     assert "reach-alt-new_post-" in row[4]
-    gains = _png_codes(layers["Who gains: minutes saved (new_post)"])  # type: ignore[arg-type]
+    gains = _png_codes(_layer(hostile_health, "Option: new_post", "Who gains: minutes saved"))  # type: ignore[arg-type]
     assert (gains >= 1).sum() > 0
     # telemedicine changes no travel time: nobody gains minutes
-    tele = _png_codes(layers["Who gains: minutes saved (telehealth)"])  # type: ignore[arg-type]
+    tele = _png_codes(_layer(hostile_health, "Option: telehealth", "Who gains: minutes saved"))  # type: ignore[arg-type]
     assert (tele == 0).all()
 
 
 def test_virtual_layer_where_telemedicine_is_on(
     hostile: RunResult, hostile_health: folium.Map
 ) -> None:
-    overlay = _layers(hostile_health)["Virtual-only / neither at 60 min (telehealth)"]
+    overlay = _layer(hostile_health, "Option: telehealth", "Served remotely only, or not at all")
     codes = _png_codes(overlay)  # type: ignore[arg-type]
     assert set(np.unique(codes).tolist()) >= {1}
     # the signal covers the western half: virtual-only cells lie there and nowhere east
@@ -399,15 +476,16 @@ def test_virtual_layer_where_telemedicine_is_on(
 def test_zone_choropleth_matches_the_coverage_table(
     hostile: RunResult, hostile_health: folium.Map
 ) -> None:
-    layer = _layers(hostile_health)["Zones: % within 60 min"]
+    layer = _layer(hostile_health, "Place context", "Zones: share within 60\u00a0min")
     features = layer.data["features"]  # type: ignore[attr-defined]
     cov = hostile.services["health"].coverage.set_index("zone_id")
     zones = hostile.zones.set_index(hostile.zones["zone_id"].astype(str))
+    loc = get_locale("en")
     assert len(features) == len(zones)
     for feature, zone_id in zip(features, zones.index, strict=True):
         tooltip = feature["properties"]["tooltip"]
         pct = 100 * cov.loc[zone_id, "within_60min"] / cov.loc[zone_id, "population"]
-        assert f"{pct:.1f} % within 60 min" in tooltip
+        assert f"{loc.pct(pct, 1)} within 60\u00a0min" in tooltip
         assert html.escape(str(zones.loc[zone_id, "name"])) in tooltip
         assert feature["properties"]["style"]["fillColor"].startswith("#")
     # geometry is rounded to 5 decimals and simplified (no more vertices than the input)
@@ -415,13 +493,96 @@ def test_zone_choropleth_matches_the_coverage_table(
     assert not re.search(r"\d\.\d{6,}", coords)
 
 
-def test_hostile_names_never_reach_the_page_raw(hostile: RunResult, hostile_page: str) -> None:
+# --- place context: roads, settlements, labels ----------------------------------------------
+
+
+def _decode(line: list[int], scale: int) -> np.ndarray:
+    return np.cumsum(np.asarray(line).reshape(-1, 2), axis=0) / scale
+
+
+def test_encode_lines_round_trips_and_drops_repeats() -> None:
+    geom = shapely.MultiLineString(
+        [[(120.1, -9.5), (120.10001, -9.5), (120.2, -9.4)], [(121.0, -9.0), (121.0, -9.0)]]
+    )
+    (line,) = encode_lines(geom, scale=10_000)  # the second line is one point once rounded
+    assert line[:2] == [1_201_000, -95_000]
+    np.testing.assert_allclose(_decode(line, 10_000), [[120.1, -9.5], [120.2, -9.4]])
+
+
+def test_roads_layer_follows_the_region_roads(
+    hostile: RunResult, hostile_health: folium.Map
+) -> None:
+    layer = _layer(hostile_health, "Place context", "Roads and ferries")
+    assert isinstance(layer, Polylines)
+    classes = json.loads(layer.classes_json)
+    styles = [c["styles"] for c in classes]
+    # main roads are drawn last and thickest, ferries dashed
+    widths = [max(s["weight"] for s in st) for st in styles]
+    assert widths.index(max(widths)) == len(widths) - 1 - ("dashArray" in styles[-1][0])
+    points = np.vstack([_decode(line, layer.scale) for c in classes for line in c["lines"]])
+    roads = hostile.region.roads
+    lines = shapely.multilinestrings(
+        shapely.linestrings(
+            np.column_stack([roads.x, roads.y]),
+            indices=np.repeat(np.arange(roads.n_ways), np.diff(roads.offsets)),
+        )
+    )
+    # every drawn point within the simplification tolerance (half a cell) of a road
+    cell_deg = float(min(hostile.grid.dx_m.min(), hostile.grid.dy_m)) / 111_320
+    far = shapely.distance(shapely.points(points), lines)
+    assert far.max() <= cell_deg  # half a cell of simplification, plus rounding
+    # simplified: fewer points than the input lines
+    assert len(points) < len(roads.x)
+    by_class = road_class_lines(roads, tolerance_m=1.0, bounds=(-180, -90, 180, 90))
+    assert set(by_class) >= {"main", "ferry"}
+
+
+def test_label_zooms_by_hand() -> None:
+    # two labels on one spot: the second shows only where they separate, or at the deepest zoom
+    z = label_min_zooms([120.0, 120.0, 121.0], [-9.0, -9.0, -9.0], [60, 60, 60], max_zoom=17)
+    assert z.tolist() == [7, 17, 7]
+    # 0.01° apart vertically (about 1.1 km): 14 px apart from zoom 11 on
+    z = label_min_zooms([120.0, 120.0], [-9.0, -9.01], [60, 60])
+    assert z.tolist() == [7, 11]
+
+
+def test_zone_names_stand_in_for_places_and_are_escaped(
+    hostile: RunResult, hostile_health: folium.Map
+) -> None:
+    rows = _labels(hostile_health, "place names")
+    names = {html.unescape(str(r[2])) for r in rows}
+    assert names == set(hostile.zones["name"].astype(str))
+    for row in rows:
+        assert "<" not in str(row[2]) and row[4] == "reach-place-zone"
+        assert 7 <= int(row[3]) <= 17  # type: ignore[call-overload]
+    facility_rows = _labels(hostile_health, "facility names")
+    table = hostile.services["health"].facility_table
+    assert {html.unescape(str(r[2])) for r in facility_rows} == set(table["name"])
+    assert {r[2] for r in facility_rows} >= {html.escape(n) for n in HOSTILE_FACILITIES.values()}
+    assert all(7 <= int(r[3]) <= 17 for r in facility_rows)  # type: ignore[call-overload]
+
+
+def test_osm_places_replace_zone_names_and_are_escaped(hostile: RunResult) -> None:
+    m = service_map(with_places(hostile), "health", title_date=DATE, langs=["en"])
+    rows = _labels(m, "place names")
+    assert [(html.unescape(str(r[2])), r[4]) for r in rows] == [
+        (HOSTILE_PLACE, "reach-place-town"),
+        ("Desa Biasa", "reach-place-village"),
+    ]
+    page = render_map(m)
+    assert "<img src=x" not in page and "\\u0026lt;img src=x onerror" in page
+
+
+# --- escaping --------------------------------------------------------------------------------
+
+
+def test_hostile_names_never_reach_the_page_raw(hostile_page: str) -> None:
     page = hostile_page
     for text in [*ALL_HOSTILE, HOSTILE_ADDED]:
         for raw in re.findall(r"<[^>]*>", text):
             if raw not in ("<script>", "</script>"):  # counted below
                 assert raw not in page, raw
-    # exactly the page's own script elements: Leaflet, the switches, and folium's one script
+    # exactly the page's own script elements: folium's switches, Leaflet, the map's script
     assert page.lower().count("<script") == 3
     assert page.count("</script>") == 3
     # the names are there, escaped, inside JSON strings
@@ -437,12 +598,7 @@ def test_hostile_names_never_reach_the_page_raw(hostile: RunResult, hostile_page
 def test_popups_tooltips_and_title_are_escaped_text(
     hostile: RunResult, hostile_health: folium.Map
 ) -> None:
-    rows = [
-        row
-        for c in hostile_health._children.values()
-        if isinstance(c, FacilityMarkers)
-        for row in json.loads(c.rows_json)
-    ]
+    rows = _markers(hostile_health)
     table = hostile.services["health"].facility_table
     assert len(rows) == len(table)
     by_class = {r[4].split()[-1]: r for r in rows}
@@ -458,12 +614,158 @@ def test_popups_tooltips_and_title_are_escaped_text(
     popup = by_class["reach-facility-0"][2]
     assert f"{first['catchment_population']:,.0f}" in popup
     pct = 100 * first["catchment_population"] / first["capacity"]
-    assert f"({pct:.{0 if pct >= 10 else 1}f} %)" in popup
+    assert f"({pct:.{0 if pct >= 10 else 1}f}%)" in popup
+    # tier words, not codes
+    assert "<td>Health centre</td>" in "".join(r[2] for r in rows)
+    assert "health_centre" not in "".join(r[2] + r[3] for r in rows)
     title, legend = _controls(hostile_health)
-    assert html.escape(HOSTILE_SCENARIO) in title and DATE in title
+    assert html.escape(HOSTILE_SCENARIO) in title and "6 May 2024" in title
     assert "<script" not in title
-    assert "≤ 30 min" in html.unescape(legend) and "&gt; 120 min" in legend
-    assert "Who gains" in legend and "virtual only" in legend
+    assert "≤\u00a030\u00a0min" in html.unescape(legend) and "&gt;\u00a0120\u00a0min" in legend
+    assert "Who gains" in legend and "remote only" in legend
+
+
+# --- languages -------------------------------------------------------------------------------
+
+
+def test_map_in_indonesian(hostile: RunResult) -> None:
+    m = service_map(hostile, "health", title_date=DATE, langs=["id"])
+    groups = _groups(m)
+    assert list(groups) == [
+        "Kondisi saat ini", "Opsi: new_post", "Opsi: telehealth", "Konteks wilayah", "Fasilitas",
+    ]  # fmt: skip
+    assert groups["Fasilitas"] == ["Rumah sakit", "Puskesmas", "Klinik / pustu", "Nama fasilitas"]
+    title, legend = _controls(m)
+    assert "6 Mei 2024" in title and "waktu tempuh dengan sepeda motor" in title
+    text = html.unescape(legend)
+    assert "Waktu tempuh ke fasilitas terdekat" in text and "30–60\u00a0menit" in text
+    for english in ("Travel time", "<b>Legend<", "People who", "faster", "Facilities", " min"):
+        assert english not in text, english
+    table = hostile.services["health"].facility_table
+    popup = next(r[2] for r in _markers(m) if r[4].endswith("reach-facility-0"))
+    people = table.iloc[0]["catchment_population"]
+    assert f"{people:,.0f}".replace(",", ".") in popup and "Jenis" in popup
+    assert "Load" not in popup and "people" not in popup
+    page = render_map(m)
+    assert "<html" in page and "Waktu tempuh" in page
+
+
+def test_two_languages_one_page_with_a_switch(hostile: RunResult) -> None:
+    m = service_map(hostile, "health", title_date=DATE, langs=["id", "en"])
+    page = render_map(m)
+    title, legend = _controls(m)
+    # every text in both languages, Indonesian first; the buttons name each language
+    assert '<span lang="id">Waktu tempuh ke fasilitas terdekat</span>' in legend
+    assert '<span lang="en">Travel time to the nearest facility</span>' in legend
+    assert 'data-reach-set-lang="id"' in title and 'data-reach-set-lang="en"' in title
+    assert 'aria-pressed="true">Bahasa Indonesia' in title
+    assert 'span[lang]:not([lang="id"]) { display: none; }' in page
+    assert "data-reach-lang" in page and "document.title" in page
+    panel = _panel(m)
+    assert '<span lang="id">Kondisi saat ini</span>' in panel.groups[0].title_html
+    # names are the same in both languages: written once
+    row = next(r for r in _markers(m) if r[4].endswith("reach-facility-0"))
+    assert (
+        row[2].count(html.escape(str(hostile.services["health"].facility_table.iloc[0]["name"])))
+        == 1
+    )
+    # the scenario's own languages by default: the demo asks for English and Indonesian
+    default = service_map(hostile, "health", title_date=DATE)
+    assert "data-reach-set-lang" in _controls(default)[0]
+
+
+# --- colours ---------------------------------------------------------------------------------
+
+#: Smallest CAM02-UCS distance between colours a reader must tell apart (see the module doc).
+MIN_DELTA_E = 10.0
+_MAP_BACKGROUND = "#dddddd"  # Leaflet's own, where there is no basemap
+_VISIONS = ("normal", "deuteranomaly", "protanomaly", "tritanomaly")
+
+
+def _seen(colour: str, opacity: float, vision: str) -> np.ndarray:
+    """The colour as drawn over the map background, as a reader with ``vision`` sees it."""
+    rgb = np.array([int(colour[k : k + 2], 16) for k in (1, 3, 5)], dtype=float)
+    bg = np.array([int(_MAP_BACKGROUND[k : k + 2], 16) for k in (1, 3, 5)], dtype=float)
+    drawn = opacity * rgb + (1 - opacity) * bg
+    if vision == "normal":
+        return drawn
+    cvd = {"name": "sRGB1+CVD", "cvd_type": vision, "severity": 100}
+    return np.clip(cspace_convert(drawn / 255, cvd, "sRGB1"), 0, 1) * 255
+
+
+def _worst(a: tuple[str, float], b: tuple[str, float]) -> float:
+    """The smallest distance between two drawn colours over the four kinds of vision."""
+    return min(
+        float(deltaE(_seen(*a, v), _seen(*b, v), input_space="sRGB255", uniform_space="CAM02-UCS"))
+        for v in _VISIONS
+    )
+
+
+def _legend_colours(legend: str) -> dict[str, list[tuple[str, float]]]:
+    """Each legend section's swatches: (colour, opacity), for box swatches only."""
+    out: dict[str, list[tuple[str, float]]] = {}
+    for key, body in re.findall(r'<section data-reach-legend="(\w+)"[^>]*>(.*?)</section>', legend):
+        out[key] = [
+            (c, float(o))
+            for c, o in re.findall(
+                r'<i data-reach-colour="(#[0-9a-f]{6})" data-reach-opacity="([\d.]+)"', body
+            )
+        ]
+    return out
+
+
+def test_colour_check_catches_the_old_palette() -> None:
+    """The check fails the colours this map used to have, so it can fail."""
+    assert _worst(("#7a0177", 0.75), ("#6a3d9a", 0.95)) < MIN_DELTA_E  # > 120 / beyond limit
+    assert _worst(("#1a9641", 0.75), ("#f07c4a", 0.75)) < MIN_DELTA_E  # ≤ 30 / 60–120 (protan)
+
+
+def test_colours_stay_apart_for_colour_blind_readers(
+    hostile: RunResult, hostile_health: folium.Map
+) -> None:
+    legend = _controls(hostile_health)[1]
+    sections = _legend_colours(legend)
+    assert {"time", "zones", "gains", "virtual"} <= set(sections)
+    for key, colours in sections.items():
+        for a, b in itertools.combinations(colours, 2):
+            assert _worst(a, b) >= MIN_DELTA_E, (key, a, b)
+    # unreachable people sit beside the far bands: every reason apart from every band
+    reasons = [(c, 0.95) for c in REASON_COLOURS.values()]
+    assert len(reasons) == 5
+    for a, b in itertools.combinations(reasons, 2):
+        assert _worst(a, b) >= MIN_DELTA_E, (a, b)
+    for band in sections["time"]:
+        for reason in reasons:
+            assert _worst(band, reason) >= MIN_DELTA_E, (band, reason)
+    # facility markers: fills of no band's colour, and fill or outline far from every band
+    for row in {
+        json.dumps(c.style_json)
+        for c in hostile_health._children.values()
+        if isinstance(c, FacilityMarkers)
+    }:
+        style = json.loads(json.loads(row))
+        for band in sections["time"]:
+            fill = _worst((style["fillColor"], 1.0), band)
+            outline = _worst((style["color"], 1.0), band)
+            assert fill >= MIN_DELTA_E and max(fill, outline) >= 2 * MIN_DELTA_E, (style, band)
+
+
+def test_time_bands_stay_apart_with_five_thresholds(hostile: RunResult) -> None:
+    spec = hostile.scenario.services[0].model_copy(update={"thresholds_min": [15, 30, 60, 90, 120]})
+    base = hostile.baseline.services["health"]
+    services = dict(hostile.baseline.services)
+    services["health"] = dataclasses.replace(base, spec=spec)
+    run = dataclasses.replace(
+        hostile, baseline=dataclasses.replace(hostile.baseline, services=services)
+    )
+    legend = _controls(service_map(run, "health", title_date=DATE, langs=["en"]))[1]
+    bands = _legend_colours(legend)["time"]
+    assert len(bands) == 6
+    for a, b in itertools.combinations(bands, 2):
+        assert _worst(a, b) >= MIN_DELTA_E, (a, b)
+
+
+# --- size ------------------------------------------------------------------------------------
 
 
 def test_demo_page_stays_small(hostile: RunResult, tmp_path: Path) -> None:
@@ -472,17 +774,33 @@ def test_demo_page_stays_small(hostile: RunResult, tmp_path: Path) -> None:
 
 
 def test_large_grids_are_sampled_down(hostile: RunResult) -> None:
-    m = service_map(hostile, "health", title_date=DATE, max_image_px=64)
-    codes = _png_codes(_layers(m)["Travel time (baseline)"])  # type: ignore[arg-type]
+    m = service_map(hostile, "health", title_date=DATE, max_image_px=64, langs=["en"])
+    codes = _png_codes(_layer(m, "Baseline", "Travel time"))  # type: ignore[arg-type]
     assert max(codes.shape) == 64
-    unreachable = _png_codes(_layers(m)["Unreachable people (by reason)"])  # type: ignore[arg-type]
+    unreachable = _png_codes(_layer(m, "Baseline", "Unreachable people (by reason)"))  # type: ignore[arg-type]
     assert (unreachable > 0).any()  # scattered cells survive sampling down
 
 
 @pytest.mark.realdata
 def test_comoros_maps_stay_a_few_megabytes(comoros: Path, tmp_path: Path) -> None:
     run = run_scenario(load_scenario(REPO / "scenarios" / "comoros.toml"), write=False)
+    assert run.region.places is not None and len(run.region.places) > 100
     paths = write_maps(run, tmp_path, title_date=DATE)
     assert [p.name for p in paths] == [map_file_name(s.name) for s in run.scenario.services]
     for path in paths:
         assert path.stat().st_size < 3_000_000, path.name
+    text = paths[0].read_text("utf-8")
+    assert "Moroni" in text and "reach-place-city" in text
+
+
+def test_stress_tests_are_headed_as_such(tmp_path: Path) -> None:
+    """An option that only closes, suspends or slows things is a stress test on the map too,
+    in each language, and keeps its display name."""
+    from tests.helpers import write_tiny_set
+
+    run = run_scenario(load_scenario(write_tiny_set(tmp_path)), write=False)
+    heads = set(_groups(service_map(run, "health", title_date=DATE, langs=["en"])))
+    assert {"Stress test: wet", "Stress test: close_east", "Stress test: few_bikes"} <= heads
+    assert {"Option: new_post", "Option: pave", "Option: tele"} <= heads
+    page = render_map(service_map(run, "health", title_date=DATE, langs=["id", "en"]))
+    assert "Uji ketahanan: wet" in page and "Opsi: new_post" in page

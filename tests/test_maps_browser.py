@@ -9,6 +9,7 @@ are recorded, and the payloads' own flag (``window.__reachPwned``) must stay uns
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import shutil
 from collections.abc import Iterator
@@ -26,9 +27,11 @@ from tests.test_maps import (
     DATE,
     HOSTILE_ADDED,
     HOSTILE_FACILITIES,
+    HOSTILE_PLACE,
     HOSTILE_SCENARIO,
     HOSTILE_ZONES,
     build_hostile_run,
+    with_places,
 )
 
 pytestmark = pytest.mark.browser
@@ -78,7 +81,17 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
 
 @pytest.fixture(scope="module")
 def health_page(hostile: RunResult, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    paths = write_maps(hostile, tmp_path_factory.mktemp("maps"), title_date=DATE)
+    """The health map in English only, with hostile place names too."""
+    folder = tmp_path_factory.mktemp("maps")
+    paths = write_maps(with_places(hostile), folder, title_date=DATE, langs=["en"])
+    return next(p for p in paths if p.name == "map_health.html")
+
+
+@pytest.fixture(scope="module")
+def bilingual_page(hostile: RunResult, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The health map in Indonesian and English (the first shown first)."""
+    folder = tmp_path_factory.mktemp("maps_id_en")
+    paths = write_maps(hostile, folder, title_date=DATE, langs=["id", "en"])
     return next(p for p in paths if p.name == "map_health.html")
 
 
@@ -95,7 +108,12 @@ class _Log:
 @pytest.fixture
 def page(browser: Any, health_page: Path) -> Iterator[tuple[Any, _Log]]:
     """The health map, loaded and settled; on teardown, check that nothing bad happened."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield from _open(browser, health_page, 1280, 900)
+
+
+def _open(browser: Any, path: Path, width: int, height: int) -> Iterator[tuple[Any, _Log]]:
+    """Open a page at a viewport size; afterwards, check that nothing bad happened."""
+    context = browser.new_context(viewport={"width": width, "height": height})
     context.add_init_script(_HOOKS)
     log = _Log()
 
@@ -112,8 +130,8 @@ def page(browser: Any, health_page: Path) -> Iterator[tuple[Any, _Log]]:
     pg.on("console", lambda m: log.console_errors.append(m.text) if m.type == "error" else None)
     pg.on("pageerror", lambda e: log.page_errors.append(str(e)))
     pg.on("dialog", lambda d: (log.dialogs.append(d.message), d.dismiss()))
-    pg.goto(health_page.as_uri())
-    pg.wait_for_selector(".leaflet-control-layers")
+    pg.goto(path.as_uri())
+    pg.wait_for_selector(".reach-layers")
     _settle(pg)
     yield pg, log
     try:
@@ -134,13 +152,16 @@ def _settle(pg: Any) -> None:
 
 
 def _overlay_labels(pg: Any) -> list[str]:
-    return [
-        t.strip() for t in pg.locator(".leaflet-control-layers-overlays label").all_inner_texts()
-    ]
+    return [t.strip() for t in pg.locator(".reach-layers label").all_inner_texts()]
 
 
-def _toggle(pg: Any, label: str) -> None:
-    pg.locator(".leaflet-control-layers-overlays label", has_text=label).locator("input").click()
+def _toggle(pg: Any, label: str, group: str | None = None) -> None:
+    scope = pg.locator(".reach-layers")
+    if group is not None:
+        scope = pg.locator("details.reach-group", has=pg.locator("summary", has_text=group))
+        if not scope.evaluate("d => d.open"):
+            scope.locator("summary").first.click()
+    scope.locator("label", has_text=label).first.locator("input").click()
     _settle(pg)
 
 
@@ -172,38 +193,147 @@ def _assert_not_blank(png: bytes) -> None:
 
 def test_page_loads_offline_with_its_layers(page: tuple[Any, _Log], tmp_path: Path) -> None:
     pg, _ = page
-    assert _overlay_labels(pg) == [
-        "Travel time (baseline)",
-        "Catchments (nearest facility)",
+    # the option groups start folded: their layers are not listed visibly
+    visible = [t for t in _overlay_labels(pg) if t]
+    assert visible == [
+        "Travel time",
         "Unreachable people (by reason)",
-        "Alternative: new_post",
-        "Alternative: telehealth",
-        "Who gains: minutes saved (new_post)",
-        "Who gains: minutes saved (telehealth)",
-        "Virtual-only / neither at 60 min (telehealth)",
-        "Zones: % within 60 min",
+        "Catchment boundaries",
+        "Roads and ferries",
         "Zone boundaries",
-        "Facilities: hospital",
-        "Facilities: health_centre",
-        "Facilities: clinic",
+        "Zones: share within 60\u00a0min",
+        "Place names",
+        "Hospital",
+        "Health centre",
+        "Clinic",
+        "Facility names",
+    ]
+    assert pg.locator("details.reach-group:not([open]) > summary").all_inner_texts() == [
+        "Option: new_post",
+        "Option: telehealth",
     ]
     # the travel-time and unreachable images are on the map, the scale bar too
     assert pg.locator("img.leaflet-image-layer").count() == 2
     assert pg.locator(".leaflet-control-scale").count() == 1
     assert pg.locator("path.reach-facility").count() == 6
     title = pg.locator(".reach-title").inner_text()
-    assert HOSTILE_SCENARIO in title and DATE in title
-    assert "> 120 min" in pg.locator(".reach-legend").inner_text()
+    assert HOSTILE_SCENARIO in title and "6 May 2024" in title
+    legend = pg.locator(".reach-legend").inner_text()
+    assert ">\u00a0120\u00a0min" in legend and "Hospital" in legend
+    # sections of layers that are off are hidden
+    assert "Who gains" not in legend and "Catchment boundaries" not in legend
     # the page opens on the region: every facility is in view
     for box in (m.bounding_box() for m in pg.locator("path.reach-facility").all()):
         assert box is not None
         assert 0 <= box["x"] <= 1280 and 0 <= box["y"] <= 900
     shot = pg.screenshot(path=str(tmp_path / "map_health.png"))
     _assert_not_blank(shot)
-    # the images are drawn: much of the map area (left of the controls) is not bare background
-    pixels = np.asarray(Image.open(io.BytesIO(shot)).convert("RGB"))[80:850, 60:960]
+    # the images are drawn: much of the map area (between the controls) is not bare background
+    pixels = np.asarray(Image.open(io.BytesIO(shot)).convert("RGB"))[80:850, 260:980]
     background = (pixels == np.array([221, 221, 221])).all(axis=2)
     assert (~background).mean() > 0.05
+
+
+def _boxes(pg: Any) -> dict[str, dict[str, float]]:
+    out = {}
+    for name, selector in (
+        ("title", ".reach-title"),
+        ("legend", ".reach-legend"),
+        ("layers", ".reach-layers"),
+        ("zoom", ".leaflet-control-zoom"),
+        ("scale", ".leaflet-control-scale"),
+    ):
+        box = pg.locator(selector).bounding_box()
+        assert box is not None, name
+        out[name] = box
+    return out
+
+
+def _assert_laid_out(pg: Any, width: int, height: int) -> None:
+    """Every control inside the viewport, and no two overlapping."""
+    boxes = _boxes(pg)
+    for name, b in boxes.items():
+        assert b["x"] >= 0 and b["y"] >= 0, name
+        assert b["x"] + b["width"] <= width and b["y"] + b["height"] <= height, name
+    for (na, a), (nb, b) in itertools.combinations(boxes.items(), 2):
+        apart = (
+            a["x"] + a["width"] <= b["x"]
+            or b["x"] + b["width"] <= a["x"]
+            or a["y"] + a["height"] <= b["y"]
+            or b["y"] + b["height"] <= a["y"]
+        )
+        assert apart, (na, nb, a, b)
+
+
+@pytest.mark.parametrize(("width", "height"), [(1366, 768), (1400, 1000)])
+def test_controls_fit_and_never_overlap(
+    browser: Any, health_page: Path, width: int, height: int, tmp_path: Path
+) -> None:
+    for pg, _ in _open(browser, health_page, width, height):
+        _assert_laid_out(pg, width, height)
+        legend = pg.locator(".reach-legend")
+        # the legend, open, shows all its content (no scrolling needed) as the page opens
+        assert legend.evaluate("e => e.scrollHeight <= e.clientHeight + 1")
+        # worst case: every group unfolded, every layer on (every legend section shown)
+        folded = pg.locator("details.reach-group:not([open]) > summary")
+        while folded.count():
+            folded.first.click()
+        unticked = pg.locator(".reach-layers input[type=checkbox]:not(:checked)")
+        while unticked.count():
+            unticked.first.click()
+        _settle(pg)
+        assert pg.locator(".reach-legend section:not([hidden])").count() >= 8
+        _assert_laid_out(pg, width, height)
+        pg.screenshot(path=str(tmp_path / f"all_layers_{width}x{height}.png"))
+
+
+def test_small_screens_start_folded(browser: Any, health_page: Path) -> None:
+    for pg, _ in _open(browser, health_page, 480, 520):
+        assert pg.locator(".reach-layers details[open], .reach-legend details[open]").count() == 0
+        _assert_laid_out(pg, 480, 520)
+        pg.locator(".reach-legend summary").click()
+        assert "Travel time" in pg.locator(".reach-legend").inner_text()
+
+
+def test_language_switch_swaps_every_text_in_the_page(browser: Any, bilingual_page: Path) -> None:
+    for pg, log in _open(browser, bilingual_page, 1366, 768):
+        legend = pg.locator(".reach-legend")
+        assert "Waktu tempuh ke fasilitas terdekat" in legend.inner_text()
+        assert "Travel time" not in legend.inner_text()
+        assert pg.evaluate("document.documentElement.lang") == "id"
+        assert "Kondisi saat ini" in pg.locator(".reach-layers").inner_text()
+        popup = _open_popup(pg, "path.reach-facility-0")
+        assert "Jenis" in popup.inner_text() and "Type" not in popup.inner_text()
+        pg.locator(".leaflet-popup-close-button").click()
+        pg.locator("button[data-reach-set-lang=en]").click()
+        assert "Travel time to the nearest facility" in legend.inner_text()
+        assert "Waktu tempuh" not in legend.inner_text()
+        assert "Baseline" in pg.locator(".reach-layers").inner_text()
+        assert pg.evaluate("document.documentElement.lang") == "en"
+        assert pg.locator("button[data-reach-set-lang=en]").get_attribute("aria-pressed") == "true"
+        assert "Health" in pg.title() or "health" in pg.title()
+        popup = _open_popup(pg, "path.reach-facility-0")
+        assert "Type" in popup.inner_text() and "Jenis" not in popup.inner_text()
+        assert log.requests == []
+
+
+def test_labels_show_names_as_text_by_zoom(page: tuple[Any, _Log]) -> None:
+    pg, _ = page
+    start = pg.locator(".reach-facility-label").count()
+    assert pg.locator(".reach-place-town", has_text=HOSTILE_PLACE).count() == 1
+    pg.evaluate(f"{_MAP}.setZoom(17, {{animate: false}})")
+    _settle(pg)
+    labels = pg.locator(".reach-label")
+    # deeper in, more of the labels in view (every label exists from zoom 17 on)
+    assert pg.locator(".reach-facility-label").count() >= start
+    assert labels.locator("img, script, svg, [onerror]").count() == 0
+    pg.evaluate(f"{_MAP}.setZoom(5, {{animate: false}})")
+    _settle(pg)
+    assert pg.locator(".reach-label").count() == 0
+    pg.evaluate(f"{_MAP}.setZoom(17, {{animate: false}})")
+    _settle(pg)
+    texts = "".join(pg.locator(".reach-facility-label").all_inner_texts())
+    assert any(name in texts for name in HOSTILE_FACILITIES.values()) or texts
 
 
 def test_facility_popups_show_hostile_names_as_text(page: tuple[Any, _Log]) -> None:
@@ -212,7 +342,7 @@ def test_facility_popups_show_hostile_names_as_text(page: tuple[Any, _Log]) -> N
         popup = _open_popup(pg, f"path.reach-facility-{row}")
         text = popup.inner_text()
         assert HOSTILE_FACILITIES[fid] in text
-        assert fid in text and "Load / capacity" in text
+        assert fid in text and "Load / capacity" in text and "Type" in text
         assert popup.locator("img, script, svg, [onerror], [onload]").count() == 0
         pg.locator(".leaflet-popup-close-button").click()
         pg.wait_for_function("document.querySelectorAll('.leaflet-popup').length === 0")
@@ -224,7 +354,7 @@ def test_zone_tooltips_show_hostile_names_as_text(
     page: tuple[Any, _Log], hostile: RunResult
 ) -> None:
     pg, _ = page
-    _toggle(pg, "Zones: % within")
+    _toggle(pg, "Zones: share within")
     zones = hostile.zones.to_crs("EPSG:4326").set_index("zone_id")
     for zone_id, name in HOSTILE_ZONES.items():
         point = zones.loc[zone_id, "geometry"].representative_point()
@@ -235,7 +365,7 @@ def test_zone_tooltips_show_hostile_names_as_text(
         pg.mouse.move(x, y)
         tooltip = pg.locator(".leaflet-tooltip", has_text=name)
         tooltip.wait_for()
-        assert "% within 60 min" in tooltip.inner_text()
+        assert "within 60\u00a0min" in tooltip.inner_text()
         assert tooltip.locator("img, script, svg").count() == 0
         pg.mouse.move(5, 450)
 
@@ -244,10 +374,12 @@ def test_alternative_layers_switch_on(
     page: tuple[Any, _Log], hostile: RunResult, tmp_path: Path
 ) -> None:
     pg, _ = page
-    _toggle(pg, "Travel time (baseline)")
-    _toggle(pg, "Alternative: new_post")
-    _toggle(pg, "Who gains: minutes saved (new_post)")
-    _toggle(pg, "Virtual-only / neither at 60 min (telehealth)")
+    _toggle(pg, "Travel time", group="Baseline")
+    _toggle(pg, "Travel time and new facilities", group="Option: new_post")
+    _toggle(pg, "Who gains", group="Option: new_post")
+    _toggle(pg, "Served remotely only", group="Option: telehealth")
+    legend = pg.locator(".reach-legend").inner_text()
+    assert "Who gains" in legend and "New facility" in legend
     # baseline unreachable + the alternative's time and unreachable + who gains + virtual
     assert pg.locator("img.leaflet-image-layer").count() == 5
     table = hostile.alternatives["new_post"].services["health"].facility_table
@@ -294,10 +426,11 @@ def test_comoros_map_renders_offline(browser: Any, comoros: Path, tmp_path: Path
     pg.on("pageerror", lambda e: log.page_errors.append(str(e)))
     try:
         pg.goto(page_path.as_uri())
-        pg.wait_for_selector(".leaflet-control-layers")
+        pg.wait_for_selector(".reach-layers")
         _settle(pg)
         labels = _overlay_labels(pg)
-        assert labels[0] == "Travel time (baseline)" and "Zones: % within 60 min" in labels
+        assert labels[0] == "Travel time" and "Zones: share within 60\u00a0min" in labels
+        assert pg.locator(".reach-place-city").count() >= 1  # Moroni, from the OSM extract
         assert pg.locator("path.reach-facility").count() >= 37  # 45 records, 8 duplicates merged
         popup = _open_popup(pg, "path.reach-facility >> nth=-1")  # drawn last, on top
         assert "Catchment" in popup.inner_text() or "catchment" in popup.inner_text()

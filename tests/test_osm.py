@@ -16,8 +16,10 @@ from pyproj import CRS
 from reach.errors import InputError
 from reach.ingest.osm import (
     FACILITY_COLUMNS,
+    PLACE_COLUMNS,
     OsmReadReport,
     read_osm_facilities,
+    read_osm_places,
     read_osm_roads,
     read_osm_roads_with_report,
 )
@@ -546,6 +548,47 @@ def test_facilities_none_found(tmp_path: Path) -> None:
     assert gdf.crs == CRS.from_epsg(4326)
 
 
+# --- places ----------------------------------------------------------------------------------
+
+PLACES_XML = """<?xml version='1.0' encoding='UTF-8'?>
+<osm version="0.6" generator="reach-tests">
+  <node id="7" lat="-10.1" lon="120.3"><tag k="place" v="village"/><tag k="name" v=" Lewa "/></node>
+  <node id="3" lat="-10.0" lon="120.2"><tag k="place" v="town"/><tag k="name" v="Waingapu"/>
+    <tag k="population" v="12 345"/></node>
+  <node id="5" lat="-10.2" lon="120.4"><tag k="place" v="hamlet"/>
+    <tag k="name" v="&lt;img src=x onerror=alert(1)&gt;"/><tag k="population" v="many"/></node>
+  <node id="6" lat="-10.3" lon="120.5"><tag k="place" v="village"/></node>
+  <node id="8" lat="-10.3" lon="120.5"><tag k="place" v="village"/><tag k="name" v="  "/></node>
+  <node id="9" lat="-10.4" lon="120.6"><tag k="place" v="neighbourhood"/>
+    <tag k="name" v="RT 1"/></node>
+  <node id="10" lat="-10.4" lon="120.6"><tag k="amenity" v="school"/><tag k="name" v="SD 1"/></node>
+  <way id="11"><nd ref="3"/><nd ref="7"/><tag k="place" v="island"/><tag k="name" v="Sumba"/></way>
+</osm>
+"""
+
+
+@pytest.mark.parametrize("fmt", ["osm", "osm.pbf"])
+def test_places_exact_content(tmp_path: Path, fmt: str) -> None:
+    gdf = read_osm_places(_write(tmp_path, PLACES_XML, fmt, stem="places"))
+    assert list(gdf.columns) == [*PLACE_COLUMNS, "geometry"]
+    assert gdf.crs == CRS.from_epsg(4326)
+    # named city/town/village/hamlet nodes only, by id; names stripped, kept as text
+    assert gdf["osm_id"].tolist() == [3, 5, 7]
+    assert gdf["name"].tolist() == ["Waingapu", "<img src=x onerror=alert(1)>", "Lewa"]
+    assert gdf["place"].tolist() == ["town", "hamlet", "village"]
+    pop = gdf["population"].to_numpy()
+    assert pop[0] == 12345 and np.isnan(pop[1]) and np.isnan(pop[2])
+    np.testing.assert_allclose(gdf.geometry.x, [120.2, 120.4, 120.3])
+    np.testing.assert_allclose(gdf.geometry.y, [-10.0, -10.2, -10.1])
+
+
+def test_places_none_found(tmp_path: Path) -> None:
+    gdf = read_osm_places(_write(tmp_path, ROADS_XML.format(nodes=_node_xml(NODES)), "osm"))
+    assert len(gdf) == 0 and list(gdf.columns) == [*PLACE_COLUMNS, "geometry"]
+    with pytest.raises(InputError):
+        read_osm_places(tmp_path / "nowhere.osm")
+
+
 # --- the real Comoros extract ---------------------------------------------------------------
 
 
@@ -606,3 +649,18 @@ def test_comoros_truncated_copy(comoros_pbf: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot read OSM file") as info:
         read_osm_roads(cut)
     _assert_one_line(info.value)
+
+
+@pytest.mark.realdata
+def test_comoros_places(comoros_pbf: Path) -> None:
+    gdf = read_osm_places(comoros_pbf)
+    # 136 named city, town, village and hamlet nodes (of 181 place nodes)
+    assert len(gdf) == 136
+    assert gdf["place"].value_counts().to_dict() == {
+        "village": 108,
+        "town": 22,
+        "city": 3,
+        "hamlet": 3,
+    }
+    moroni = gdf[gdf["name"].str.startswith("Moroni")].iloc[0]
+    assert moroni["place"] == "city" and moroni["population"] > 100_000

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 from reach.errors import InputError, RefusedURLError
-from reach.metrics.coverage import ALL_ZONES_ID
+from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID
 from reach.outputs import report as report_mod
-from reach.outputs.i18n import MESSAGES, REASON_EXPLANATIONS, get_locale
+from reach.outputs.i18n import REASON_EXPLANATIONS, get_locale, messages
 from reach.outputs.report import (
     fetch_report_resource,
     licence_key,
@@ -328,8 +328,8 @@ def test_html_is_byte_identical_for_the_same_run(scenario_set: RunResult, tmp_pa
 def test_images_are_small_embedded_pngs(scenario_set: RunResult) -> None:
     html = render_report_html(scenario_set, lang="en", title_date=DATE)
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
-    n_zones = len(scenario_set.zones)
-    assert len(images) == len(scenario_set.services) + n_zones  # curves + one map per zone
+    # a coverage curve and a map of the whole region per service, whatever the zones
+    assert len(images) == 2 * len(scenario_set.services)
     for b64 in images:
         data = base64.b64decode(b64)
         assert data.startswith(b"\x89PNG")
@@ -365,9 +365,9 @@ def test_coverage_curve_meets_the_coverage_table_at_each_threshold(
 
 def test_unknown_language_is_a_one_line_input_error(scenario_set: RunResult) -> None:
     with pytest.raises(InputError) as info:
-        render_report_html(scenario_set, lang="fr")
+        render_report_html(scenario_set, lang="de")
     message = str(info.value)
-    assert "'fr'" in message and "en (English)" in message and "id (Bahasa Indonesia)" in message
+    assert "'de'" in message and "en (English)" in message and "fr (Français)" in message
     assert "\n" not in message
 
 
@@ -394,17 +394,16 @@ def test_number_formats_per_language() -> None:
 
 
 def test_every_message_exists_in_both_languages() -> None:
-    assert MESSAGES["en"].keys() == MESSAGES["id"].keys()
-    for key, text in MESSAGES["id"].items():
+    eng, ind = messages("en"), messages("id")
+    assert eng.keys() == ind.keys()
+    for key, text in ind.items():
         assert text.strip(), key
-        fields_en = set(re.findall(r"{(\w+)}", MESSAGES["en"][key]))
-        if MESSAGES["en"][key]:
-            assert fields_en == set(re.findall(r"{(\w+)}", text)), key
+        assert set(re.findall(r"{(\w+)}", eng[key])) == set(re.findall(r"{(\w+)}", text)), key
     for label in REASON_EXPLANATIONS:
-        assert MESSAGES["id"][f"explain.{label}"]
-        assert MESSAGES["id"][f"reason.{label}"]
-    assert MESSAGES["id"]["unreachable"] == "Tidak terjangkau"
-    assert MESSAGES["id"]["tier.health_centre"] == "puskesmas"
+        assert ind[f"explain.{label}"]
+        assert ind[f"reason.{label}"]
+    assert ind["unreachable"] == "Tidak terjangkau"
+    assert ind["tier.health_centre"] == "puskesmas"
 
 
 @pytest.mark.parametrize(
@@ -490,3 +489,169 @@ def test_display_names_in_each_language_replace_the_code_names(tmp_path: Path) -
     indonesian = (out / "report_id.html").read_text()
     assert "Health care by motorbike" in english and "Layanan kesehatan" not in english
     assert "Layanan kesehatan" in indonesian
+
+
+# --------------------------------------------------------------------------------------------
+# compact zone tables, investments apart from stress tests, costs in a currency (issue 20)
+
+
+def _section(html: str, section_id: str) -> str:
+    """The HTML of one ``<section id=…>`` of the report (empty when it has none)."""
+    match = re.search(rf'<section id="{section_id}">(.*?)\n</section>', html, re.DOTALL)
+    return match.group(1) if match else ""
+
+
+def _left_behind(run: RunResult, service: str) -> pd.Series:
+    cov = run.coverage
+    rows = cov[(cov["service"] == service) & ~cov["zone_id"].isin([ALL_ZONES_ID, OUTSIDE_ZONES_ID])]
+    return (rows["reached_beyond_120min"] + rows["unreachable_total"]).set_axis(rows["zone_name"])
+
+
+def test_zones_are_rows_worst_first_with_every_zone_in_the_annex(
+    scenario_set: RunResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(report_mod, "WORST_ZONES", 2)
+    html = render_report_html(scenario_set, lang="en", title_date=DATE, zone_maps=False)
+    zones, annex = _section(html, "zones"), _section(html, "annex")
+    left = _left_behind(scenario_set, "health")
+    assert len(left) > 2
+    worst = left.sort_values(ascending=False, kind="stable")
+    # the health table lists the two zones with the most people left behind, most first
+    health = zones.split("health: the zones with the most people left behind")[1]
+    health = health.split("</table>")[0]
+    names = re.findall(r'<td class="num">\d+</td>\s*<td>(.*?)</td>', health)
+    assert len(names) == 2
+    assert names == [html_escape(n) for n in worst.index[:2]]
+    assert f"The 2 of {len(scenario_set.zones)} zones with the most people left behind" in zones
+    assert "Every zone is in the annex and in coverage.csv." in zones
+    # the annex: every zone once per service, header rows repeated on every page
+    assert "Annex: every zone" in annex
+    for name in left.index:
+        assert annex.count(f"<td>{html_escape(name)}</td>") == len(scenario_set.services), name
+    assert "thead { display: table-header-group; }" in html
+    # with few zones the section lists them all and there is no annex
+    monkeypatch.undo()
+    assert 'id="annex"' not in render_report_html(scenario_set, lang="en", zone_maps=False)
+
+
+def html_escape(text: str) -> str:
+    """``text`` as the template writes it (Jinja2's autoescaping)."""
+    import markupsafe
+
+    return str(markupsafe.escape(text))
+
+
+def test_stress_tests_are_shown_apart_as_losses_never_as_best_option(
+    scenario_set: RunResult,
+) -> None:
+    import dataclasses
+
+    kinds = {a.name: a.resolved_kind for a in scenario_set.scenario.alternatives}
+    assert kinds == {"new_puskesmas": "investment", "close_pustu": "stress_test",
+                     "few_bikes": "stress_test"}  # fmt: skip
+    assert scenario_set.ranking is not None
+    # even a stress test that would top the ranking (here made to) is never the best option
+    rigged = scenario_set.ranking.copy()
+    stress = rigged["alternative"] == "few_bikes"
+    rigged.loc[stress, "net_newly_covered"] = 1e9
+    rigged.loc[stress, "rank"] = 1
+    html = render_report_html(
+        dataclasses.replace(scenario_set, ranking=rigged), lang="en", title_date=DATE,
+        zone_maps=False,
+    )  # fmt: skip
+    summary = _section(html, "summary")
+    best = summary.split("Best option per service")[1].split("How robust is access")[0]
+    assert "few_bikes" not in best and "close_pustu" not in best
+    html = render_report_html(scenario_set, lang="en", title_date=DATE, zone_maps=False)
+    comparison, robust = _section(html, "comparison"), _section(html, "robustness")
+    assert "new_puskesmas" in comparison
+    assert "few_bikes" not in comparison and "close_pustu" not in comparison
+    assert "few_bikes" in robust and "close_pustu" in robust and "new_puskesmas" not in robust
+    # each stress test's loss is the ranking's net change, with the sign turned
+    ranking = scenario_set.ranking
+    row = ranking[(ranking["service"] == "health") & (ranking["alternative"] == "few_bikes")]
+    loss = -float(row["net_newly_covered"].iloc[0])
+    assert loss > 0
+    assert f'<td class="num strong">{loss:,.0f}</td>' in robust
+    assert "health: few_bikes would leave" in summary or "health: close_pustu would leave" in (
+        summary
+    )
+    assert "How robust is access" in summary
+
+
+@pytest.mark.parametrize(
+    ("value", "currency", "lang", "text"),
+    [
+        (1_500_000_000, "IDR", "id", "Rp\u00a01.500.000.000"),
+        (1_500_000_000, "IDR", "en", "IDR\u00a01,500,000,000"),
+        (400_000, "USD", "en", "$400,000"),
+        (400_000, "USD", "id", "US$400.000"),
+        (1234.6, "KMF", "en", "KMF\u00a01,235"),
+        (None, "IDR", "id", "–"),
+    ],
+)
+def test_money_is_a_whole_amount_in_the_languages_currency_format(
+    value: float | None, currency: str, lang: str, text: str
+) -> None:
+    from reach.outputs.report import format_money
+
+    assert format_money(value, currency, lang=lang) == text
+
+
+def test_gain_per_cost_counts_per_a_power_of_a_thousand_near_the_costs() -> None:
+    from reach.outputs.report import cost_unit
+
+    assert cost_unit([150_000, 6_000_000]) == 1000
+    assert cost_unit([1.5e9, 4e9]) == 1_000_000
+    assert cost_unit([50]) == 1 and cost_unit([]) == 1000 and cost_unit([0]) == 1000
+
+
+def test_costs_carry_the_scenarios_currency_or_say_there_is_none(
+    scenario_set: RunResult,
+) -> None:
+    import dataclasses
+
+    plain = render_report_html(scenario_set, lang="en", title_date=DATE, zone_maps=False)
+    comparison = _section(plain, "comparison")
+    assert "Cost (no currency given)" in comparison and "250,000" in comparison
+    assert "Newly covered per 1,000 of cost" in comparison
+    scn = scenario_set.scenario
+    rupiah = scn.model_copy(
+        update={"scenario": scn.scenario.model_copy(update={"currency": "IDR"})}
+    )
+    run = dataclasses.replace(scenario_set, scenario=rupiah)
+    indonesian = _section(render_report_html(run, lang="id", zone_maps=False), "comparison")
+    assert "Rp\u00a0250.000" in indonesian and "(tanpa mata uang)" not in indonesian
+    assert "Tambahan terjangkau per Rp\u00a01.000" in indonesian
+    assert "Biaya dalam Rupiah Indonesia (IDR)" in indonesian
+    english = _section(render_report_html(run, lang="en", zone_maps=False), "comparison")
+    assert "IDR\u00a0250,000" in english and "Newly covered per IDR\u00a01,000" in english
+
+
+def test_indonesian_wording_is_consistent() -> None:
+    ind, eng = messages("id"), messages("en")
+    # "reached only beyond the threshold" is not "newly reached"
+    assert "baru terjangkau" not in ind["method_counted"]
+    assert "hanya terjangkau dengan waktu melebihi ambang" in ind["method_counted"]
+    for key, text in ind.items():
+        assert "tertinggal" not in text.lower(), key  # the official "underdeveloped" label
+        if "percentage point" in eng[key]:
+            assert "poin persentase" in text, key
+        if "left behind" in eng[key].lower():
+            assert "belum terjangkau" in text.lower(), key
+
+
+def test_coverage_curves_name_the_options_by_their_display_names(tmp_path: Path) -> None:
+    """The curves' legend and their "not drawn" note name options as the tables do."""
+    from tests.helpers import write_tiny_set
+
+    scenario = write_tiny_set(tmp_path)
+    scenario.write_text(
+        scenario.read_text().replace(
+            'name = "tele"\n', 'name = "tele"\nlabel = { en = "Telehealth pilot" }\n', 1
+        )
+    )
+    run = run_scenario(load_scenario(scenario), write=False)
+    curves = _section(render_report_html(run, lang="en", zone_maps=False), "curves")
+    assert "Telehealth pilot" in curves  # telemedicine moves no physical travel time
+    assert not re.search(r"[:,] tele\b", curves)

@@ -156,3 +156,63 @@ def test_zone_rename_and_unknown_ids(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError) as info:
         load_region(load_scenario(scenario))
     assert "'Q'" in str(info.value) and "zones.geojson" in str(info.value)
+
+
+# --------------------------------------------------------------------------------------------
+# alternatives' kinds and the currency of their costs (reports, issue 20)
+
+_ALTERNATIVE = """
+[[alternatives]]
+name = "a"
+operations = [{ops}]
+"""
+_CLOSE = '{ op = "close_facility", service = "health", facility_id = "C1" }'
+_FEW = '{ op = "vehicle_availability", service = "health", share = 0.3 }'
+_ADD = (
+    '{ op = "add_facility", service = "health", facility_id = "N1", lon = 1.0, lat = 2.0, '
+    'tier = "health_centre" }'
+)
+_FERRY = '{ op = "change_ferry", all = true, headway_min = 720 }'
+
+
+@pytest.mark.parametrize(
+    ("ops", "kind"),
+    [
+        (_CLOSE, "stress_test"),
+        (f"{_CLOSE}, {_FEW}", "stress_test"),
+        (_ADD, "investment"),
+        (f"{_ADD}, {_CLOSE}", "investment"),  # a move: one site opened, one closed
+        (_FERRY, "investment"),
+        ("", "investment"),
+    ],
+)
+def test_an_alternative_of_worsening_operations_only_is_a_stress_test(
+    tmp_path: Path, ops: str, kind: str
+) -> None:
+    scn = parse_scenario(BASE + _ALTERNATIVE.format(ops=ops), path=tmp_path / "s.toml")
+    alt = scn.alternatives[0]
+    assert alt.kind is None and alt.resolved_kind == kind
+
+
+def test_a_given_kind_overrides_the_inferred_one_and_a_bad_one_is_refused(tmp_path: Path) -> None:
+    text = BASE + _ALTERNATIVE.format(ops=_CLOSE).replace(
+        'name = "a"', 'name = "a"\nkind = "investment"'
+    )
+    scn = parse_scenario(text, path=tmp_path / "s.toml")
+    assert scn.alternatives[0].resolved_kind == "investment"
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(text.replace('"investment"', '"stress"'), path=tmp_path / "s.toml")
+    message = info.value.one_line()
+    # the line guess finds the services' `kind` first, so the key's full path is what names it
+    assert "alternatives.0.kind" in message and "stress_test" in message
+
+
+def test_the_currency_is_an_iso_code_kept_in_capitals(tmp_path: Path) -> None:
+    assert parse_scenario(BASE, path=tmp_path / "s.toml").scenario.currency is None
+    text = BASE.replace('name = "x"', 'name = "x"\ncurrency = "idr"')
+    assert parse_scenario(text, path=tmp_path / "s.toml").scenario.currency == "IDR"
+    for bad in ("RUPIAH", "XYZ", "Rp"):
+        with pytest.raises(ScenarioError) as info:
+            parse_scenario(text.replace('"idr"', f'"{bad}"'), path=tmp_path / "s.toml")
+        message = info.value.one_line()
+        assert "s.toml:4" in message and "ISO 4217" in message and bad in message, message

@@ -24,12 +24,12 @@ from reach.errors import ScenarioError
 from reach.metrics import check_amount, check_count, check_minutes
 from reach.model.region import Region
 from reach.results import Evaluation, RunResult
-from reach.run.analyses import check_service, check_tier
 from reach.run.evaluate import compare_evaluations, evaluate, key_threshold
 from reach.run.region import load_region
 from reach.run.scenario_set import run_scenario
 from reach.scenarios.candidates import underserved_sites
 from reach.scenarios.compare import rank_alternatives
+from reach.spec import check_service, check_tier
 
 __all__ = ["Scenario"]
 
@@ -223,7 +223,7 @@ class Scenario:
         lon, lat
             Where the facility stands, in decimal degrees (WGS 84).
         tier
-            Its tier, one the service may have (:func:`~reach.run.analyses.service_tiers`).
+            Its tier, one the service may have (:func:`~reach.spec.service_tiers`).
         facility_id
             Its id; default ``new-<n>``, with ``n`` one more than the operations so far.
         name

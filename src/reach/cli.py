@@ -327,7 +327,7 @@ class _Group(typer.core.TyperGroup):
 
 app = typer.Typer(
     cls=_Group,
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="reach: who can reach a clinic or a school, how long it takes, and what would change.",
@@ -371,29 +371,99 @@ def _main(
         logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
+class _LogDisplay:
+    """Progress as plain lines for a log file or a pipe: one per step, with the seconds since
+    the start, and a count line for a long step at most every few seconds (and when it ends)."""
+
+    #: Seconds between two count lines of the same step.
+    EVERY_S = 5.0
+
+    def __init__(self) -> None:
+        import time
+
+        self._clock = time.perf_counter
+        self._started = self._clock()
+        self._last: dict[str, float] = {}
+
+    def __call__(self, text: str) -> None:
+        _say_err(f"[{self._clock() - self._started:7.1f} s] {text}")
+
+    def count(self, name: str, done: int, total: int) -> None:
+        now = self._clock()
+        if done == 0 or (done < total and now - self._last.get(name, -1e9) < self.EVERY_S):
+            return
+        self._last[name] = now
+        self(f"{name}: {done:,}/{total:,}")
+
+
+class _BarDisplay:
+    """Progress in a terminal: a spinner with the current step and, during a long step, a bar
+    with the count of its parts done and the time left (rich.progress)."""
+
+    def __init__(self, progress: Any, first: str) -> None:
+        self._progress = progress
+        self._step = progress.add_task(clean(first), total=None)
+        self._bars: dict[str, Any] = {}
+
+    def __call__(self, text: str) -> None:
+        self._progress.update(self._step, description=clean(text))
+
+    def count(self, name: str, done: int, total: int) -> None:
+        task = self._bars.get(name)
+        if task is None:
+            task = self._bars[name] = self._progress.add_task(clean(name), total=total)
+        self._progress.update(task, completed=done, total=total)
+        if done >= total:
+            self._progress.remove_task(self._bars.pop(name))
+
+
 @contextlib.contextmanager
 def _status(first: str) -> Iterator[Callable[[str], None]]:
-    """A progress line on stderr (none with --quiet); yields the function that updates it.
+    """A progress display on stderr (none with --quiet); yields the function that updates it.
 
-    In a terminal it is a spinner with the current step; written to a log file or a pipe (a
-    scheduled job, CI) each step is a plain line with the seconds since the start instead.
+    In a terminal it is a spinner with the current step, and a bar with counts and the time
+    left during long steps (alternatives, sensitivity samples, outputs); written to a log file
+    or a pipe (a scheduled job, CI) each step is a plain line with the seconds since the start
+    instead, and long steps add a count line now and then.
     """
     if _state.get("quiet"):
         yield lambda _text: None
         return
     if not _isatty(sys.stderr):
-        import time
-
-        started = time.perf_counter()
-
-        def line(text: str) -> None:
-            _say_err(f"[{time.perf_counter() - started:7.1f} s] {text}")
-
-        line(first)
-        yield line
+        display = _LogDisplay()
+        display(first)
+        yield display
         return
-    with _err.status(first, spinner="dots") as status:
-        yield lambda text: status.update(clean(text))
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        ProgressColumn,
+        SpinnerColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.progress import Progress as _Progress
+    from rich.text import Text
+
+    class _Counted(ProgressColumn):
+        """A column shown only on a counted task (the step line has no bar)."""
+
+        def __init__(self, column: ProgressColumn) -> None:
+            super().__init__()
+            self.column = column
+
+        def render(self, task: Any) -> Any:
+            return Text("") if task.total is None else self.column.render(task)
+
+    columns = (
+        SpinnerColumn("dots"),
+        TextColumn("{task.description}"),
+        _Counted(BarColumn(bar_width=24)),
+        _Counted(MofNCompleteColumn()),
+        _Counted(TimeRemainingColumn()),
+    )
+    with _Progress(*columns, console=_err, transient=True) as progress:
+        yield _BarDisplay(progress, first)
 
 
 # --------------------------------------------------------------------------------------------
@@ -409,13 +479,16 @@ def _coverage_tables(run: RunResult) -> None:
     from reach.metrics.coverage import ALL_ZONES_ID
     from reach.schema import pct_within_col
 
-    thresholds = {s.name: sorted(s.thresholds_min) for s in run.scenario.services}
+    services = {s.name: s for s in run.scenario.services}
     for svc, part in run.coverage.groupby("service", sort=False):
-        th = thresholds[str(svc)]
-        table = Table(
-            title=Text(clean(f"{svc}: people within reach — {run.scenario.scenario.name}"))
-        )
-        for col in ("zone", "population", *[f"≤{t:g} min" for t in th]):
+        spec = services[str(svc)]
+        th = sorted(spec.thresholds_min)
+        title = f"{svc}: people within reach — {run.scenario.scenario.name}"
+        if spec.target_share < 1:  # say whose people they are (e.g. the school-age children)
+            title += f" (target population: {spec.target_share:.1%} of everyone)"
+        table = Table(title=Text(clean(title)))
+        people = "population" if spec.target_share == 1 else "target pop."
+        for col in ("zone", people, *[f"≤{t:g} min" for t in th]):
             table.add_column(col, justify="left" if col == "zone" else "right")
         for col in ("median min", "p90 min", "unreachable"):
             table.add_column(col, justify="right")
@@ -573,16 +646,18 @@ def _check_basemap(url: str) -> str:
     return url
 
 
-def _check_langs(lang: Sequence[str]) -> list[str]:
-    from reach.outputs.i18n import LANGUAGES
+def _check_langs(lang: Sequence[str], *, option: str = "--lang") -> list[str]:
+    from reach.languages import LOCALES_ENV, available_languages, language_list
 
     if not lang:
-        raise ScenarioError("--lang: no language given", fix=f"use {', '.join(LANGUAGES)}")
+        raise ScenarioError(f"{option}: no language given", fix=f"use {language_list()}")
+    known = available_languages()
     for code in lang:
-        if code not in LANGUAGES:
+        if code not in known:
             raise ScenarioError(
-                f"--lang {code!r}: no report in that language",
-                fix="use " + ", ".join(f"{k} ({v})" for k, v in LANGUAGES.items()),
+                f"{option} {code!r}: no report in that language",
+                fix=f"use {language_list()}, or add a catalogue {code}.po to the folder "
+                f"${LOCALES_ENV} names",
             )
     return list(dict.fromkeys(lang))
 
@@ -817,18 +892,35 @@ def map_(
     basemap: Annotated[
         str | None, typer.Option("--basemap", help="Tile URL template for a basemap (https).")
     ] = None,
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--from", help="The run's folder to read (default: the scenario's output folder)."
+        ),
+    ] = None,
 ) -> None:
-    """Run a scenario in memory and write only its HTML maps, one per service."""
+    """Write only a scenario's HTML maps, one per service, from its finished run.
+
+    The run in the scenario's output folder (or ``--from``) is read back when reach wrote it
+    for this scenario and these inputs, unchanged; otherwise the scenario is run in memory.
+    One line says which, and why.
+    """
 
     def go() -> None:
         from reach.outputs.maps import write_maps
         from reach.outputs.write import atomic_folder
+        from reach.run.reopen import reopen_run
 
         if basemap is not None:
             _check_basemap(basemap)
         scn = _load(scenario)
         folder = _check_target(_default_folder(scn, out), scn)
-        result = _run_with_progress(scn, None, write=False)
+        found = reopen_run(scn, _default_folder(scn, source))
+        try:  # one whole line, whatever the width (a log keeps it greppable)
+            _out.print(clean(found.line), soft_wrap=True)
+        except OSError as exc:
+            raise _StdoutError(exc) from exc
+        result = found.run or _run_with_progress(scn, None, write=False)
         with atomic_folder(
             folder, protect=scn.protected_paths(), keep_existing=True, command="map"
         ) as tmp:
@@ -847,24 +939,44 @@ def map_(
 def report(
     scenario: ScenarioArg,
     lang: Annotated[
-        list[str], typer.Option("--lang", help="Language: en (English) or id (Bahasa Indonesia).")
+        list[str],
+        typer.Option(
+            "--lang", help="Language: en, id, fr, or one catalogued in $REACH_LOCALES (repeat)."
+        ),
     ] = ["en"],  # noqa: B006 - typer reads the default
     out: Annotated[
         Path | None,
         typer.Option("--out", help="Folder for the reports (default: the scenario's output)."),
     ] = None,
     no_pdf: Annotated[bool, typer.Option("--no-pdf", help="Write the HTML report only.")] = False,
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--from", help="The run's folder to read (default: the scenario's output folder)."
+        ),
+    ] = None,
 ) -> None:
-    """Run a scenario (or set) in memory and write its regional report, HTML and PDF."""
+    """Write a scenario's (or set's) regional report, HTML and PDF, from its finished run.
+
+    The run in the scenario's output folder (or ``--from``) is read back when reach wrote it
+    for this scenario and these inputs, unchanged; otherwise the scenario is run in memory.
+    One line says which, and why.
+    """
 
     def go() -> None:
         from reach.outputs.report import write_report
         from reach.outputs.write import atomic_folder
+        from reach.run.reopen import reopen_run
 
         langs = _check_langs(lang)
         scn = _load(scenario)
         folder = _check_target(_default_folder(scn, out), scn)
-        result = _run_with_progress(scn, None, write=False)
+        found = reopen_run(scn, _default_folder(scn, source))
+        try:  # one whole line, whatever the width (a log keeps it greppable)
+            _out.print(clean(found.line), soft_wrap=True)
+        except OSError as exc:
+            raise _StdoutError(exc) from exc
+        result = found.run or _run_with_progress(scn, None, write=False)
         written: list[Path] = []
         with atomic_folder(
             folder, protect=scn.protected_paths(), keep_existing=True, command="report"
@@ -910,10 +1022,7 @@ def _open_study(
     before_search: Callable[[Region, str], None] | None = None,
 ) -> _Study:
     """Load the scenario, check the names and the output folder, then the region, then search."""
-    from reach.run.analyses import check_service
-    from reach.run.evaluate import evaluate
-    from reach.run.manifest import input_digests
-    from reach.run.region import load_region
+    from reach.spec import check_service
 
     scn = _load(scenario)
     name = ""
@@ -922,6 +1031,11 @@ def _open_study(
     if check is not None:
         check(scn, name)
     folder = _check_target(_study_out(scn, out, f"{kind}_{name}" if name else kind), scn)
+    # the pipeline is imported only once the names and the folder are checked
+    from reach.run.evaluate import evaluate
+    from reach.run.manifest import input_digests
+    from reach.run.region import load_region
+
     inputs = input_digests(scn)
     with _status("loading the region") as step:
         region = load_region(scn)
@@ -1068,13 +1182,9 @@ def referral(
     """Referral: each facility's time to the nearest hospital, and end-to-end coverage."""
 
     def go() -> None:
-        from reach.run.analyses import (
-            check_referral_tier,
-            check_tier,
-            referral_study,
-            service_tiers,
-        )
+        from reach.run.analyses import check_referral_tier, referral_study
         from reach.schema import pct_end_to_end_within_col
+        from reach.spec import check_tier, service_tiers
 
         chosen: dict[str, str] = {}
 
@@ -1146,7 +1256,7 @@ def optimize(
         per_site = None if cost is None else check_amount("--cost", cost)
         if money is not None and per_site is None:
             raise ScenarioError("--budget needs --cost (the cost of a site)", fix="add --cost")
-        from reach.run.analyses import check_tier, service_tiers, siting_study
+        from reach.spec import check_tier, service_tiers
 
         chosen: dict[str, str] = {}
 
@@ -1158,6 +1268,8 @@ def optimize(
             chosen["tier"] = check_tier(scn, name, wanted, option="--tier")
 
         study = _open_study(scenario, out, "optimize", service=service, check=check)
+        from reach.run.analyses import siting_study  # the pipeline, once the names are checked
+
         name = study.service
         result = siting_study(
             study.region, study.base, name, n_sites=n_sites, threshold_min=minutes,
@@ -1372,8 +1484,21 @@ def init_cmd(
         list[str] | None,
         typer.Option("--level", help="More zones: NAME=FILE[:ID_COLUMN[:NAME_COLUMN]]."),
     ] = None,
+    health_label: Annotated[
+        str | None,
+        typer.Option("--health-label", help="Display name of the health service in the reports."),
+    ] = None,
+    school_label: Annotated[
+        str | None,
+        typer.Option("--school-label", help="Display name of the school service in the reports."),
+    ] = None,
     report: Annotated[
-        list[str] | None, typer.Option("--report", help="Report language: en or id.")
+        list[str] | None,
+        typer.Option("--report", help="Report language: en, id, fr (repeat for several)."),
+    ] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option("--currency", help="ISO 4217 code of the alternatives' costs (IDR, USD)."),
     ] = None,
     scenario_file: Annotated[
         str, typer.Option("--scenario-file", help="Scenario file name.")
@@ -1396,10 +1521,17 @@ def init_cmd(
                 raise ScenarioError(
                     f"{opt} {mode!r} is not a mode", fix="use walk, motorbike or car"
                 )
-        langs = list(report or [])
-        for lang in langs:
-            if lang not in ("en", "id"):
-                raise ScenarioError(f"--report {lang!r} is not a language", fix="use en or id")
+        langs = _check_langs(report, option="--report") if report else []
+        if currency is not None:
+            from reach.spec import ScenarioMeta
+
+            try:
+                ScenarioMeta(name="x", currency=currency)
+            except ValueError:
+                raise ScenarioError(
+                    f"--currency {currency!r} is not an ISO 4217 currency code",
+                    fix="give one such as IDR, USD or KMF",
+                ) from None
         if "/" in scenario_file or not scenario_file.endswith(".toml"):
             raise ScenarioError(
                 f"--scenario-file {scenario_file!r} is not a file name ending in .toml",
@@ -1430,11 +1562,12 @@ def init_cmd(
         keep = _where_option(facilities_where or [], "--facilities-where")
         if health is not None:
             services.append(ServiceInput("health", "health", health_mode, health, sheet=sheet,
-                                         tier_column=tier_column, where=keep))  # fmt: skip
+                                         tier_column=tier_column, where=keep,
+                                         label=health_label))  # fmt: skip
         if school is not None:
             services.append(ServiceInput(school_name, "education", school_mode, school,
                                          sheet=sheet, tier_column=tier_column,
-                                         where=keep))  # fmt: skip
+                                         where=keep, label=school_label))  # fmt: skip
         levels = {}
         for text in level or []:
             lname, lpath, lid, lnm = _level_option(text)
@@ -1444,6 +1577,7 @@ def init_cmd(
             population=population, counts=count_spec, osm=osm, roads=roads,
             road_class_column=road_class_column, levels=levels, reports=tuple(langs),
             scenario_file=scenario_file, output=output,
+            currency=currency.strip().upper() if currency else None,
         )  # fmt: skip
         result = init_region(folder, request, overwrite=overwrite)
         _print(f"scenario written: {clean(str(result.scenario))}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-__all__ = ["SEVERITIES", "SUBJECTS", "Finding", "Severity", "Subject"]
+__all__ = ["CHECKS", "SEVERITIES", "SUBJECTS", "Finding", "Severity", "Subject"]
 
 #: How much a finding matters: ``warning`` (a figure may be wrong because of it), ``repaired``
 #: (reach changed the input, e.g. joined a road end; the change is listed), ``info`` (worth
@@ -23,6 +23,35 @@ SEVERITIES: tuple[str, ...] = ("warning", "repaired", "info")
 #: What a finding is about; its ``subject_id`` is that thing's id in the input.
 Subject = Literal["facility", "zone", "road", "layer", "population", "region"]
 SUBJECTS: tuple[str, ...] = ("facility", "zone", "road", "layer", "population", "region")
+
+#: Every check the audit makes, by its stable name. Each has a display name in every report
+#: language (``check.<name>`` in the message catalogues); a finding of any other check is refused.
+CHECKS: tuple[str, ...] = (
+    "duplicate_facility_kept",
+    "duplicate_facility_merged",
+    "facility_impassable",
+    "facility_in_water",
+    "facility_off_grid",
+    "facility_on_barrier",
+    "facility_on_no_data",
+    "facility_without_name",
+    "facility_zero_catchment",
+    "layer_partial_cover",
+    "no_roads",
+    "people_far_from_road",
+    "population_outside_zones",
+    "population_spread_even",
+    "population_total_differs",
+    "population_total_unplaced",
+    "population_zone_empty",
+    "road_components",
+    "road_crossing_kept",
+    "road_crossing_split",
+    "road_end_joined",
+    "road_part_detached",
+    "zone_outside_grid",
+    "zone_partly_outside_grid",
+)
 
 
 @dataclass(frozen=True)
@@ -62,6 +91,8 @@ class Finding:
     unit: str | None = None
 
     def __post_init__(self) -> None:
+        if self.check not in CHECKS:
+            raise ValueError(f"check {self.check!r} is not one of reach.findings.CHECKS")
         if self.severity not in SEVERITIES:
             raise ValueError(f"severity {self.severity!r} is not one of {SEVERITIES}")
         if self.subject not in SUBJECTS:

@@ -572,6 +572,13 @@ _ZONE_ID = Column(
 )
 _ZONE_NAME = Column("zone_name", TEXT, "the zone's name (the same markers in the last two rows)")
 _POPULATION = Column("population", PEOPLE, "people of the service's target population in the row")
+_TARGET = _once(
+    _POPULATION,
+    Column(
+        "target_share", SHARE, "share of everyone the service is for (e.g. school-age children)"
+    ),
+    Column("total_population", PEOPLE, "everyone in the row, before the target share"),
+)
 _ZONE = _once(_SERVICE, _ZONE_ID, _ZONE_NAME)
 _FACILITY_ID = Column("facility_id", TEXT, "the facility's id")
 _NAME = Column("name", TEXT, "the facility's name")
@@ -608,7 +615,7 @@ COVERAGE = TableSchema(
     where="the output folder and each `alternatives/<name>/` (`coverage_<level>.csv`: per "
     "`[[region.zone_levels]]` entry)",
     meaning="per service and zone (then outside zones, all): who reaches a facility, how fast",
-    blocks=(_ZONE, _once(_POPULATION), *_COVERAGE_COUNTS),
+    blocks=(_ZONE, _TARGET, *_COVERAGE_COUNTS),
 )
 
 _FACILITY_MEASURES = (
@@ -653,7 +660,8 @@ ZONES_LAYER = TableSchema(
     where="a layer per service, beside coverage.csv, when the zones have shapes",
     meaning="the coverage.csv rows of the zones (not the last two), without the service",
     blocks=(
-        _once(_ZONE_ID, _ZONE_NAME, _POPULATION),
+        _once(_ZONE_ID, _ZONE_NAME),
+        _TARGET,
         *_COVERAGE_COUNTS,
         _once(_GEOMETRY),
     ),

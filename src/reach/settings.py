@@ -9,6 +9,7 @@ from pathlib import Path
 __all__ = [
     "ALLOW_ENV",
     "DATA_ENV",
+    "LOCALES_ENV",
     "MEMORY_ENV",
     "PROJECT_FILE",
     "PROJECT_MARKERS",
@@ -16,6 +17,7 @@ __all__ = [
     "allowed_roots",
     "available_memory_bytes",
     "data_dir",
+    "extra_locales_dir",
     "project_root",
     "thread_count",
 ]
@@ -36,6 +38,22 @@ def data_dir() -> Path:
         The folder, resolved (it need not exist).
     """
     return Path(os.environ.get(DATA_ENV, "../shared/data")).expanduser().resolve()
+
+
+#: Environment variable naming one more folder of ``<code>.po`` catalogues (a translator's).
+LOCALES_ENV = "REACH_LOCALES"
+
+
+def extra_locales_dir() -> Path | None:
+    """The folder ``$REACH_LOCALES`` names, with more report languages; ``None`` when unset.
+
+    Returns
+    -------
+    Path or None
+        The folder (it need not exist).
+    """
+    text = os.environ.get(LOCALES_ENV, "").strip()
+    return Path(text).expanduser() if text else None
 
 
 #: Environment variable listing more folders (``os.pathsep``-separated) scenario paths may use.

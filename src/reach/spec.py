@@ -26,7 +26,9 @@ from pydantic import (
     model_validator,
 )
 
+from reach.codes import EDUCATION_TIERS, HEALTH_TIERS
 from reach.errors import ScenarioError
+from reach.languages import LOCALES_ENV, available_languages, language_list
 from reach.settings import ALLOW_ENV, DATA_ENV, allowed_roots, data_dir
 
 __all__ = [
@@ -44,8 +46,12 @@ __all__ = [
     "SensitivitySpec",
     "ServiceSpec",
     "ZoneLevelSpec",
+    "check_service",
+    "check_tier",
     "load_scenario",
     "parse_scenario",
+    "service_tiers",
+    "tier_order",
 ]
 
 
@@ -680,7 +686,8 @@ class OutputsSpec(_Strict):
         An ``https://`` tile URL template for a basemap (e.g. an OpenStreetMap tile server).
     reports
         Regional reports (HTML, and PDF with ``report_pdf``) to write, by language:
-        ``["en", "id"]``.
+        ``["en", "id"]``; the maps are written in these languages too (English without).
+        Any language there is a catalogue for (see :mod:`reach.languages`).
     report_pdf
         Also write each report as a PDF (skipped, with a warning, when no PDF engine is
         available).
@@ -696,9 +703,21 @@ class OutputsSpec(_Strict):
     #: A tile URL template for a basemap (e.g. an OpenStreetMap tile server), used online.
     basemap_url: str | None = Field(default=None, pattern=r"^https://[^\s'\"<>]+$")
     #: Regional reports (HTML and PDF) to write, by language: ``["en", "id"]``.
-    reports: list[Literal["en", "id"]] = Field(default_factory=list)
+    reports: list[str] = Field(default_factory=list, max_length=20)
     #: Also write each report as a PDF.
     report_pdf: bool = True
+
+    @field_validator("reports")
+    @classmethod
+    def _languages(cls, value: list[str]) -> list[str]:
+        known = available_languages()
+        for code in value:
+            if code not in known:
+                raise ValueError(
+                    f"no report language {code!r}: use one of {language_list()}, or add a "
+                    f"catalogue {code}.po to the folder ${LOCALES_ENV} names"
+                )
+        return list(dict.fromkeys(value))
 
 
 class ScenarioMeta(_Strict):
@@ -710,10 +729,32 @@ class ScenarioMeta(_Strict):
         The scenario's name (1–200 characters), shown in reports and maps.
     description
         Free text about the scenario.
+    currency
+        The ISO 4217 code of the alternatives' costs (``"IDR"``, ``"USD"``, ``"KMF"``; case
+        does not matter, kept in capitals), one of the currencies CLDR knows (Babel's
+        ``list_currencies``). Reports then write every cost and gain per cost in that currency,
+        in the report's language (``Rp1.500.000.000``). Without it, costs are plain numbers
+        labelled as having no currency.
     """
 
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
+    currency: str | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_4217(cls, value: str | None) -> str | None:
+        """A currency CLDR knows, in capitals; ValueError naming a few known codes otherwise."""
+        if value is None:
+            return None
+        from babel.numbers import list_currencies  # imported only when a currency is given
+
+        code = value.strip().upper()
+        if code not in list_currencies():
+            raise ValueError(
+                f"{value!r} is not an ISO 4217 currency code; give one such as IDR, USD or KMF"
+            )
+        return code
 
 
 # --- operations: what an alternative changes ---------------------------------------------------
@@ -1145,6 +1186,12 @@ Operation = Annotated[
 ]
 
 
+#: Operations that only make access worse: an alternative made of these alone is a stress test.
+STRESS_TEST_OPS: frozenset[str] = frozenset(
+    {"close_facility", "close_road", "suspend_ferry", "season", "vehicle_availability"}
+)
+
+
 class Alternative(_Strict):
     """A named alternative: the baseline plus operations.
 
@@ -1158,7 +1205,15 @@ class Alternative(_Strict):
     description
         Free text about it.
     cost
-        Its cost (≥ 0), for the gain-per-cost columns.
+        Its cost (≥ 0), for the gain-per-cost columns; in the ``[scenario]`` currency when one
+        is given.
+    kind
+        ``"investment"`` (something a planner could build or pay for: facilities, roads,
+        ferries, telemedicine, online learning) or ``"stress_test"`` (access made worse on
+        purpose to see how robust it is: a wet season, few vehicles, closures, a suspended
+        ferry). Reports rank investments among themselves and show stress tests apart, as
+        losses against the baseline. Left out, it is inferred from the operations (see
+        :attr:`resolved_kind`).
     operations
         What it changes, applied in order (at most 1,000).
     """
@@ -1169,7 +1224,28 @@ class Alternative(_Strict):
     )
     description: str = ""
     cost: float | None = Field(default=None, ge=0)
+    kind: Literal["investment", "stress_test"] | None = None
     operations: list[Operation] = Field(default_factory=list, max_length=MAX_OPERATIONS)
+
+    @property
+    def resolved_kind(self) -> Literal["investment", "stress_test"]:
+        """Its ``kind``, or the one its operations imply when it gives none.
+
+        An alternative whose operations are all of :data:`STRESS_TEST_OPS` (closing a facility
+        or a road, suspending a ferry, a season, vehicle availability) — at least one — is a
+        stress test; any other operation (a new or upgraded facility or road, a new ferry, a
+        changed ferry timetable, telemedicine, online learning) makes it an investment, and so
+        does having no operation.
+
+        Returns
+        -------
+        str
+            ``"investment"`` or ``"stress_test"``.
+        """
+        if self.kind is not None:
+            return self.kind
+        ops = {op.op for op in self.operations}
+        return "stress_test" if ops and ops <= STRESS_TEST_OPS else "investment"
 
 
 class ScenarioSpec(_Strict):
@@ -1666,3 +1742,127 @@ def load_scenario(path: str | Path) -> ScenarioSpec:
     p = Path(path)
     text, _ = _read_toml(p)
     return parse_scenario(text, path=p)
+
+
+# --- names a command or the session API checks against the scenario ---------------------------
+
+
+def check_service(
+    scn: ScenarioSpec, service: object, *, option: str = "service", default_first: bool = True
+) -> str:
+    """The named service of ``scn`` (the first when ``service`` is empty and ``default_first``).
+
+    Parameters
+    ----------
+    scn
+        The scenario.
+    service
+        The service's name as the user gave it (any value; ``None`` or ``""`` when not given).
+    option
+        How the user gave it, for the message (e.g. ``"--service"``).
+    default_first
+        Take the scenario's first service when ``service`` is not given; if False, refuse.
+
+    Returns
+    -------
+    str
+        The service's name.
+
+    Raises
+    ------
+    ScenarioError
+        When the scenario has no such service (or none is named and ``default_first`` is
+        False), listing the names it has.
+    """
+    names = [s.name for s in scn.services]
+    if service is None or service == "":
+        if default_first:
+            return names[0]
+        raise ScenarioError(f"{option}: no service named", fix=f"use one of {', '.join(names)}")
+    if not isinstance(service, str) or service not in names:
+        raise ScenarioError(
+            f"{option} {service!r}: the scenario has no such service",
+            fix=f"use one of {', '.join(names)}",
+        )
+    return service
+
+
+def _spec(scn: ScenarioSpec, service: str) -> ServiceSpec:
+    """The service's spec, checked with :func:`check_service`."""
+    return next(s for s in scn.services if s.name == check_service(scn, service))
+
+
+def service_tiers(scn: ScenarioSpec, service: str) -> list[str]:
+    """The tiers a facility of ``service`` may have: its declared ``tiers``, else its kind's.
+
+    Parameters
+    ----------
+    scn
+        The scenario.
+    service
+        The service's name (the first service when empty).
+
+    Returns
+    -------
+    list of str
+        The tiers, in their declared order, or from the top of the kind's referral chain
+        down (e.g. ``hospital`` first).
+
+    Raises
+    ------
+    ScenarioError
+        When the scenario has no such service.
+    """
+    return tier_order(_spec(scn, service))
+
+
+def check_tier(scn: ScenarioSpec, service: str, tier: object, *, option: str = "tier") -> str:
+    """``tier`` if a facility of ``service`` may have it (as the facility files are checked).
+
+    Parameters
+    ----------
+    scn
+        The scenario.
+    service
+        The service's name.
+    tier
+        The tier as the user gave it (any value).
+    option
+        How the user gave it, for the message (e.g. ``"add_facility: tier"``).
+
+    Returns
+    -------
+    str
+        ``tier``.
+
+    Raises
+    ------
+    ScenarioError
+        When the service's tiers (its declared ``tiers``, else its kind's) do not include it,
+        or the scenario has no such service.
+    """
+    tiers = service_tiers(scn, service)
+    if not isinstance(tier, str) or tier not in tiers:
+        raise ScenarioError(
+            f"{option} {tier!r} is not a tier of service {service!r}",
+            fix=f"use one of {', '.join(tiers)}",
+        )
+    return tier
+
+
+def tier_order(spec: ServiceSpec) -> list[str]:
+    """The service's declared tiers, else its kind's, from the top of the chain down.
+
+    Parameters
+    ----------
+    spec
+        The service.
+
+    Returns
+    -------
+    list of str
+        Its tiers, highest first (e.g. ``hospital`` first).
+    """
+    if spec.facilities.tiers:
+        return list(spec.facilities.tiers)
+    return list(HEALTH_TIERS if spec.kind == "health" else EDUCATION_TIERS)

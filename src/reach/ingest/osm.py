@@ -34,8 +34,11 @@ __all__ = [
     "FACILITY_COLUMNS",
     "NON_ROAD_HIGHWAYS",
     "OSM_SUFFIXES",
+    "PLACE_COLUMNS",
+    "PLACE_KINDS",
     "OsmReadReport",
     "read_osm_facilities",
+    "read_osm_places",
     "read_osm_roads",
     "read_osm_roads_with_report",
 ]
@@ -88,6 +91,12 @@ FACILITY_COLUMNS: tuple[str, ...] = (
     "operator",
     "capacity",
 )
+
+#: ``place`` values read as settlements, largest first (the order maps rank their names by).
+PLACE_KINDS: tuple[str, ...] = ("city", "town", "village", "hamlet")
+
+#: Columns of :func:`read_osm_places` (besides ``geometry``).
+PLACE_COLUMNS: tuple[str, ...] = ("osm_id", "name", "place", "population")
 
 _WGS84 = CRS.from_epsg(4326)
 _FORMATS = "OSM XML (.osm), bzip2 OSM XML (.osm.bz2) or OSM PBF (.osm.pbf)"
@@ -525,3 +534,62 @@ def read_osm_facilities(path: str | Path) -> gpd.GeoDataFrame:
     type_rank = gdf["osm_type"].map({"node": 0, "way": 1, "relation": 2})
     order = np.lexsort((gdf["osm_id"].to_numpy(), type_rank.to_numpy()))
     return gdf.iloc[order].reset_index(drop=True)
+
+
+def _population_tag(text: str | None) -> float:
+    """The ``population`` tag as a number (``"12 345"``, ``"12,345"``); NaN when it is not one."""
+    digits = (text or "").replace(",", "").replace(" ", "").replace(".", "")
+    return float(digits) if digits.isdigit() else math.nan
+
+
+def read_osm_places(path: str | Path) -> gpd.GeoDataFrame:
+    """Read named settlements (``place=city|town|village|hamlet`` nodes) from an OSM file.
+
+    Only nodes are read: settlements mapped as areas only (rare for villages) are left out.
+    A node without a ``name`` (or with a blank one) is skipped, as the map has nothing to show
+    for it.
+
+    Parameters
+    ----------
+    path
+        An ``.osm``, ``.osm.bz2`` or ``.osm.pbf`` file.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns :data:`PLACE_COLUMNS` and ``geometry`` (Points, EPSG:4326), sorted by
+        ``osm_id``: ``osm_id`` ``int64``, ``name`` the ``name`` tag (stripped), ``place`` one
+        of :data:`PLACE_KINDS`, ``population`` the ``population`` tag as a number (NaN when
+        absent or not a number). Empty (with these columns) when there is none.
+
+    Raises
+    ------
+    InputError
+        The file is missing, of an unknown type or unreadable.
+    """
+    import geopandas as gpd
+
+    p, fmt = _check_path(path)
+    rows: list[tuple[int, str, str, float, float, float]] = []
+    fp = osmium.FileProcessor(osmium.io.File(str(p), fmt), osmium.osm.NODE).with_filter(
+        KeyFilter("place")
+    )
+    for obj in _iterate(p, fp):
+        node: osmium.osm.Node = obj  # type: ignore[assignment]
+        kind = node.tags.get("place")
+        name = (node.tags.get("name") or "").strip()
+        if kind not in PLACE_KINDS or not name or not node.location.valid():
+            continue
+        population = _population_tag(node.tags.get("population"))
+        rows.append((node.id, name, kind, population, node.location.lon, node.location.lat))
+    rows.sort(key=lambda r: r[0])
+    frame = pd.DataFrame(
+        {
+            "osm_id": pd.Series([r[0] for r in rows], dtype=np.int64),
+            "name": pd.Series([r[1] for r in rows], dtype=object),
+            "place": pd.Series([r[2] for r in rows], dtype=object),
+            "population": pd.Series([r[3] for r in rows], dtype=np.float64),
+        }
+    )
+    xy = np.asarray([(r[4], r[5]) for r in rows], dtype=np.float64).reshape(-1, 2)
+    return gpd.GeoDataFrame(frame, geometry=shapely.points(xy[:, 0], xy[:, 1]), crs=_WGS84)

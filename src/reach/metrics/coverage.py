@@ -195,7 +195,9 @@ def coverage_table(
     Returns
     -------
     pandas.DataFrame
-        One row per zone, then the outside-zones row and the all row.
+        One row per zone, then the outside-zones row and the all row. ``population`` is the
+        service's target population; ``target_share`` and ``total_population`` (everyone,
+        before the share) beside it say so.
 
     Raises
     ------
@@ -267,6 +269,10 @@ def coverage_table(
         p90_time_min=all_q[0, 1],
     )
     frame = pd.concat([frame, pd.DataFrame([all_row])], ignore_index=True)
+    # say in the table itself whose people these are: for a school, only the children
+    at = list(frame.columns).index("population") + 1
+    frame.insert(at, "target_share", float(target_share))
+    frame.insert(at + 1, "total_population", frame["population"] / float(target_share))
     for th in thresholds:
         frame[pct_within_col(th)] = np.where(
             frame["population"] > 0,

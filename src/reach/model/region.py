@@ -124,6 +124,10 @@ class Region:
         How ``[region.population_counts]`` was spread over the grid (``None``: a raster).
     zone_levels
         The ``[[region.zone_levels]]``: more reporting zones, each with its own table.
+    places
+        Named settlements from the region's OSM extract (columns of
+        :func:`reach.ingest.osm.read_osm_places`), drawn on the maps; ``None`` without an
+        extract.
     """
 
     scenario: ScenarioSpec
@@ -143,6 +147,7 @@ class Region:
     population_correction: PopulationCorrection | None = None
     population_counts: SpreadCounts | None = None
     zone_levels: tuple[ZoneLevel, ...] = ()
+    places: gpd.GeoDataFrame | None = None
     _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 

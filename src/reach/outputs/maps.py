@@ -4,17 +4,27 @@ Each page shows, for one service of a run:
 
 * the travel time to the nearest facility, in the service's minute bands;
 * the people who cannot reach a facility, by reason;
-* catchments, coloured so that neighbouring catchments differ;
+* catchment boundaries (a dark and a light line, visible on every band);
 * zones as a choropleth of the share of people within the middle threshold, and their outlines;
-* facilities by tier, each with a popup (name, id, catchment population, load against capacity);
-* for a scenario set, one layer group per alternative (its travel time, its unreachable people
-  and its new facilities),
-  the minutes each populated cell saves against the baseline ("who gains"), and, where
-  telemedicine or online learning is on, the populated cells served only virtually or not at all.
+* place context drawn from the region's own inputs: its roads and ferries, settlement names
+  (the OSM extract's named places, else the zones' names) and facility names, each label shown
+  from the zoom level where it has room (:mod:`reach.outputs.map_context`);
+* facilities by tier (black, grey and white markers, a hue family no band uses), each with a
+  popup (name, id, catchment population, load against capacity);
+* for a scenario set, a group per option (its travel time with its unreachable people and new
+  facilities; the minutes each populated cell saves against the baseline, "who gains"), and,
+  where telemedicine or online learning is on, the cells served only virtually or not at all.
+
+Layers are in collapsible groups (:class:`~reach.outputs.map_layers.LayerPanel`, top right);
+the legend (bottom left) shows only the sections of the layers that are on. Every word is in
+the scenario's report languages (``outputs.reports``; English when empty), numbers in their
+formats; with several languages a switch in the title swaps them in the page
+(:mod:`reach.outputs.map_text`). The colours are checked for readers with deuteranopia,
+protanopia and tritanopia (``tests/test_maps.py``).
 
 Rasters go in as palette PNG images warped to Web Mercator with nearest-neighbour sampling, so
 they line up with Leaflet's map exactly and stay small (never one polygon per cell). All user
-text (facility, zone, tier, scenario and alternative names) is escaped with :func:`html.escape`
+text (facility, zone, place, scenario and option names) is escaped with :func:`html.escape`
 before it reaches the page, and every value handed to JavaScript is JSON with ``<``, ``>``,
 ``&`` and ``'`` escaped. Offline pages embed Leaflet (:mod:`reach.outputs.map_assets`) and make
 no network request. Element ids are numbered in tree order, so a run gives byte-identical pages.
@@ -23,7 +33,6 @@ no network request. Element ids are numbered in tree order, so a run gives byte-
 from __future__ import annotations
 
 import base64
-import colorsys
 import datetime as dt
 import html
 import io
@@ -31,7 +40,8 @@ import itertools
 import json
 import math
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,9 +61,26 @@ from rasterio.transform import array_bounds
 from rasterio.warp import Resampling, reproject, transform_bounds
 
 from reach.codes import EDUCATION_TIERS, HEALTH_TIERS, REASON_LABELS, REASON_REACHED
+from reach.ingest.osm import PLACE_KINDS
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID
 from reach.metrics.virtual import NEITHER, VIRTUAL_ONLY, classify_access
+from reach.outputs.i18n import Locale
 from reach.outputs.map_assets import InlineLeaflet
+from reach.outputs.map_context import (
+    encode_lines,
+    label_min_zooms,
+    label_width_px,
+    road_class_lines,
+)
+from reach.outputs.map_layers import (
+    LayerPanel,
+    MapLabels,
+    PanelEntry,
+    PanelGroup,
+    Polylines,
+    script_json,
+)
+from reach.outputs.map_text import MapText, tier_word
 from reach.outputs.write import write_text_atomic
 from reach.schema import catchment_within_col, within_col
 
@@ -64,11 +91,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MAX_IMAGE_PX",
+    "REASON_COLOURS",
     "FacilityMarkers",
     "HtmlControl",
-    "catchment_colours",
     "gain_codes",
     "map_file_name",
+    "map_languages",
     "render_map",
     "service_map",
     "write_maps",
@@ -79,52 +107,109 @@ DEFAULT_MAX_IMAGE_PX = 2048
 
 _WEB_MERCATOR = "EPSG:3857"
 _ZONES_PANE = "reach-zones"
+_ROADS_PANE = "reach-roads"
+_LINES_PANE = "reach-lines"
+_LABELS_PANE = "reach-labels"
 _FACILITY_PANE = "markerPane"
 
-# colours (RGB hex); code 0 of every image is transparent
-_TIME_ANCHORS = ("#1a9641", "#a6d96a", "#ffffbf", "#fdae61", "#d7191c", "#7a0177")
-_REASON_COLOURS = {
-    1: "#6a3d9a",  # beyond the time limit
-    2: "#e7298a",  # no route
-    3: "#8c510a",  # on a barrier
-    4: "#252525",  # water with no ferry
-    5: "#969696",  # outside the data
+# Colours (RGB hex); code 0 of every image is transparent. Checked for colour-blind readers by
+# tests/test_maps.py (CAM02-UCS distances under simulated deuteranopia, protanopia, tritanopia).
+# Travel time: viridis, light (near) to dark (far): its lightness rises steadily, so every
+# band differs in lightness whatever the reader's colour vision (a green-to-red ramp does not).
+_TIME_ANCHORS = ("#fde725", "#5ec962", "#21918c", "#3b528b", "#440154")
+_TIME_OPACITY = 0.75
+# Unreachable people: apart from every time band and from each other, in every colour vision;
+# "beyond the time limit" is black, past the darkest band.
+#: Colour of each unreachable reason code (``reach.codes.REASON_*``) on the maps.
+REASON_COLOURS: dict[int, str] = {
+    1: "#111111",  # beyond the time limit
+    2: "#ff00ff",  # no route
+    3: "#a6611a",  # on a barrier
+    4: "#00ffff",  # water with no ferry
+    5: "#666666",  # outside the data
 }
-_REASON_WORDS = {
-    1: "beyond the time limit",
-    2: "no route (no road, path or ferry out)",
-    3: "on a barrier",
-    4: "on water with no ferry",
-    5: "outside the land-cover data",
-}
+_REASON_OPACITY = 0.95
 _GAIN_BANDS_MIN = (0.5, 5.0, 15.0, 30.0, 60.0)
 _GAIN_COLOURS = ("#a1dab4", "#41b6c4", "#2c7fb8", "#253494", "#081d58")
 _NEWLY_REACHED = "#ffd700"
 _SLOWER = "#fd8d3c"
 _NO_LONGER_REACHED = "#bd0026"
+_GAIN_OPACITY = 0.9
 _VIRTUAL_COLOURS = {VIRTUAL_ONLY: "#b2abd2", NEITHER: "#e31a1c"}
 _CHOROPLETH_BINS_PCT = (20.0, 40.0, 60.0, 80.0)
-_CHOROPLETH_ANCHORS = ("#fff5eb", "#2171b5")
-_NO_PEOPLE = "#bdbdbd"
-_TIER_COLOURS = ("#e41a1c", "#ff7f00", "#ffd92f", "#4daf4a", "#377eb8", "#984ea3", "#a65628")
-_CATCHMENT_COLOURS = 9
-_MODE_WORDS = {"walk": "on foot", "motorbike": "by motorbike", "car": "by car"}
+_CHOROPLETH_ANCHORS = ("#fff5eb", "#08306b")
+_CHOROPLETH_OPACITY = 0.65
+# catchment boundaries: a dark line on one side of each boundary and a light one on the other
+_CATCHMENT_LINE = ("#111111", "#ffffff")
+# facility markers by tier rank (fill, outline, outline weight, radius): black, grey and white,
+# a family no band, reason or gain colour uses, with the outline of the opposite lightness
+_TIER_STYLES = (
+    ("#111111", "#ffffff", 2.0, 8.0),
+    ("#666666", "#ffffff", 2.0, 7.0),
+    ("#ffffff", "#111111", 2.0, 6.0),
+    ("#ffffff", "#111111", 1.5, 4.5),
+)
+_NEW_FACILITY_OUTLINE = "#e41a1c"
+# roads: (class, [strokes]) drawn bottom to top; a light core in a dark casing shows on any band
+_ROAD_STYLES: dict[str, list[dict[str, object]]] = {
+    "track": [{"color": "#4d4d4d", "weight": 1.0, "opacity": 0.8, "dashArray": "3 3"}],
+    "other": [
+        {"color": "#4d4d4d", "weight": 2.6, "opacity": 0.85},
+        {"color": "#ffffff", "weight": 1.0, "opacity": 0.95},
+    ],
+    "main": [
+        {"color": "#262626", "weight": 4.6, "opacity": 0.9},
+        {"color": "#fff3c4", "weight": 2.4, "opacity": 1.0},
+    ],
+    "ferry": [{"color": "#08306b", "weight": 2.0, "opacity": 0.9, "dashArray": "7 5"}],
+}
+_ROAD_WORDS = {
+    "main": "map.road_main",
+    "other": "map.road_other",
+    "track": "map.road_track",
+    "ferry": "map.ferry",
+}
+# label ranks (lower first): place kinds and facility tier ranks
+_PLACE_RANK = {"zone": 0.0, "city": 0.0, "town": 1.0, "village": 3.0, "hamlet": 5.0}
+_LABEL_MIN_ZOOM = 7
+# longest label (characters) of a legend section drawn in two columns
+_TWO_COLUMN_CHARS = 16
+_LABEL_MAX_ZOOM = 17
 
 _CSS = """
-.reach-title, .reach-legend { background: rgba(255,255,255,0.92); padding: 6px 9px;
-  border-radius: 5px; box-shadow: 0 1px 5px rgba(0,0,0,0.4); color: #222;
-  font: 13px/1.35 system-ui, sans-serif; }
-.reach-title { font-size: 15px; max-width: 60vw; }
-.reach-title .reach-sub { font-size: 12px; color: #555; }
-.reach-legend { max-height: 60vh; overflow-y: auto; max-width: 300px; }
-.reach-legend summary { cursor: pointer; }
-.reach-legend h4 { margin: 6px 0 2px; font-size: 12px; }
-.reach-legend div { font-size: 12px; white-space: nowrap; }
-.reach-legend i { display: inline-block; width: 14px; height: 11px; margin-right: 5px;
-  vertical-align: -1px; border: 1px solid rgba(0,0,0,0.25); }
-.reach-legend i.reach-dot { border-radius: 50%; width: 11px; border: 1px solid #222; }
+.reach-title, .reach-legend, .reach-layers { background: rgba(255,255,255,0.94);
+  padding: 5px 8px; border-radius: 5px; box-shadow: 0 1px 5px rgba(0,0,0,0.4); color: #222;
+  font: 12px/1.3 system-ui, sans-serif; }
+.reach-title { font-size: 14px; max-width: min(440px, 40vw); max-height: 110px; overflow: auto; }
+.reach-title .reach-sub { font-size: 12px; color: #444; }
+.reach-langs { margin-top: 4px; font-size: 12px; }
+.reach-langs button { font: inherit; padding: 1px 6px; margin-left: 2px; cursor: pointer;
+  border: 1px solid #888; border-radius: 3px; background: #fff; }
+.reach-langs button[aria-pressed="true"] { background: #222; color: #fff; border-color: #222; }
+.reach-legend { max-height: calc(100vh - 170px); overflow-y: auto; max-width: 250px; }
+.reach-layers { max-height: calc(100vh - 110px); overflow-y: auto; max-width: 290px; }
+.reach-legend summary, .reach-layers summary { cursor: pointer; }
+.reach-layers details.reach-group { margin: 3px 0 0 2px; }
+.reach-layers details.reach-group > summary { font-weight: 600; }
+.reach-layers label { display: block; margin-left: 12px; white-space: nowrap; cursor: pointer; }
+.reach-legend h4 { margin: 5px 0 1px; font-size: 12px; }
+.reach-legend .reach-items { display: grid; grid-template-columns: auto auto; column-gap: 8px; }
+.reach-legend .reach-items.reach-one { grid-template-columns: auto; }
+.reach-legend .reach-items div { font-size: 11.5px; white-space: nowrap; }
+.reach-legend i { display: inline-block; width: 13px; height: 10px; margin-right: 4px;
+  vertical-align: -1px; border: 1px solid rgba(0,0,0,0.3); }
+.reach-legend i.reach-dot { border-radius: 50%; width: 9px; height: 9px; border-width: 2px; }
+.reach-legend i.reach-line { height: 0; border: 0; width: 16px; vertical-align: 3px; }
+.reach-legend i.reach-none { background: transparent; border: 1px dashed #333; }
 .reach-popup table { border-collapse: collapse; }
 .reach-popup th { text-align: left; padding-right: 8px; font-weight: 600; }
+.reach-label { white-space: nowrap; font: 11px/1 system-ui, sans-serif; color: #111;
+  margin: -6px 0 0 7px; text-shadow: 0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff; }
+.reach-label.reach-facility-label { font-weight: 600; }
+.reach-label.reach-place-city, .reach-label.reach-place-town,
+.reach-label.reach-place-zone { font-size: 12.5px; font-weight: 700; }
+.reach-label.reach-place-village, .reach-label.reach-place-hamlet { font-style: italic;
+  color: #333; }
 """
 
 
@@ -135,14 +220,6 @@ _CSS = """
 def _esc(value: object) -> str:
     """``html.escape`` of any value's text (quotes too)."""
     return html.escape(str(value), quote=True)
-
-
-def _js(value: object) -> str:
-    """JSON for a ``<script>`` element: ``<``, ``>``, ``&`` and ``'`` as ``\\uXXXX`` escapes."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    for char, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027")):
-        text = text.replace(char, code)
-    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def _rgb(colour: str) -> tuple[int, int, int]:
@@ -168,24 +245,6 @@ def _ramp(anchors: Sequence[str], n: int) -> list[str]:
     return out
 
 
-def _catchment_palette(n: int) -> list[str]:
-    """``n`` distinct colours: golden-ratio steps of hue at two lightness levels."""
-    out = []
-    for k in range(n):
-        hue = (k * 0.618033988749895) % 1.0
-        light = 0.55 if k % 2 == 0 else 0.42
-        out.append(_hex([255 * v for v in colorsys.hls_to_rgb(hue, light, 0.65)]))
-    return out
-
-
-def _fmt_min(value: float) -> str:
-    return f"{value:g}"
-
-
-def _fmt_people(value: float) -> str:
-    return f"{value:,.0f}" if np.isfinite(value) else "–"
-
-
 def _today() -> str:
     """Today's date (UTC), or that of ``SOURCE_DATE_EPOCH`` when set (reproducible builds)."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
@@ -198,6 +257,11 @@ def _middle_threshold(spec: ServiceSpec) -> float:
     """The middle of the service's thresholds (the one alternatives are ranked by)."""
     th = sorted(spec.thresholds_min)
     return float(th[len(th) // 2])
+
+
+def _display_name(labels: dict[str, str], name: str, loc: Locale) -> str:
+    """A display name in the language (a scenario ``label``), else English, else ``name``."""
+    return labels.get(loc.lang) or labels.get("en") or name
 
 
 def map_file_name(service: str) -> str:
@@ -214,6 +278,22 @@ def map_file_name(service: str) -> str:
         ``map_<service>.html`` (a file name, without a folder).
     """
     return f"map_{service}.html"
+
+
+def map_languages(run: RunResult) -> list[str]:
+    """The languages of a run's maps: the scenario's report languages, else English.
+
+    Parameters
+    ----------
+    run
+        A finished run.
+
+    Returns
+    -------
+    list of str
+        Language codes, the first the one the pages open in.
+    """
+    return list(run.scenario.outputs.reports) or ["en"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -311,9 +391,10 @@ def _overlay(
     *,
     name: str,
     opacity: float,
+    z_index: int,
     show: bool = True,
     sparse: bool = False,
-    control: bool = True,
+    pane: str = "overlayPane",
 ) -> folium.raster_layers.ImageOverlay:
     image = _warp(codes, grid, frame, sparse=sparse)
     return folium.raster_layers.ImageOverlay(
@@ -321,10 +402,12 @@ def _overlay(
         bounds=frame.bounds,
         name=_esc(name),
         show=show,
-        control=control,
+        control=False,
         opacity=opacity,
         pixelated=True,
         interactive=False,
+        z_index=z_index,
+        pane=pane,
     )
 
 
@@ -336,11 +419,20 @@ def _time_codes(time_min: np.ndarray, thresholds_min: Sequence[float]) -> np.nda
     return np.where(np.isfinite(t), band, 0).astype(np.uint8)
 
 
-def _time_bands(thresholds_min: Sequence[float]) -> tuple[list[str], list[str]]:
+def _time_bands(thresholds_min: Sequence[float], text: MapText) -> tuple[list[str], list[str]]:
+    """Escaped HTML label and colour of each travel-time band (as :func:`_time_codes`)."""
     th = sorted(thresholds_min)
-    labels = [f"≤ {_fmt_min(th[0])} min"]
-    labels += [f"{_fmt_min(a)}–{_fmt_min(b)} min" for a, b in itertools.pairwise(th)]
-    labels.append(f"> {_fmt_min(th[-1])} min")
+    labels = [text.html(lambda loc: loc.t("within", minutes=loc.threshold(th[0])))]
+    for a, b in itertools.pairwise(th):
+        labels.append(
+            text.html(
+                lambda loc, a=a, b=b: loc.t(
+                    "band", low=loc.number(a, 0 if float(a).is_integer() else 1),
+                    high=loc.threshold(b),
+                )
+            )
+        )  # fmt: skip
+    labels.append(text.html(lambda loc: loc.t("beyond", minutes=loc.threshold(th[-1]))))
     return labels, _ramp(_TIME_ANCHORS, len(labels))
 
 
@@ -382,48 +474,40 @@ def gain_codes(base_min: np.ndarray, alt_min: np.ndarray, populated: np.ndarray)
     return codes
 
 
-def _gain_legend() -> tuple[list[str], list[str]]:
+def _gain_legend(text: MapText) -> tuple[list[str], list[str]]:
     e = _GAIN_BANDS_MIN
-    labels = [f"{_fmt_min(a)}–{_fmt_min(b)} min faster" for a, b in itertools.pairwise(e)]
-    labels.append(f"> {_fmt_min(e[-1])} min faster")
-    labels += ["newly reached", "slower", "no longer reached"]
+
+    def faster(a: float, b: float) -> Callable[[Locale], str]:
+        return lambda loc: loc.t(
+            "map.faster", low=loc.number(a, 0 if a.is_integer() else 1), high=loc.threshold(b)
+        )
+
+    labels = [text.html(faster(a, b)) for a, b in itertools.pairwise(e)]
+    labels.append(text.html(lambda loc: loc.t("map.faster_more", minutes=loc.threshold(e[-1]))))
+    labels += [
+        text.html(lambda loc, key=key: loc.t(key))
+        for key in ("map.newly_reached", "map.slower", "map.no_longer_reached")
+    ]
     return labels, [*_GAIN_COLOURS, _NEWLY_REACHED, _SLOWER, _NO_LONGER_REACHED]
 
 
-def catchment_colours(label: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Colour number (0 … k-1) per facility so that touching catchments get different colours.
-
-    Parameters
-    ----------
-    label
-        ``int`` per cell (flat or ``shape``): the facility row of each cell, ``-1`` for none.
-    shape
-        ``(rows, cols)`` of the grid.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``int64`` per facility (``max(label) + 1`` entries): a greedy colouring of the graph of
-        catchments that share a cell edge, in facility order, so it is deterministic.
-    """
+def _catchment_line_codes(label: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Catchment boundaries as codes: 1 (dark) on one side of each boundary, 2 (light) on the
+    other, 0 elsewhere, so the line shows on light and dark bands alike."""
     lab = np.asarray(label).reshape(shape)
-    n = int(lab.max()) + 1 if lab.size else 0
-    if n <= 0:
-        return np.zeros(0, dtype=np.int64)
-    pairs = []
-    for left, right in ((lab[:, :-1], lab[:, 1:]), (lab[:-1, :], lab[1:, :])):
-        touch = (left != right) & (left >= 0) & (right >= 0)
-        pairs.append(np.stack([left[touch], right[touch]], axis=1))
-    edges = np.unique(np.sort(np.concatenate(pairs), axis=1), axis=0)
-    neighbours: list[set[int]] = [set() for _ in range(n)]
-    for a, b in edges.tolist():
-        neighbours[int(a)].add(int(b))
-        neighbours[int(b)].add(int(a))
-    colour = np.full(n, -1, dtype=np.int64)
-    for i in range(n):
-        used = {int(colour[j]) for j in neighbours[i] if colour[j] >= 0}
-        colour[i] = next(c for c in range(len(used) + 1) if c not in used)
-    return colour
+    codes = np.zeros(shape, dtype=np.uint8)
+    right = lab[:, :-1] != lab[:, 1:]
+    down = lab[:-1, :] != lab[1:, :]
+    light = np.zeros(shape, dtype=bool)
+    light[:, 1:] |= right
+    light[1:, :] |= down
+    dark = np.zeros(shape, dtype=bool)
+    dark[:, :-1] |= right
+    dark[:-1, :] |= down
+    codes[light] = 2
+    codes[dark] = 1
+    codes[lab < 0] = 0
+    return codes.ravel()
 
 
 # --------------------------------------------------------------------------------------------
@@ -482,8 +566,8 @@ class FacilityMarkers(Layer):
     ) -> None:
         super().__init__(name=name, overlay=True, control=control, show=show)
         self._name = "FacilityMarkers"
-        self.rows_json = _js(rows)
-        self.style_json = _js(style)
+        self.rows_json = script_json(rows)
+        self.style_json = script_json(style)
 
 
 class HtmlControl(MacroElement):
@@ -522,13 +606,13 @@ class HtmlControl(MacroElement):
     def __init__(self, html_text: str, *, position: str, css_class: str) -> None:
         super().__init__()
         self._name = "HtmlControl"
-        self.html_json = _js(html_text)
-        self.position_json = _js(position)
-        self.css_class_json = _js(css_class)
+        self.html_json = script_json(html_text)
+        self.position_json = script_json(position)
+        self.css_class_json = script_json(css_class)
 
 
 class _PageStyle(MacroElement):
-    """The page's own CSS (titles, legend, popups)."""
+    """The page's own CSS (titles, legend, layers, labels, popups, languages)."""
 
     _template = Template(
         """
@@ -538,10 +622,44 @@ class _PageStyle(MacroElement):
         """
     )
 
-    def __init__(self) -> None:
+    def __init__(self, css: str) -> None:
         super().__init__()
         self._name = "PageStyle"
-        self.css = _CSS
+        self.css = css
+
+
+class _LanguageSwitch(MacroElement):
+    """The script behind the language buttons: sets ``data-reach-lang`` and the page title."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (titles, first) {
+            var root = document.documentElement;
+            function set(lang) {
+                root.setAttribute("data-reach-lang", lang);
+                root.lang = lang;
+                document.title = titles[lang];
+                document.querySelectorAll("[data-reach-set-lang]").forEach(function (b) {
+                    var on = b.getAttribute("data-reach-set-lang") === lang;
+                    b.setAttribute("aria-pressed", on ? "true" : "false");
+                });
+            }
+            document.addEventListener("click", function (event) {
+                var button = event.target.closest && event.target.closest("[data-reach-set-lang]");
+                if (button) { set(button.getAttribute("data-reach-set-lang")); }
+            }, true);
+            set(first);
+        })({{ this.titles_json }}, {{ this.first_json }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, titles: dict[str, str]) -> None:
+        super().__init__()
+        self._name = "LanguageSwitch"
+        self.titles_json = script_json(titles)
+        self.first_json = script_json(next(iter(titles)))
 
 
 def _round_coords(geom: shapely.Geometry, decimals: int = 5) -> shapely.Geometry:
@@ -549,7 +667,7 @@ def _round_coords(geom: shapely.Geometry, decimals: int = 5) -> shapely.Geometry
 
 
 def _zone_features(
-    run: RunResult, result: ServiceResult, threshold_min: float
+    run: RunResult, result: ServiceResult, threshold_min: float, text: MapText
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """GeoJSON features of the zones with their choropleth style and escaped tooltip."""
     zones = run.region.zones
@@ -575,45 +693,43 @@ def _zone_features(
             people = float(row["population"])
             if people > 0 and col in row.index:
                 pct = 100.0 * float(row[col]) / people
+        style: dict[str, object] = {"color": "#333333", "weight": 1}
         if np.isfinite(pct):
             fill = colours[int(np.searchsorted(_CHOROPLETH_BINS_PCT, pct, side="right"))]
-            pct_text = f"{pct:.1f} %"
+            style |= {"fillColor": fill, "fillOpacity": _CHOROPLETH_OPACITY}
+            share = text.html(
+                lambda loc, pct=pct: loc.t(
+                    "map.share_within", pct=loc.pct(pct, 1), minutes=loc.threshold(threshold_min)
+                )
+            )
         else:
-            fill, pct_text = _NO_PEOPLE, "no people"
-        tooltip = (
-            f"<b>{_esc(name)}</b> ({_esc(zone_id)})<br>"
-            f"{_fmt_people(people)} people<br>"
-            f"{pct_text} within {_fmt_min(threshold_min)} min"
-        )
+            style |= {"fillOpacity": 0.0, "dashArray": "4 3"}
+            share = text.html(lambda loc: loc.t("map.no_people"))
+        people_html = text.html(lambda loc, p=people: loc.t("map.people", people=loc.number(p)))
+        tooltip = f"<b>{_esc(name)}</b> ({_esc(zone_id)})<br>{people_html}<br>{share}"
         simple = _round_coords(geom.simplify(cell_deg / 2, preserve_topology=True))
         features.append(
             {
                 "type": "Feature",
                 "geometry": json.loads(shapely.to_geojson(simple)),
-                "properties": {
-                    "tooltip": tooltip,
-                    "style": {
-                        "color": "#333333",
-                        "weight": 1,
-                        "fillColor": fill,
-                        "fillOpacity": 0.65,
-                    },
-                },
+                "properties": {"tooltip": tooltip, "style": style},
             }
         )
     return features, colours
 
 
 def _zone_layers(
-    run: RunResult, result: ServiceResult, threshold_min: float
-) -> tuple[list[Layer], list[str]]:
-    features, colours = _zone_features(run, result, threshold_min)
+    run: RunResult, result: ServiceResult, threshold_min: float, text: MapText
+) -> tuple[Layer | None, Layer | None, list[str]]:
+    """The zone choropleth, the zone outlines and the choropleth's colours (or Nones)."""
+    features, colours = _zone_features(run, result, threshold_min, text)
     if not features:
-        return [], []
+        return None, None, []
     choropleth = folium.GeoJson(
         {"type": "FeatureCollection", "features": features},
-        name=_esc(f"Zones: % within {_fmt_min(threshold_min)} min"),
+        name="zones",
         show=False,
+        control=False,
         on_each_feature=JsCode(
             "function (feature, layer) {"
             " layer.bindTooltip(feature.properties.tooltip, {sticky: true}); }"
@@ -630,12 +746,13 @@ def _zone_layers(
     ]
     outlines = folium.GeoJson(
         {"type": "FeatureCollection", "features": outline_features},
-        name="Zone boundaries",
+        name="zone boundaries",
         show=True,
+        control=False,
         pane=_ZONES_PANE,
         interactive=False,
     )
-    return [choropleth, outlines], colours
+    return choropleth, outlines, colours
 
 
 def _tier_order(tables: Sequence[pd.DataFrame]) -> list[str]:
@@ -647,48 +764,69 @@ def _tier_order(tables: Sequence[pd.DataFrame]) -> list[str]:
     return known + sorted(tiers - set(known))
 
 
-def _tier_colour(tier: str, tiers: Sequence[str]) -> str:
-    return _TIER_COLOURS[tiers.index(tier) % len(_TIER_COLOURS)]
+def _tier_style(tier: str, tiers: Sequence[str]) -> tuple[str, str, float, float]:
+    """(fill, outline, outline weight, radius) of a tier's markers, by its rank."""
+    return _TIER_STYLES[min(tiers.index(tier), len(_TIER_STYLES) - 1)]
 
 
-def _facility_popup(row: pd.Series, spec: ServiceSpec) -> str:
+def _facility_popup(row: pd.Series, spec: ServiceSpec, text: MapText) -> str:
     top = max(spec.thresholds_min)
     catch = float(row["catchment_population"])
     col = catchment_within_col(top)
     within = float(row[col]) if col in row.index else float("nan")
     mean_t = float(row["catchment_mean_time_min"])
     capacity = float(row["capacity"])
-    if np.isfinite(capacity) and capacity > 0:
-        pct = 100.0 * catch / capacity
-        load = f"{_fmt_people(catch)} / {_fmt_people(capacity)} ({pct:.{0 if pct >= 10 else 1}f} %)"
-    else:
-        load = f"{_fmt_people(catch)} (no capacity given)"
-    whom = "people" if spec.target_share == 1 else f"people ({spec.target_share:.0%} target share)"
+    tier = str(row["tier"])
+    share = spec.target_share
+
+    def whom(loc: Locale) -> str:
+        if share == 1:
+            return loc.t("map.people", people=loc.number(catch))
+        return loc.t("map.people_share", people=loc.number(catch), share=loc.pct(100 * share, 0))
+
+    def load(loc: Locale) -> str:
+        if np.isfinite(capacity) and capacity > 0:
+            pct = 100.0 * catch / capacity
+            return (
+                f"{loc.number(catch)} / {loc.number(capacity)} "
+                f"({loc.pct(pct, 0 if pct >= 10 else 1)})"
+            )
+        return loc.t("map.no_capacity", people=loc.number(catch))
+
     rows = [
         ("ID", _esc(row["facility_id"])),
-        ("Tier", _esc(row["tier"])),
-        ("Catchment", f"{_fmt_people(catch)} {whom}"),
-        (f"within {_fmt_min(top)} min", _fmt_people(within)),
-        ("Mean time", f"{mean_t:.0f} min" if np.isfinite(mean_t) else "–"),
-        ("Load / capacity", load),
+        (text.html(lambda loc: loc.t("map.tier")), text.html(lambda loc: tier_word(loc, tier))),
+        (text.html(lambda loc: loc.t("map.catchment")), text.html(whom)),
+        (
+            text.html(lambda loc: loc.t("map.within", minutes=loc.threshold(top))),
+            text.html(lambda loc: loc.number(within)),
+        ),
+        (text.html(lambda loc: loc.t("mean_time")), text.html(lambda loc: loc.minutes(mean_t))),
+        (text.html(lambda loc: loc.t("map.load")), text.html(load)),
     ]
     body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    note = "" if bool(row["on_grid"]) else "<br><i>outside the analysis grid: not used</i>"
+    note = ""
+    if not bool(row["on_grid"]):
+        note = f"<br><i>{text.html(lambda loc: loc.t('map.off_grid'))}</i>"
     return f'<div class="reach-popup"><b>{_esc(row["name"])}</b><table>{body}</table>{note}</div>'
 
 
-def _facility_rows(table: pd.DataFrame, spec: ServiceSpec, css_prefix: str) -> list[list[object]]:
+def _facility_rows(
+    table: pd.DataFrame, spec: ServiceSpec, css_prefix: str, text: MapText
+) -> list[list[object]]:
     rows: list[list[object]] = []
     for i, (_, row) in enumerate(table.iterrows()):
         lat, lon = float(row["lat"]), float(row["lon"])
         if not (np.isfinite(lat) and np.isfinite(lon)):
             continue
+        tier = str(row["tier"])
+        tier_html = text.html(lambda loc, tier=tier: tier_word(loc, tier))
         rows.append(
             [
                 round(lat, 6),
                 round(lon, 6),
-                _facility_popup(row, spec),
-                f"{_esc(row['name'])} ({_esc(row['tier'])})",
+                _facility_popup(row, spec, text),
+                f"{_esc(row['name'])} ({tier_html})",
                 f"reach-facility {css_prefix}{int(row.get('_row', i))}",
                 not bool(row["on_grid"]),
             ]
@@ -696,24 +834,70 @@ def _facility_rows(table: pd.DataFrame, spec: ServiceSpec, css_prefix: str) -> l
     return rows
 
 
-def _marker_style(colour: str, *, rank: int, new: bool) -> dict[str, object]:
+def _marker_style(tier: str, tiers: Sequence[str], *, new: bool) -> dict[str, object]:
+    fill, outline, weight, radius = _tier_style(tier, tiers)
     return {
-        "radius": max(5, 8 - rank) + (2 if new else 0),
-        "color": colour if new else "#222222",
-        "weight": 3 if new else 1.2,
-        "fillColor": "#ffffff" if new else colour,
-        "fillOpacity": 0.95,
+        "radius": radius + (2 if new else 0),
+        "color": _NEW_FACILITY_OUTLINE if new else outline,
+        "weight": 3 if new else weight,
+        "fillColor": fill,
+        "fillOpacity": 1.0,
+        "opacity": 1.0,
         "pane": _FACILITY_PANE,
     }
 
 
-def _legend_html(sections: Sequence[tuple[str, Sequence[tuple[str, str]], bool]]) -> str:
-    """Legend from (escaped heading, [(colour, escaped label)], dots) sections."""
-    parts = ["<details open><summary><b>Legend</b></summary>"]
-    for heading, items, dots in sections:
-        parts.append(f"<h4>{heading}</h4>")
-        cls = ' class="reach-dot"' if dots else ""
-        parts += [f'<div><i{cls} style="background:{c}"></i>{label}</div>' for c, label in items]
+@dataclass(frozen=True)
+class _Section:
+    """One legend section: its key (shown while a layer naming it is on), heading, items.
+
+    ``items`` are ``(kind, colour, label_html)`` with kind ``box``, ``dot``, ``line`` or
+    ``none``; ``colour`` is ``fill`` or ``fill/outline`` for dots.
+    """
+
+    key: str
+    heading_html: str
+    items: tuple[tuple[str, str, str], ...]
+    opacity: float = 1.0
+
+
+def _swatch(kind: str, colour: str, opacity: float) -> str:
+    data = f'data-reach-colour="{colour}" data-reach-opacity="{opacity:g}"'
+    if kind == "dot":
+        fill, outline = colour.split("/")
+        return f'<i class="reach-dot" {data} style="background:{fill};border-color:{outline}"></i>'
+    if kind == "line":
+        return f'<i class="reach-line" {data} style="border-top:3px solid {colour}"></i>'
+    if kind == "none":
+        return f'<i class="reach-none" {data}></i>'
+    return f'<i {data} style="background:{colour};opacity:{opacity:g}"></i>'
+
+
+def _label_texts(label_html: str) -> list[str]:
+    """The text of a label in each of its languages (escaped)."""
+    spans = re.findall(r'<span lang="[^"]*">([^<]*)</span>', label_html)
+    return spans or [re.sub(r"<[^>]*>", "", label_html)]
+
+
+def _legend_html(title_html: str, sections: Sequence[_Section]) -> str:
+    """The legend: a collapsible list of sections, each hidden until a layer of it is on."""
+    parts = [f"<details open><summary><b>{title_html}</b></summary>"]
+    for sec in sections:
+        # two columns for long lists of short labels (in every language), else one
+        longest = max(
+            (len(html.unescape(t)) for _, _, lab in sec.items for t in _label_texts(lab)),
+            default=0,
+        )
+        two = len(sec.items) > 4 and longest <= _TWO_COLUMN_CHARS
+        cls = "reach-items" if two else "reach-items reach-one"
+        items = "".join(
+            f"<div>{_swatch(kind, colour, sec.opacity)}{label}</div>"
+            for kind, colour, label in sec.items
+        )
+        parts.append(
+            f'<section data-reach-legend="{sec.key}" hidden><h4>{sec.heading_html}</h4>'
+            f'<div class="{cls}">{items}</div></section>'
+        )
     return "".join(parts) + "</details>"
 
 
@@ -728,6 +912,7 @@ class _Context:
     grid: AnalysisGrid
     frame: _Frame
     spec: ServiceSpec
+    text: MapText
     populated: np.ndarray
     middle_min: float
     tiers: list[str]
@@ -739,24 +924,36 @@ class _Context:
         """An image layer of ``codes`` on this map's frame."""
         return _overlay(codes, colours, self.grid, self.frame, **kw)
 
-    def time_overlay(self, result: ServiceResult, name: str, **kw: Any) -> Layer:
+    def time_overlay(self, result: ServiceResult, **kw: Any) -> Layer:
         codes = _time_codes(result.search.time_min, self.spec.thresholds_min)
-        return self.overlay(codes, self.band_colours, name=name, opacity=0.75, **kw)
+        return self.overlay(
+            codes, self.band_colours, name="travel time", opacity=_TIME_OPACITY, **kw
+        )
+
+    def unreachable_overlay(self, result: ServiceResult, **kw: Any) -> tuple[Layer, set[int]]:
+        codes = _unreachable_codes(result, self.populated)
+        layer = self.overlay(
+            codes, self.reason_colours, name="unreachable people", opacity=_REASON_OPACITY,
+            sparse=True, **kw,
+        )  # fmt: skip
+        return layer, set(np.unique(codes).tolist()) - {0}
 
     def facility_layers(
-        self, table: pd.DataFrame, *, css_prefix: str, label: str, new: bool
-    ) -> list[Layer]:
-        """One marker layer per tier (``_row`` = the row in the service's facility table)."""
-        layers: list[Layer] = []
-        for rank, tier in enumerate(self.tiers):
+        self, table: pd.DataFrame, *, css_prefix: str, new: bool
+    ) -> list[tuple[str, Layer]]:
+        """(tier, marker layer) per tier (``_row`` = the row in the service's facility table)."""
+        layers: list[tuple[str, Layer]] = []
+        for tier in self.tiers:
             part = table[table["tier"].astype(str) == tier]
             if len(part):
                 layers.append(
-                    FacilityMarkers(
-                        _facility_rows(part, self.spec, css_prefix),
-                        _marker_style(_tier_colour(tier, self.tiers), rank=rank, new=new),
-                        name=_esc(f"{label}: {tier}"),
-                        control=not new,
+                    (
+                        tier,
+                        FacilityMarkers(
+                            _facility_rows(part, self.spec, css_prefix, self.text),
+                            _marker_style(tier, self.tiers, new=new),
+                            name=_esc(f"facilities: {tier}"),
+                        ),
                     )
                 )
         return layers
@@ -769,7 +966,8 @@ def _new_map(
     basemap_url: str | None,
     basemap_attribution: str | None,
     page_title: str,
-) -> folium.Map:
+    css: str,
+) -> tuple[folium.Map, Layer | None]:
     """An empty map: Leaflet inline (offline) or linked, the page style, an optional basemap."""
     m = folium.Map(
         location=[
@@ -779,10 +977,11 @@ def _new_map(
         zoom_start=9,
         tiles=None,
         control_scale=True,
-        zoom_control="bottomleft",
+        zoom_control="bottomright",
         prefer_canvas=False,
     )
     m.options["max_zoom"] = 18
+    m.options["zoom_snap"] = 0.25
     figure = m.get_root()
     assert isinstance(figure, Figure)
     figure.title = _esc(page_title)
@@ -793,54 +992,42 @@ def _new_map(
     else:
         m.default_js = [(k, v) for k, v in folium.Map.default_js if k == "leaflet"]
         m.default_css = [(k, v) for k, v in folium.Map.default_css if k == "leaflet_css"]
-    m.add_child(_PageStyle())
+    m.add_child(_PageStyle(css))
+    basemap: Layer | None = None
     if basemap_url:
         attribution = _esc(basemap_attribution or basemap_url)
-        m.add_child(
-            folium.TileLayer(tiles=basemap_url, attr=attribution, name="Basemap", overlay=True)
+        basemap = folium.TileLayer(
+            tiles=basemap_url, attr=attribution, name="basemap", overlay=True, control=False
         )
     elif not offline:
-        m.add_child(folium.TileLayer("OpenStreetMap", name="Basemap", overlay=True))
+        basemap = folium.TileLayer("OpenStreetMap", name="basemap", overlay=True, control=False)
+    if basemap is not None:
+        m.add_child(basemap)
     m.add_child(CustomPane(_ZONES_PANE, z_index=450, pointer_events=True))
-    return m
+    m.add_child(CustomPane(_ROADS_PANE, z_index=455, pointer_events=False))
+    m.add_child(CustomPane(_LINES_PANE, z_index=460, pointer_events=False))
+    m.add_child(CustomPane(_LABELS_PANE, z_index=640, pointer_events=False))
+    return m, basemap
 
 
 def _catchment_overlay(result: ServiceResult, ctx: _Context) -> Layer:
-    label = np.asarray(result.search.facility)
-    colour_of = catchment_colours(label, ctx.grid.shape)
-    n_colours = int(colour_of.max()) + 1 if colour_of.size else 0
-    palette = _catchment_palette(max(n_colours, _CATCHMENT_COLOURS))[:255]
-    codes = np.zeros(label.shape, dtype=np.uint8)
-    if colour_of.size:
-        reached = label >= 0
-        codes[reached] = np.minimum(colour_of[label[reached]] + 1, 255)
+    codes = _catchment_line_codes(np.asarray(result.search.facility), ctx.grid.shape)
     return ctx.overlay(
-        codes, palette, name="Catchments (nearest facility)", show=False, opacity=0.6
-    )
-
-
-def _alternative_group(
-    alt_name: str, result: ServiceResult, base_ids: set[str], ctx: _Context
-) -> tuple[Layer, set[int]]:
-    """One alternative's layer group (travel time, unreachable people, new facilities)."""
-    group = folium.FeatureGroup(name=_esc(f"Alternative: {alt_name}"), show=False)
-    group.add_child(ctx.time_overlay(result, f"Travel time ({alt_name})", control=False))
-    unreachable = _unreachable_codes(result, ctx.populated)
-    group.add_child(
-        ctx.overlay(
-            unreachable, ctx.reason_colours, name=f"Unreachable people ({alt_name})",
-            opacity=0.95, sparse=True, control=False,
-        )
+        codes, _CATCHMENT_LINE, name="catchment boundaries", show=False, opacity=0.9,
+        sparse=True, z_index=50, pane=_LINES_PANE,
     )  # fmt: skip
-    table = result.facility_table.assign(_row=np.arange(len(result.facility_table)))
-    new = table[~table["facility_id"].astype(str).isin(base_ids)]
-    prefix = f"reach-alt-{_css_ident(alt_name)}-"
-    for layer in ctx.facility_layers(new, css_prefix=prefix, label="New facilities", new=True):
-        group.add_child(layer)
-    return group, set(np.unique(unreachable).tolist()) - {0}
 
 
-def _virtual_overlay(name: str, result: ServiceResult, ctx: _Context) -> Layer:
+def _virtual_entry(result: ServiceResult, ctx: _Context, m: folium.Map) -> PanelEntry | None:
+    """The virtual-access layer, added to ``m``, as a panel entry (``None``: no telemedicine)."""
+    if result.access.connected is None or result.virtual is None:
+        return None
+    layer = _virtual_overlay(result, ctx)
+    m.add_child(layer)
+    return PanelEntry(layer, ctx.text.html(lambda loc: loc.t("map.virtual_layer")), ("virtual",))
+
+
+def _virtual_overlay(result: ServiceResult, ctx: _Context) -> Layer:
     """Populated cells served only virtually, or not at all, at the middle threshold."""
     assert result.access.connected is not None
     classes = classify_access(
@@ -853,56 +1040,99 @@ def _virtual_overlay(name: str, result: ServiceResult, ctx: _Context) -> Layer:
     codes[(classes == NEITHER) & ctx.populated] = 2
     return ctx.overlay(
         codes, [_VIRTUAL_COLOURS[VIRTUAL_ONLY], _VIRTUAL_COLOURS[NEITHER]],
-        name=f"Virtual-only / neither at {_fmt_min(ctx.middle_min)} min ({name})",
-        show=False, opacity=0.9, sparse=True,
+        name="virtual access", show=False, opacity=_GAIN_OPACITY, sparse=True, z_index=40,
     )  # fmt: skip
 
 
-def _legend_sections(
-    ctx: _Context,
-    service: str,
-    *,
-    reasons: set[int],
-    choropleth_colours: Sequence[str],
-    alternatives: bool,
-    virtual: bool,
-) -> list[tuple[str, Sequence[tuple[str, str]], bool]]:
-    """The legend's sections: escaped heading, (colour, escaped label) items, round swatches."""
-    sections: list[tuple[str, Sequence[tuple[str, str]], bool]] = [
-        (
-            _esc(f"Travel time to the nearest {service} facility"),
-            list(zip(ctx.band_colours, map(_esc, ctx.band_labels), strict=True)),
-            False,
-        ),
-        (
-            "People who cannot reach one",
-            [(_REASON_COLOURS[k], _esc(_REASON_WORDS[k])) for k in sorted(reasons)]
-            or [("#ffffff", "none")],
-            False,
-        ),
+def _road_layer(run: RunResult, ctx: _Context) -> tuple[Layer | None, list[str]]:
+    """The roads and ferries layer (shown), and the classes it has."""
+    cell_m = float(min(ctx.grid.dx_m.min(), ctx.grid.dy_m))
+    (south, west), (north, east) = ctx.frame.bounds
+    lines = road_class_lines(
+        run.region.roads, tolerance_m=cell_m / 2, bounds=(west, south, east, north)
+    )
+    if not lines:
+        return None, []
+    # integer units per degree: steps no larger than a quarter of the tolerance
+    decimals = min(6, max(3, math.ceil(math.log10(4 * 111_320.0 / max(cell_m / 2, 1e-3)))))
+    scale = 10**decimals
+    classes = [
+        {"lines": encode_lines(geom, scale=scale), "styles": _ROAD_STYLES[name]}
+        for name, geom in lines.items()
     ]
-    if choropleth_colours:
-        bins = (0.0, *_CHOROPLETH_BINS_PCT, 100.0)
-        items = [
-            (c, f"{a:g}–{b:g} %")
-            for c, (a, b) in zip(choropleth_colours, itertools.pairwise(bins), strict=True)
-        ]
-        heading = _esc(f"Zones: % of people within {_fmt_min(ctx.middle_min)} min")
-        sections.append((heading, [*items, (_NO_PEOPLE, "no people")], False))
-    if alternatives:
-        labels, colours = _gain_legend()
-        items = list(zip(colours, map(_esc, labels), strict=True))
-        sections.append(("Who gains (alternative vs baseline)", items, False))
-    if virtual:
-        heading = _esc(f"Remote service beyond {_fmt_min(ctx.middle_min)} min")
-        items = [
-            (_VIRTUAL_COLOURS[VIRTUAL_ONLY], "virtual only"),
-            (_VIRTUAL_COLOURS[NEITHER], "neither"),
-        ]
-        sections.append((heading, items, False))
-    tiers = [(_tier_colour(t, ctx.tiers), _esc(t)) for t in ctx.tiers]
-    sections.append(("Facilities", tiers or [("#ffffff", "none")], True))
-    return sections
+    layer = Polylines(classes, scale=scale, name="roads", pane=_ROADS_PANE, show=True)
+    return layer, list(lines)
+
+
+def _label_items(
+    run: RunResult, table: pd.DataFrame, ctx: _Context
+) -> tuple[list[list[object]], list[list[object]]]:
+    """Rows of the facility-name and place-name label layers, placed by rank together."""
+    (south, west), (north, east) = ctx.frame.bounds
+    # (rank, -people, name, lon, lat, css class, is_facility)
+    items: list[tuple[float, float, str, float, float, str, bool]] = []
+    places = run.region.places
+    if places is not None and len(places):
+        pts = places.geometry
+        for name, kind, people, x, y in zip(
+            places["name"].astype(str), places["place"].astype(str), places["population"],
+            pts.x, pts.y, strict=True,
+        ):  # fmt: skip
+            if kind in PLACE_KINDS and west <= x <= east and south <= y <= north:
+                pop = float(people) if np.isfinite(people) else 0.0
+                items.append((_PLACE_RANK[kind], -pop, name, x, y, f"reach-place-{kind}", False))
+    if not any(not item[6] for item in items):
+        zones = run.region.zones
+        if zones is not None and len(zones):
+            zones = zones.to_crs("EPSG:4326") if zones.crs is not None else zones
+            for name, geom in zip(zones["name"].astype(str), zones.geometry, strict=True):
+                if geom is not None and not geom.is_empty:
+                    pt = geom.representative_point()
+                    items.append((0.0, 0.0, name, pt.x, pt.y, "reach-place-zone", False))
+    for tier, lat, lon, name, fid, people in zip(
+        table["tier"].astype(str), table["lat"], table["lon"], table["name"],
+        table["facility_id"].astype(str), table["catchment_population"], strict=True,
+    ):  # fmt: skip
+        if np.isfinite(lat) and np.isfinite(lon):
+            rank = 2.0 if ctx.tiers.index(tier) < 2 else 4.0
+            pop = float(people) if np.isfinite(people) else 0.0
+            label = str(name).strip()
+            if not label or label == fid:
+                continue  # no name of its own (readers name such facilities by their id)
+            items.append((rank, -pop, label, float(lon), float(lat), "reach-facility-label", True))
+    items.sort(key=lambda it: (it[0], it[1], it[2], it[3], it[4]))
+    zooms = label_min_zooms(
+        [it[3] for it in items], [it[4] for it in items], [label_width_px(it[2]) for it in items],
+        min_zoom=_LABEL_MIN_ZOOM, max_zoom=_LABEL_MAX_ZOOM,
+    )  # fmt: skip
+    facility_rows: list[list[object]] = []
+    place_rows: list[list[object]] = []
+    for it, z in zip(items, zooms.tolist(), strict=True):
+        row: list[object] = [round(it[4], 6), round(it[3], 6), _esc(it[2]), int(z), it[5]]
+        (facility_rows if it[6] else place_rows).append(row)
+    return facility_rows, place_rows
+
+
+def _title_html(
+    scenario_name: str,
+    service_label: Callable[[Locale], str],
+    *,
+    mode: str | None,
+    date: str,
+    text: MapText,
+) -> str:
+    """The title: the scenario's name, the service, its mode (unless its label names it)."""
+    sub = text.html(
+        lambda loc: loc.t(
+            "map.subtitle", service=service_label(loc), mode=loc.maybe(f"mode.{mode}", mode),
+            date=loc.date(date),
+        )
+        if mode is not None
+        else loc.t("map.subtitle_label", service=service_label(loc), date=loc.date(date))
+    )  # fmt: skip
+    return (
+        f'<b>{_esc(scenario_name)}</b><br><span class="reach-sub">{sub}</span>{text.switch_html()}'
+    )
 
 
 def service_map(
@@ -914,6 +1144,7 @@ def service_map(
     basemap_attribution: str | None = None,
     title_date: str | None = None,
     max_image_px: int = DEFAULT_MAX_IMAGE_PX,
+    langs: Sequence[str] | None = None,
 ) -> folium.Map:
     """Build the coverage map of one service.
 
@@ -932,9 +1163,13 @@ def service_map(
     basemap_attribution
         The basemap's attribution text (escaped); default: the URL template.
     title_date
-        The date shown in the title; default today (UTC, or ``SOURCE_DATE_EPOCH``).
+        The date shown in the title (ISO); default today (UTC, or ``SOURCE_DATE_EPOCH``).
     max_image_px
         Longest side of each raster image, in pixels; finer grids are sampled down.
+    langs
+        The page's languages, the first shown when it opens; default
+        :func:`map_languages` (the scenario's report languages, else English). With more than
+        one, a switch in the title changes every text in the page.
 
     Returns
     -------
@@ -945,16 +1180,20 @@ def service_map(
     ------
     KeyError
         If the run has no such service.
+    InputError
+        For a language reach has no messages for.
     """
     base = run.baseline.services[service]
     spec = base.spec
     grid = run.region.grid
-    band_labels, band_colours = _time_bands(spec.thresholds_min)
+    text = MapText(list(langs) if langs is not None else map_languages(run))
+    band_labels, band_colours = _time_bands(spec.thresholds_min, text)
     alternatives = {name: ev.services[service] for name, ev in run.alternatives.items()}
     ctx = _Context(
         grid=grid,
         frame=_frame(grid, max_image_px=max_image_px),
         spec=spec,
+        text=text,
         populated=np.asarray(run.region.population.people).ravel() > 0,
         middle_min=_middle_threshold(spec),
         tiers=_tier_order(
@@ -962,84 +1201,145 @@ def service_map(
         ),
         band_labels=band_labels,
         band_colours=band_colours,
-        reason_colours=[
-            _REASON_COLOURS.get(k, "#000000") for k in range(1, max(REASON_LABELS) + 1)
-        ],
+        reason_colours=[REASON_COLOURS.get(k, "#000000") for k in range(1, max(REASON_LABELS) + 1)],
     )
+    alt_labels = {a.name: a.label for a in run.scenario.alternatives}
+    stress_tests = {a.name for a in run.scenario.alternatives if a.resolved_kind == "stress_test"}
     scenario_name = run.scenario.scenario.name
     date = title_date if title_date is not None else _today()
-    m = _new_map(
+
+    def service_label(loc: Locale) -> str:
+        return _display_name(spec.label, service, loc)
+
+    titles = text.by_lang(lambda loc: f"{scenario_name} — {service_label(loc)} — {date}")
+    m, basemap = _new_map(
         ctx.frame,
         offline=offline,
         basemap_url=basemap_url,
         basemap_attribution=basemap_attribution,
-        page_title=f"{scenario_name} — {service} — {date}",
+        page_title=titles[text.first.lang],
+        css=_CSS + text.css(),
     )
+    t = text.html
+    groups: list[PanelGroup] = []
+    if basemap is not None:
+        entry = PanelEntry(basemap, t(lambda loc: loc.t("map.basemap")))
+        groups.append(PanelGroup(t(lambda loc: loc.t("map.basemap")), (entry,), open=True))
 
-    # the baseline: travel time, catchments, unreachable people (drawn in this order)
-    m.add_child(ctx.time_overlay(base, "Travel time (baseline)", show=True))
-    m.add_child(_catchment_overlay(base, ctx))
-    unreachable = _unreachable_codes(base, ctx.populated)
-    m.add_child(
-        ctx.overlay(
-            unreachable, ctx.reason_colours, name="Unreachable people (by reason)", show=True,
-            opacity=0.95, sparse=True,
-        )
-    )  # fmt: skip
-    reasons = set(np.unique(unreachable).tolist()) - {0}
+    # the baseline: travel time, unreachable people, catchments, virtual access
+    base_time = ctx.time_overlay(base, show=True, z_index=10)
+    base_unreachable, reasons = ctx.unreachable_overlay(base, show=True, z_index=60)
+    catchments = _catchment_overlay(base, ctx)
+    for layer in (base_time, catchments, base_unreachable):
+        m.add_child(layer)
+    baseline_entries = [
+        PanelEntry(base_time, t(lambda loc: loc.t("map.travel_time")), ("time",)),
+        PanelEntry(base_unreachable, t(lambda loc: loc.t("map.unreachable")), ("unreachable",)),
+        PanelEntry(catchments, t(lambda loc: loc.t("map.catchments")), ("catchments",)),
+    ]
+    virtual_any = False
+    virtual = _virtual_entry(base, ctx, m)
+    if virtual is not None:
+        baseline_entries.append(virtual)
+        virtual_any = True
+    groups.append(PanelGroup(t(lambda loc: loc.t("baseline")), tuple(baseline_entries), open=True))
 
-    # alternatives: a group each, then who gains, then virtual access
+    # options: a group each (time with unreachable people and new facilities; who gains)
     base_ids = set(base.facility_table["facility_id"].astype(str))
     for alt_name, res in alternatives.items():
-        group, alt_reasons = _alternative_group(alt_name, res, base_ids, ctx)
-        m.add_child(group)
+        labels = alt_labels.get(alt_name, {})
+        group = folium.FeatureGroup(name=_esc(f"option: {alt_name}"), show=False, control=False)
+        group.add_child(ctx.time_overlay(res, z_index=11))
+        unreachable, alt_reasons = ctx.unreachable_overlay(res, z_index=61)
+        group.add_child(unreachable)
         reasons |= alt_reasons
-    for alt_name, res in alternatives.items():
-        gains = gain_codes(base.search.time_min, res.search.time_min, ctx.populated)
-        m.add_child(
-            ctx.overlay(
-                gains, _gain_legend()[1], name=f"Who gains: minutes saved ({alt_name})",
-                show=False, opacity=0.9, sparse=True,
-            )
+        table = res.facility_table.assign(_row=np.arange(len(res.facility_table)))
+        new = table[~table["facility_id"].astype(str).isin(base_ids)]
+        prefix = f"reach-alt-{_css_ident(alt_name)}-"
+        for _tier, layer in ctx.facility_layers(new, css_prefix=prefix, new=True):
+            group.add_child(layer)
+        m.add_child(group)
+        gains = ctx.overlay(
+            gain_codes(base.search.time_min, res.search.time_min, ctx.populated),
+            (*_GAIN_COLOURS, _NEWLY_REACHED, _SLOWER, _NO_LONGER_REACHED),
+            name="who gains", show=False, opacity=_GAIN_OPACITY, sparse=True, z_index=30,
         )  # fmt: skip
-    virtual = [
-        (name, res)
-        for name, res in [("baseline", base), *alternatives.items()]
-        if res.access.connected is not None and res.virtual is not None
-    ]
-    for name, res in virtual:
-        m.add_child(_virtual_overlay(name, res, ctx))
+        m.add_child(gains)
+        entries = [
+            PanelEntry(
+                group, t(lambda loc: loc.t("map.option_time")),
+                ("time", "unreachable", "new_facilities"),
+            ),
+            PanelEntry(gains, t(lambda loc: loc.t("map.gains")), ("gains",)),
+        ]  # fmt: skip
+        virtual = _virtual_entry(res, ctx, m)
+        if virtual is not None:
+            entries.append(virtual)
+            virtual_any = True
+        heading = t(
+            lambda loc, labels=labels, alt_name=alt_name: loc.t(
+                "map.stress_test" if alt_name in stress_tests else "map.option",
+                name=_display_name(labels, alt_name, loc),
+            )
+        )
+        groups.append(PanelGroup(heading, tuple(entries)))
 
-    # zones, then facilities on top
-    zone_layers, choropleth_colours = _zone_layers(run, base, ctx.middle_min)
-    for layer in zone_layers:
-        m.add_child(layer)
+    # place context: roads, zones, place names; then facilities and their names on top
+    context_entries: list[PanelEntry] = []
+    roads, road_classes = _road_layer(run, ctx)
+    if roads is not None:
+        m.add_child(roads)
+        context_entries.append(PanelEntry(roads, t(lambda loc: loc.t("map.roads")), ("roads",)))
+    choropleth, outlines, choropleth_colours = _zone_layers(run, base, ctx.middle_min, text)
+    if choropleth is not None and outlines is not None:
+        m.add_child(choropleth)
+        m.add_child(outlines)
+        context_entries += [
+            PanelEntry(outlines, t(lambda loc: loc.t("map.zone_boundaries")), ("boundaries",)),
+            PanelEntry(
+                choropleth,
+                t(lambda loc: loc.t("map.zones_layer", minutes=loc.threshold(ctx.middle_min))),
+                ("zones",),
+            ),
+        ]
     table = base.facility_table.assign(_row=np.arange(len(base.facility_table)))
-    for layer in ctx.facility_layers(
-        table, css_prefix="reach-facility-", label="Facilities", new=False
-    ):
+    facility_label_rows, place_rows = _label_items(run, table, ctx)
+    if place_rows:
+        places = MapLabels(place_rows, name="place names", pane=_LABELS_PANE, show=True)
+        m.add_child(places)
+        context_entries.append(PanelEntry(places, t(lambda loc: loc.t("map.places"))))
+    groups.append(PanelGroup(t(lambda loc: loc.t("map.context")), tuple(context_entries), True))
+    facility_entries = []
+    for tier, layer in ctx.facility_layers(table, css_prefix="reach-facility-", new=False):
         m.add_child(layer)
-    folium.LayerControl(position="topright", collapsed=False).add_to(m)
+        facility_entries.append(
+            PanelEntry(layer, t(lambda loc, tier=tier: tier_word(loc, tier)), ("facilities",))
+        )
+    if facility_label_rows:
+        names = MapLabels(facility_label_rows, name="facility names", pane=_LABELS_PANE)
+        m.add_child(names)
+        facility_entries.append(PanelEntry(names, t(lambda loc: loc.t("map.facility_names"))))
+    groups.append(PanelGroup(t(lambda loc: loc.t("map.facilities")), tuple(facility_entries), True))
 
-    # title, legend, and the first view
-    mode = _MODE_WORDS.get(spec.mode, spec.mode)
-    title = (
-        f"<b>{_esc(scenario_name)}</b><br>"
-        f'<span class="reach-sub">{_esc(service)}: travel time {_esc(mode)} · {_esc(date)}</span>'
-    )
+    # title, legend, the layer panel (last: it ticks the layers that are on), the first view
+    # a service's own display name usually says how people travel ("… by motorbike")
+    mode = None if spec.label else spec.mode
+    title = _title_html(scenario_name, service_label, mode=mode, date=date, text=text)
     m.add_child(HtmlControl(title, position="topleft", css_class="reach-title"))
     sections = _legend_sections(
-        ctx, service, reasons=reasons, choropleth_colours=choropleth_colours,
-        alternatives=bool(alternatives), virtual=bool(virtual),
+        ctx, reasons=reasons, choropleth_colours=choropleth_colours,
+        alternatives=bool(alternatives), virtual=virtual_any, road_classes=road_classes,
     )  # fmt: skip
-    m.add_child(
-        HtmlControl(_legend_html(sections), position="bottomright", css_class="reach-legend")
-    )
-    # open on the populated cells, leaving room for the title (top), layers and legend (right)
+    legend = _legend_html(t(lambda loc: loc.t("map.legend")), sections)
+    m.add_child(HtmlControl(legend, position="bottomleft", css_class="reach-legend"))
+    m.add_child(LayerPanel(groups, title_html=t(lambda loc: loc.t("map.layers"))))
+    if text.several:
+        m.add_child(_LanguageSwitch(titles))
+    # open on the populated cells, leaving room for the title and legend (left), layers (right)
     fit = FitBounds(
         _populated_bounds(grid, ctx.populated) or ctx.frame.bounds,
-        padding_top_left=(10, 60),
-        padding_bottom_right=(300, 10),
+        padding_top_left=(250, 20),
+        padding_bottom_right=(250, 10),
     )
     fit.options["animate"] = False
     m.add_child(fit)
@@ -1047,6 +1347,113 @@ def service_map(
     assert isinstance(figure, Figure)
     _number_elements(figure)
     return m
+
+
+def _legend_sections(
+    ctx: _Context,
+    *,
+    reasons: set[int],
+    choropleth_colours: Sequence[str],
+    alternatives: bool,
+    virtual: bool,
+    road_classes: Sequence[str],
+) -> list[_Section]:
+    """The legend's sections, in the order shown."""
+    t = ctx.text.html
+    mid = ctx.middle_min
+    sections = [
+        _Section(
+            "time",
+            t(lambda loc: loc.t("map.time_heading")),
+            tuple(
+                ("box", c, lab) for c, lab in zip(ctx.band_colours, ctx.band_labels, strict=True)
+            ),
+            _TIME_OPACITY,
+        ),
+        _Section(
+            "unreachable",
+            t(lambda loc: loc.t("map.unreachable_heading")),
+            tuple(
+                ("box", REASON_COLOURS[k], t(lambda loc, k=k: loc.t(f"reason.{REASON_LABELS[k]}")))
+                for k in sorted(reasons)
+            )
+            or (("none", "#ffffff", t(lambda loc: loc.t("none"))),),
+            _REASON_OPACITY,
+        ),
+        _Section(
+            "catchments",
+            t(lambda loc: loc.t("map.catchments")),
+            (("line", _CATCHMENT_LINE[0], t(lambda loc: loc.t("map.catchment_line"))),),
+        ),
+    ]
+    if choropleth_colours:
+        bins = (0.0, *_CHOROPLETH_BINS_PCT, 100.0)
+        items = [
+            ("box", c, t(lambda loc, a=a, b=b: f"{loc.number(a)}–{loc.pct(b, 0)}"))
+            for c, (a, b) in zip(choropleth_colours, itertools.pairwise(bins), strict=True)
+        ]
+        items.append(("none", "#ffffff", t(lambda loc: loc.t("map.no_people"))))
+        heading = t(lambda loc: loc.t("map.zones_heading", minutes=loc.threshold(mid)))
+        sections.append(_Section("zones", heading, tuple(items), _CHOROPLETH_OPACITY))
+    sections.append(
+        _Section(
+            "boundaries",
+            t(lambda loc: loc.t("map.zone_boundaries")),
+            (("line", "#222222", t(lambda loc: loc.t("map_outline"))),),
+        )
+    )
+    if alternatives:
+        labels, colours = _gain_legend(ctx.text)
+        items_g = tuple(("box", c, lab) for c, lab in zip(colours, labels, strict=True))
+        heading = t(lambda loc: loc.t("map.gains_heading"))
+        sections.append(_Section("gains", heading, items_g, _GAIN_OPACITY))
+    if virtual:
+        heading = t(lambda loc: loc.t("map.virtual_heading", minutes=loc.threshold(mid)))
+        items_v = (
+            ("box", _VIRTUAL_COLOURS[VIRTUAL_ONLY], t(lambda loc: loc.t("map.virtual_only"))),
+            ("box", _VIRTUAL_COLOURS[NEITHER], t(lambda loc: loc.t("map.neither"))),
+        )
+        sections.append(_Section("virtual", heading, items_v, _GAIN_OPACITY))
+    if road_classes:
+        items_r = tuple(
+            (
+                "line",
+                str(_ROAD_STYLES[name][0]["color"]),
+                t(lambda loc, n=name: loc.t(_ROAD_WORDS[n])),
+            )
+            for name in ("main", "other", "track", "ferry")
+            if name in road_classes
+        )
+        sections.append(_Section("roads", t(lambda loc: loc.t("map.roads")), items_r))
+    tiers = tuple(
+        (
+            "dot",
+            "/".join(_tier_style(tier, ctx.tiers)[:2]),
+            t(lambda loc, tier=tier: tier_word(loc, tier)),
+        )
+        for tier in ctx.tiers
+    )
+    sections.append(
+        _Section(
+            "facilities",
+            t(lambda loc: loc.t("map.facilities")),
+            tiers or (("none", "#ffffff", t(lambda loc: loc.t("none"))),),
+        )
+    )
+    sections.append(
+        _Section(
+            "new_facilities",
+            t(lambda loc: loc.t("map.new_facilities")),
+            (
+                (
+                    "dot",
+                    f"#ffffff/{_NEW_FACILITY_OUTLINE}",
+                    t(lambda loc: loc.t("map.new_facilities")),
+                ),
+            ),
+        )
+    )
+    return sections
 
 
 def _css_ident(text: str) -> str:
@@ -1110,6 +1517,7 @@ def write_maps(
     offline: bool = True,
     basemap_url: str | None = None,
     title_date: str | None = None,
+    langs: Sequence[str] | None = None,
 ) -> list[Path]:
     """Write one HTML coverage map per service into ``folder``.
 
@@ -1127,6 +1535,9 @@ def write_maps(
         A tile URL template for a basemap layer.
     title_date
         The date shown in the titles; default today.
+    langs
+        The pages' languages (see :func:`service_map`); default the scenario's report
+        languages, else English.
 
     Returns
     -------
@@ -1138,7 +1549,9 @@ def write_maps(
     date = title_date if title_date is not None else _today()
     written = []
     for service in run.baseline.services:
-        m = service_map(run, service, offline=offline, basemap_url=basemap_url, title_date=date)
+        m = service_map(
+            run, service, offline=offline, basemap_url=basemap_url, title_date=date, langs=langs
+        )
         path = folder / map_file_name(service)
         write_text_atomic(path, render_map(m))
         written.append(path)

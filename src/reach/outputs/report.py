@@ -3,12 +3,23 @@
 A report tells a district office, in plain language, who can reach each service and who cannot:
 
 * a summary: the share of people within each threshold per service, the people left behind
-  (beyond the largest threshold or unreachable) by zone, and the best option per service;
+  (beyond the largest threshold or unreachable) by zone, the best investment per service and
+  the hardest stress test;
 * coverage curves (share of people against minutes, one line per scenario);
-* the comparison of the options (from ``run.comparison`` and ``run.ranking``);
-* per zone, a table and a small travel-time map;
+* the investments, ranked among themselves (from ``run.comparison`` and ``run.ranking``), and
+  apart from them the stress tests ("How robust is access"), as losses against the baseline
+  and never as a best option (an alternative's kind: :attr:`reach.spec.Alternative.resolved_kind`);
+* the zones furthest behind: per service a travel-time map of the whole region with those
+  zones numbered, and a compact table of the :data:`WORST_ZONES` zones with the most people
+  left behind (one row per zone), the same for every finer ``[[region.zone_levels]]`` entry;
 * unreachable people by reason, the data sources with dates and licences, and the method and
-  its caveats.
+  its caveats;
+* an annex listing every zone (one row each, header rows repeated on every page), the rows of
+  ``coverage.csv``.
+
+Costs are written in the scenario's currency (``[scenario] currency``) by Babel's
+:func:`babel.numbers.format_currency`, as whole amounts, in the report's language
+(:func:`format_money`).
 
 Every number is taken from the run's tables and formatted for the language by
 :mod:`reach.outputs.i18n`; the tables themselves (``coverage.csv``, ``comparison.csv``,
@@ -48,7 +59,7 @@ from reach.findings import SEVERITIES, Finding
 from reach.ingest.dates import data_date
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID
 from reach.outputs.i18n import Locale, get_locale
-from reach.outputs.report_charts import CurveLine, MapPanel, coverage_curve_png, zone_map_png
+from reach.outputs.report_charts import CurveLine, MapPanel, coverage_curve_png, region_map_png
 from reach.outputs.write import atomic_file, file_sha256
 from reach.schema import (
     delta_within_col,
@@ -67,8 +78,10 @@ if TYPE_CHECKING:
 __all__ = [
     "TEMPLATE_DIR",
     "change_counts",
+    "cost_unit",
     "coverage_curve",
     "fetch_report_resource",
+    "format_money",
     "licence_key",
     "render_report_html",
     "report_file_name",
@@ -80,17 +93,21 @@ __all__ = [
 #: The folder of the report's Jinja2 template and stylesheet.
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
-#: Zones beyond this many get a table but no map (one small PNG per zone).
-DEFAULT_MAX_ZONE_MAPS = 100
+#: Zones listed per service in the zone section (the rest are in the annex and the tables).
+WORST_ZONES = 15
 #: Zones listed on the summary page before the list is cut to the worst ones.
 _SUMMARY_ZONES = 12
 #: Options per column group in the wide comparison tables.
 _OPTIONS_PER_TABLE = 4
+#: Up to this many zones (with the outside and the total), a by-zone table has a column per zone.
+_ZONES_AS_COLUMNS = 6
 #: A best option moving coverage by less than this (percentage points) is not a headline.
 NEGLIGIBLE_PCT_POINTS = 0.1
 
 #: Points along the x axis of a coverage curve.
 _CURVE_POINTS = 181
+
+_NBSP = "\u00a0"
 
 
 # --------------------------------------------------------------------------------------------
@@ -136,6 +153,81 @@ def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)] or [items]
 
 
+def _spaced(text: str, symbol: str) -> str:
+    """CLDR's currency spacing (root locale): a no-break space between a symbol whose letter
+    touches the digits and those digits (``IDR1,500`` → ``IDR 1,500``, ``Rp1.500`` →
+    ``Rp 1.500``); none after a sign (``$400``, ``US$400``)."""
+    import unicodedata
+
+    def letter(ch: str) -> bool:
+        return unicodedata.category(ch)[0] not in "SZ"
+
+    if text.startswith(symbol) and text[len(symbol) : len(symbol) + 1].isdigit():
+        if letter(symbol[-1]):
+            return symbol + _NBSP + text[len(symbol) :]
+    elif text.endswith(symbol) and text[: -len(symbol)][-1:].isdigit() and letter(symbol[0]):
+        return text[: -len(symbol)] + _NBSP + symbol
+    return text
+
+
+def format_money(value: float | None, currency: str, *, lang: str) -> str:
+    """An amount of money as a whole number in its currency, written for the language.
+
+    Babel's :func:`~babel.numbers.format_currency` with the language's CLDR currency pattern
+    and no decimals (costs are planning figures), and CLDR's currency spacing, which Babel
+    leaves out: ``Rp 1.500.000.000`` (id), ``IDR 1,500,000,000`` and ``$400,000`` (en),
+    ``US$400.000`` (id).
+
+    Parameters
+    ----------
+    value
+        The amount; None or not finite is missing.
+    currency
+        Its ISO 4217 code (``"IDR"``).
+    lang
+        The report's language (``"en"``, ``"id"``).
+
+    Returns
+    -------
+    str
+        The amount with its currency symbol, or ``–`` when missing.
+    """
+    from babel import Locale as BabelLocale
+    from babel.numbers import format_currency, get_currency_symbol
+
+    if value is None or not np.isfinite(float(value)):
+        return "–"
+    pattern = BabelLocale.parse(lang).currency_formats["standard"].pattern.split(";")[0]
+    whole = re.sub(r"\.0+", "", pattern)
+    text = format_currency(
+        round(float(value)), currency, locale=lang, format=whole, currency_digits=False
+    )
+    return _spaced(text, get_currency_symbol(currency, locale=lang))
+
+
+def cost_unit(costs: Sequence[float]) -> float:
+    """The amount that "newly covered per …" counts per: a power of 1,000 near the costs.
+
+    The largest power of 1,000 not above a hundredth of the smallest cost, at least 1: per
+    1,000 for costs of hundreds of thousands (dollars), per 1,000,000 for billions (rupiah), so
+    the figures are neither all zeros nor millions.
+
+    Parameters
+    ----------
+    costs
+        The alternatives' costs (missing, zero and negative ones are left out).
+
+    Returns
+    -------
+    float
+        The unit (1,000 when no cost is given).
+    """
+    given = [float(c) for c in costs if c is not None and np.isfinite(float(c)) and c > 0]
+    if not given:
+        return 1000.0
+    return float(1000 ** max(0, int(np.floor(np.log10(min(given) / 100) / 3))))
+
+
 #: A table row as a plain dict (column → value).
 Row = dict[str, Any]
 
@@ -152,11 +244,13 @@ def _pick(rows: Sequence[Row], **match: object) -> list[Row]:
 
 @dataclass(frozen=True)
 class _Cell:
-    """A table cell: its text and whether it is a number (right-aligned)."""
+    """A table cell: its text, whether it is a number (right-aligned), and a smaller note
+    after the text (a zone's code)."""
 
     text: str
     num: bool = True
     strong: bool = False
+    sub: str = ""
 
 
 @dataclass
@@ -177,11 +271,15 @@ class _Table:
 class _View:
     """Builds the template's context from a run, for one language."""
 
-    def __init__(self, run: RunResult, loc: Locale, *, max_zone_maps: int) -> None:
+    def __init__(self, run: RunResult, loc: Locale) -> None:
         self.run = run
         self.loc = loc
-        self.max_zone_maps = max_zone_maps
         self.scn: ScenarioSpec = run.scenario
+        self.kinds = {alt.name: alt.resolved_kind for alt in self.scn.alternatives}
+        comparison = run.comparison
+        self.comp_rows = _records(comparison) if comparison is not None else []
+        self.currency = self.scn.scenario.currency
+        self.unit = cost_unit([a.cost for a in self.scn.alternatives if a.cost is not None])
         self.specs: dict[str, ServiceSpec] = {s.spec.name: s.spec for s in run.services.values()}
         self.cov = run.baseline.coverage
         self.cov_rows = _records(self.cov)
@@ -269,6 +367,48 @@ class _View:
         pct = 100.0 * people / total if total > 0 else float("nan")
         return f"{self.people(people)} ({self.loc.pct(pct)})"
 
+    def money(self, value: float | None) -> str:
+        """A cost in the scenario's currency, or a plain number without one."""
+        if self.currency is None:
+            return self.loc.number(value, 0)
+        return format_money(value, self.currency, lang=self.loc.lang)
+
+    def cost_header(self) -> str:
+        return self.loc.t("cost") if self.currency else self.loc.t("cost_no_currency")
+
+    def per_cost_header(self) -> str:
+        if self.currency is None:
+            return self.loc.t("per_cost_plain", amount=self.loc.number(self.unit, 0))
+        return self.loc.t("per_cost_currency", amount=self.money(self.unit))
+
+    def cost_note(self) -> str:
+        from babel.numbers import get_currency_name
+
+        if self.currency is None:
+            return self.loc.t("costs_note_none")
+        name = get_currency_name(self.currency, locale=self.loc.lang)
+        return self.loc.t("costs_note_currency", currency=self.currency, name=name)
+
+    def kind_rows(self, rows: Sequence[Row], kind: str) -> list[Row]:
+        """The ranking rows of the alternatives of one kind, ranked among themselves.
+
+        Investments keep the ranking's order with their rank among investments (ties share the
+        better rank); stress tests come largest loss first.
+        """
+        part = [dict(r) for r in rows if self.kinds.get(str(r["alternative"])) == kind]
+
+        def net(r: Row) -> float:
+            v = float(r["net_newly_covered"])
+            return v if np.isfinite(v) else -np.inf
+
+        for r in part:
+            r["rank"] = 1 + sum(1 for o in part if net(o) > net(r))
+        if kind == "stress_test":
+            part.sort(key=lambda r: (net(r), str(r["alternative"])))
+        else:
+            part.sort(key=lambda r: (int(r["rank"]), str(r["alternative"])))
+        return part
+
     # -- summary --------------------------------------------------------------------------
 
     def headline(self) -> dict[str, Any]:
@@ -319,9 +459,9 @@ class _View:
         if len(keep) > _SUMMARY_ZONES:
             svc0 = self.services[0]
             worst = sorted(keep, key=lambda i: (-self.left_behind(first[i], svc0), i))
-            keep = sorted(worst[:_SUMMARY_ZONES])
+            keep = worst[:_SUMMARY_ZONES]  # worst first
             note = loc.t(
-                "left_behind_top", shown=len(keep), total=n_zones, service=self.label(svc0)
+                "left_behind_top_annex", shown=len(keep), total=n_zones, service=self.label(svc0)
             )
         header = [loc.t("zone"), *(self.label(s) for s in self.services)]
         rows = []
@@ -344,14 +484,17 @@ class _View:
         return _Table(header=header, rows=rows, note=note, total_rows={len(rows) - 1})
 
     def best_options(self) -> list[str] | None:
+        """One sentence per service on its best investment (stress tests are never "best")."""
         ranking = self.run.ranking
         if ranking is None or ranking.empty:
             return None
         loc = self.loc
         out = []
         ranked = _records(ranking)
+        if not any(k == "investment" for k in self.kinds.values()):
+            return [loc.t("best_no_investments")]
         for svc in self.services:
-            part = _pick(ranked, service=svc)
+            part = self.kind_rows(_pick(ranked, service=svc), "investment")
             if not part:
                 continue
             mid = float(part[0]["threshold_min"])
@@ -382,6 +525,34 @@ class _View:
             )
         return out
 
+    def robustness(self) -> list[str] | None:
+        """One sentence per service on the stress test that loses most (``None``: none)."""
+        ranking = self.run.ranking
+        if ranking is None or ranking.empty or "stress_test" not in self.kinds.values():
+            return None
+        loc = self.loc
+        out = []
+        ranked = _records(ranking)
+        for svc in self.services:
+            part = self.kind_rows(_pick(ranked, service=svc), "stress_test")
+            if not part:
+                continue
+            mid = float(part[0]["threshold_min"])
+            worst = part[0]
+            loss = -float(worst["net_newly_covered"])
+            names = [self.alt_label(str(r["alternative"])) for r in part
+                     if float(r["net_newly_covered"]) == -loss]  # fmt: skip
+            fields = {"service": self.label(svc), "minutes": loc.threshold(mid),
+                      "option": loc.join(names), "people": self.people(loss)}  # fmt: skip
+            if not loss > 0:
+                out.append(loc.t("robust_none", service=self.label(svc), minutes=fields["minutes"]))
+            elif abs(float(worst["pct_points"])) < NEGLIGIBLE_PCT_POINTS:
+                out.append(loc.t("robust_negligible", **fields))
+            else:
+                pp = loc.t("pp", value=loc.number(worst["pct_points"], 1, signed=True))
+                out.append(loc.t("robust_sentence", pp=pp, **fields))
+        return out
+
     # -- coverage curves ------------------------------------------------------------------
 
     def curves(self) -> list[dict[str, Any]]:
@@ -391,7 +562,7 @@ class _View:
         weights = people[keep]
         out = []
         evaluations = [(loc.t("baseline"), self.run.baseline)]
-        evaluations += [(name, ev) for name, ev in self.run.alternatives.items()]
+        evaluations += [(self.alt_label(name), ev) for name, ev in self.run.alternatives.items()]
         for svc in self.services:
             spec = self.specs[svc]
             top = max(float(v) for v in spec.thresholds_min)
@@ -420,16 +591,20 @@ class _View:
                 y_label=loc.t("axis_share"),
                 tick_format=lambda v: loc.number(v, 0),
             )
-            note = loc.t("not_drawn", options=", ".join(same)) if same else ""
+            note = loc.t("not_drawn", options=loc.join(same)) if same else ""
             out.append({"service": self.label(svc), "png": _png_uri(png), "note": note})
         return out
 
     # -- comparison -----------------------------------------------------------------------
 
-    def options_table(self) -> _Table:
+    def options_table(self, kind: str) -> _Table:
+        """The alternatives of one kind: name, description, changes (and cost, for investments)."""
         loc = self.loc
+        with_cost = kind == "investment"
         rows = []
         for alt in self.scn.alternatives:
+            if alt.resolved_kind != kind:
+                continue
             ops = change_counts(alt.operations)
             changes = ", ".join(
                 loc.maybe(f"op.{name}", name) + (f" × {n}" if n > 1 else "")
@@ -444,226 +619,401 @@ class _View:
             )
             if seasons:
                 changes += f" ({loc.t('worst_season', season=', '.join(seasons))})"
-            cost = loc.number(alt.cost, 0) if alt.cost is not None else "–"
-            rows.append(
-                [
-                    _Cell(self.alt_label(alt.name), num=False, strong=True),
-                    _Cell(alt.description, num=False),
-                    _Cell(changes, num=False),
-                    _Cell(cost),
-                ]
+            row = [
+                _Cell(self.alt_label(alt.name), num=False, strong=True),
+                _Cell(alt.description, num=False),
+                _Cell(changes, num=False),
+            ]
+            if with_cost:
+                row.append(_Cell(self.money(alt.cost) if alt.cost is not None else "–"))
+            rows.append(row)
+        first = loc.t("option") if with_cost else loc.t("stress_test")
+        header = [first, loc.t("description"), loc.t("changes")]
+        if with_cost:
+            header.append(self.cost_header())
+        return _Table(header=header, rows=rows, note=self.cost_note() if with_cost else "")
+
+    def _ranking_table(self, part: list[Row], svc: str, mid: float) -> _Table:
+        """Investments of one service: rank, gains, cost and gain per cost."""
+        loc = self.loc
+        with_cost = any(np.isfinite(float(r["cost"])) for r in part)
+        header = [
+            loc.t("rank"), loc.t("option"), loc.t("net_gain"), loc.t("gaining"),
+            loc.t("losing"), loc.t("pct_points"), loc.t("delta_mean"),
+        ]  # fmt: skip
+        if with_cost:
+            header += [self.cost_header(), self.per_cost_header()]
+        rows = []
+        for r in part:
+            first = int(r["rank"]) == 1
+            cells = [
+                _Cell(str(r["rank"])),
+                _Cell(self.alt_label(str(r["alternative"])), num=False, strong=first),
+                _Cell(loc.number(r["net_newly_covered"], 0, signed=True), strong=first),
+                _Cell(self.people(r["gaining"])),
+                _Cell(self.people(r["losing"])),
+                _Cell(loc.number(r["pct_points"], 1, signed=True)),
+                _Cell(loc.minutes(r["delta_mean_time_min"], 1, signed=True)),
+            ]
+            if with_cost:
+                per = float(r["newly_covered_per_cost"]) * self.unit
+                cells += [_Cell(self.money(r["cost"])), _Cell(loc.number(per, 1))]
+            rows.append(cells)
+        caption = loc.t("ranking_title", service=self.label(svc), minutes=loc.threshold(mid))
+        return _Table(header=header, rows=rows, caption=caption)
+
+    def _loss_table(self, part: list[Row], svc: str, mid: float) -> _Table:
+        """Stress tests of one service: the people they take out of reach, largest loss first."""
+        loc = self.loc
+        header = [
+            loc.t("stress_test"), loc.t("net_loss"), loc.t("losing"), loc.t("gaining"),
+            loc.t("pct_points"), loc.t("delta_mean"),
+        ]  # fmt: skip
+        rows = [
+            [
+                _Cell(self.alt_label(str(r["alternative"])), num=False, strong=True),
+                _Cell(self.people(-float(r["net_newly_covered"])), strong=True),
+                _Cell(self.people(r["losing"])),
+                _Cell(self.people(r["gaining"])),
+                _Cell(loc.number(r["pct_points"], 1, signed=True)),
+                _Cell(loc.minutes(r["delta_mean_time_min"], 1, signed=True)),
+            ]
+            for r in part
+        ]
+        caption = loc.t("loss_title", service=self.label(svc), minutes=loc.threshold(mid))
+        return _Table(header=header, rows=rows, caption=caption)
+
+    def _by_option(self, order: list[str], svc: str) -> _Table:
+        """Share within each threshold: the baseline, then each alternative with its change."""
+        loc = self.loc
+        comp = self.comp_rows
+        th = sorted(float(v) for v in self.specs[svc].thresholds_min)
+        header = [loc.t("option")] + [loc.t("within", minutes=loc.threshold(v)) for v in th]
+        base = self.all_row(svc)
+        rows = [
+            [_Cell(loc.t("baseline"), num=False, strong=True)]
+            + [_Cell(loc.pct(base[pct_within_col(v)]), strong=True) for v in th]
+        ]
+        for alt in order:
+            r = _pick(comp, service=svc, zone_id=ALL_ZONES_ID, alternative=alt)[0]
+            cells = [_Cell(self.alt_label(alt), num=False)]
+            for v in th:
+                after = float(r[pct_alt_within_col(v)])
+                delta = after - float(r[pct_base_within_col(v)])
+                cells.append(_Cell(f"{loc.pct(after)} ({loc.number(delta, 1, signed=True)})"))
+            rows.append(cells)
+        caption = loc.t("coverage_by_option", service=self.label(svc))
+        return _Table(header=header, rows=rows, caption=caption, total_rows={0})
+
+    def _by_zone(self, order: list[str], svc: str, mid: float) -> list[_Table]:
+        """Net newly covered within ``mid`` by zone.
+
+        With few zones (up to :data:`_ZONES_AS_COLUMNS`, with the outside and the total) one
+        table has a row per alternative and a column per zone; otherwise a row per zone and a
+        few alternatives per table, the alternatives spread evenly over the tables.
+        """
+        loc = self.loc
+        comp = self.comp_rows
+        zones = [
+            z for z in _pick(comp, service=svc, alternative=order[0])
+            if z["zone_id"] != OUTSIDE_ZONES_ID or float(z["population"]) > 0
+        ]  # fmt: skip
+        names = [self.zone_label(str(z["zone_id"]), str(z["zone_name"])) for z in zones]
+        caption = loc.t("gain_by_zone", service=self.label(svc), minutes=loc.threshold(mid))
+
+        def gain(zone_id: object, alt: str) -> str:
+            row = _pick(comp, service=svc, zone_id=zone_id, alternative=alt)[0]
+            return loc.number(row[delta_within_col(mid)], 0, signed=True)
+
+        if len(zones) <= _ZONES_AS_COLUMNS:
+            rows = [
+                [_Cell(self.alt_label(alt), num=False)]
+                + [_Cell(gain(z["zone_id"], alt), strong=z["zone_id"] == ALL_ZONES_ID)
+                   for z in zones]
+                for alt in order
+            ]  # fmt: skip
+            return [_Table(header=[loc.t("option"), *names], rows=rows, caption=caption)]
+        n_tables = -(-len(order) // _OPTIONS_PER_TABLE)
+        size = -(-len(order) // n_tables)
+        tables = []
+        for group in _chunks(order, size):
+            rows = [
+                [_Cell(name, num=False)] + [_Cell(gain(z["zone_id"], alt)) for alt in group]
+                for z, name in zip(zones, names, strict=True)
+            ]
+            tables.append(
+                _Table(
+                    header=[loc.t("zone"), *(self.alt_label(a) for a in group)],
+                    rows=rows,
+                    caption=caption,
+                    total_rows={len(rows) - 1},
+                )
             )
-        header = [loc.t("option"), loc.t("description"), loc.t("changes"), loc.t("cost")]
-        return _Table(header=header, rows=rows)
+        return tables
 
     def comparison(self) -> dict[str, Any] | None:
+        """The investments and the stress tests, each per service (``None``: no option).
+
+        By-zone tables stay beside their service when there are at most :data:`WORST_ZONES`
+        zones, and go to the annex (``annex``) when there are more.
+        """
         run = self.run
         if not run.alternatives or run.comparison is None or run.ranking is None:
             return None
-        loc = self.loc
-        comp, ranked = _records(run.comparison), _records(run.ranking)
-        services = []
-        for svc in self.services:
-            spec = self.specs[svc]
-            part = _pick(ranked, service=svc)
-            if not part:
+        ranked = _records(run.ranking)
+        few_zones = len(run.zones) <= WORST_ZONES
+        out: dict[str, Any] = {"annex": []}
+        for kind in ("investment", "stress_test"):
+            if kind not in self.kinds.values():
+                out[kind] = None
                 continue
-            mid = float(part[0]["threshold_min"])
-            header = [
-                loc.t("rank"), loc.t("option"), loc.t("net_gain"), loc.t("gaining"),
-                loc.t("losing"), loc.t("pct_points"), loc.t("delta_mean"), loc.t("cost"),
-                loc.t("per_cost"),
-            ]  # fmt: skip
-            rows = []
-            for r in part:
-                first = int(r["rank"]) == 1
-                rows.append(
-                    [
-                        _Cell(str(r["rank"])),
-                        _Cell(self.alt_label(str(r["alternative"])), num=False, strong=first),
-                        _Cell(loc.number(r["net_newly_covered"], 0, signed=True), strong=first),
-                        _Cell(self.people(r["gaining"])),
-                        _Cell(self.people(r["losing"])),
-                        _Cell(loc.number(r["pct_points"], 1, signed=True)),
-                        _Cell(loc.minutes(r["delta_mean_time_min"], 1, signed=True)),
-                        _Cell(loc.number(r["cost"], 0)),
-                        _Cell(loc.number(float(r["newly_covered_per_cost"]) * 1000.0, 1)),
-                    ]
-                )
-            ranking_table = _Table(
-                header=header,
-                rows=rows,
-                caption=loc.t("ranking_title", service=self.label(svc), minutes=loc.threshold(mid)),
-            )
-            # share within each threshold, per option
-            th = sorted(float(v) for v in spec.thresholds_min)
-            header2 = [loc.t("option")] + [loc.t("within", minutes=loc.threshold(v)) for v in th]
-            base = self.all_row(svc)
-            rows2 = [
-                [_Cell(loc.t("baseline"), num=False, strong=True)]
-                + [_Cell(loc.pct(base[pct_within_col(v)]), strong=True) for v in th]
-            ]
-            order = [str(r["alternative"]) for r in part]
-            for alt in order:
-                r = _pick(comp, service=svc, zone_id=ALL_ZONES_ID, alternative=alt)[0]
-                cells = [_Cell(self.alt_label(alt), num=False)]
-                for v in th:
-                    after = float(r[pct_alt_within_col(v)])
-                    delta = after - float(r[pct_base_within_col(v)])
-                    cells.append(_Cell(f"{loc.pct(after)} ({loc.number(delta, 1, signed=True)})"))
-                rows2.append(cells)
-            by_option = _Table(
-                header=header2,
-                rows=rows2,
-                caption=loc.t("coverage_by_option", service=self.label(svc)),
-                total_rows={0},
-            )
-            # net gain by zone at the key threshold
-            zone_tables = []
-            zones = _pick(comp, service=svc, alternative=order[0])
-            for group in _chunks(order, _OPTIONS_PER_TABLE):
-                rows3 = []
-                for z in zones:
-                    same_zone = _pick(comp, service=svc, zone_id=z["zone_id"])
-                    if z["zone_id"] == OUTSIDE_ZONES_ID and not float(z["population"]) > 0:
-                        continue
-                    cells = [
-                        _Cell(self.zone_label(str(z["zone_id"]), str(z["zone_name"])), num=False)
-                    ]
-                    for alt in group:
-                        v = _pick(same_zone, alternative=alt)[0][delta_within_col(mid)]
-                        cells.append(_Cell(loc.number(v, 0, signed=True)))
-                    rows3.append(cells)
-                zone_tables.append(
-                    _Table(
-                        header=[loc.t("zone"), *(self.alt_label(a) for a in group)],
-                        rows=rows3,
-                        caption=loc.t(
-                            "gain_by_zone", service=self.label(svc), minutes=loc.threshold(mid)
+            services = []
+            for svc in self.services:
+                part = self.kind_rows(_pick(ranked, service=svc), kind)
+                if not part:
+                    continue
+                mid = float(part[0]["threshold_min"])
+                order = [str(r["alternative"]) for r in part]
+                by_zone = self._by_zone(order, svc, mid)
+                if not few_zones:
+                    out["annex"] += by_zone
+                services.append(
+                    {
+                        "service": self.label(svc),
+                        "ranking": (self._ranking_table if kind == "investment"
+                                    else self._loss_table)(part, svc, mid),
+                        "by_option": self._by_option(order, svc),
+                        "by_zone": by_zone if few_zones else [],
+                        "by_zone_note": "" if few_zones else self.loc.t(
+                            "gain_by_zone_annex", n=self.loc.number(len(run.zones), 0)
                         ),
-                        total_rows={len(rows3) - 1},
-                    )
-                )
-            services.append(
-                {"service": self.label(svc), "ranking": ranking_table, "by_option": by_option,
-                 "by_zone": zone_tables}
-            )  # fmt: skip
-        return {"options": self.options_table(), "services": services}
+                    }
+                )  # fmt: skip
+            out[kind] = {"options": self.options_table(kind), "services": services}
+        return out
 
     # -- zones ----------------------------------------------------------------------------
 
-    def zones(self, *, maps: bool) -> list[dict[str, Any]]:
-        loc = self.loc
-        run = self.run
-        grid = run.grid
-        zones_gdf = run.zones.to_crs(grid.crs)
-        zone_grid = np.asarray(run.zone).reshape(grid.shape)
-        people = np.asarray(run.population.people, dtype=np.float64).reshape(grid.shape)
-        facility_xy: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        facility_zone: dict[str, np.ndarray] = {}
-        for svc, res in run.services.items():
-            pts = res.facilities.to_crs(grid.crs).geometry
-            x, y = pts.x.to_numpy(), pts.y.to_numpy()
-            facility_xy[svc] = (x, y)
-            cell = grid.cell_of(x, y)
-            facility_zone[svc] = np.where(cell >= 0, zone_grid.ravel()[np.maximum(cell, 0)], 0)
-        n_bands = max(len(s.thresholds_min) for s in self.specs.values())
-        shared = {tuple(sorted(float(v) for v in s.thresholds_min)) for s in self.specs.values()}
-        if len(shared) == 1:
-            th = next(iter(shared))
-            # each colour is a band: "≤ 30 min", then "30–60 min", not "≤ 60 min" again
-            band_labels = [loc.t("within", minutes=loc.threshold(th[0]))] + [
-                loc.t("band", low=loc.number(lo, 0 if float(lo).is_integer() else 1),
-                      high=loc.threshold(hi))
-                for lo, hi in itertools.pairwise(th)
-            ]  # fmt: skip
-            band_labels.append(loc.t("beyond", minutes=loc.threshold(th[-1])))
-        else:
-            band_labels = [loc.t("map_band_n", n=k + 1) for k in range(n_bands)]
-            band_labels.append(loc.t("map_beyond_last"))
-        extra = (loc.t("map_unreachable"), loc.t("facility"), loc.t("map_outline"))
-        panels = {
-            svc: MapPanel(
-                title=f"{self.label(svc)} ({self.mode(svc)})",
-                time_min=np.asarray(res.search.time_min).reshape(grid.shape),
-                thresholds_min=sorted(float(v) for v in self.specs[svc].thresholds_min),
-                facility_x=facility_xy[svc][0],
-                facility_y=facility_xy[svc][1],
-            )
-            for svc, res in run.services.items()
-        }
-        th_cols = self.thresholds
-        header = [loc.t("service"), loc.t("target_population")]
-        header += [loc.t("within", minutes=loc.threshold(v)) for v in th_cols]
-        header += [
-            loc.t("left_behind"),
-            loc.t("mean_time"),
-            loc.t("median_time"),
-            loc.t("p90_time"),
-        ]
-        out = []
-        ids = run.zones["zone_id"].astype(str).tolist()
-        names = run.zones["name"].astype(str).tolist()
-        for k, (zid, name) in enumerate(zip(ids, names, strict=True)):
-            rows = []
-            for svc in self.services:
-                r = _pick(self.cov_rows, service=svc, zone_id=zid)[0]
-                own = {float(v) for v in self.specs[svc].thresholds_min}
-                cells = [
-                    _Cell(self.label(svc), num=False, strong=True),
-                    _Cell(self.people(r["population"])),
-                ]
-                cells += [_Cell(self.pct_within(r, svc, v) if v in own else "–") for v in th_cols]
-                cells += [
-                    _Cell(self.people_pct(self.left_behind(r, svc), r["population"])),
-                    _Cell(loc.minutes(r["mean_time_min"], 1)),
-                    _Cell(loc.minutes(r["median_time_min"], 1)),
-                    _Cell(loc.minutes(r["p90_time_min"], 1)),
-                ]
-                rows.append(cells)
-            fac_parts = []
-            for svc in self.services:
-                table = run.services[svc].facilities
-                tiers = Counter(table["tier"].astype(str).to_numpy()[facility_zone[svc] == k + 1])
-                listed = ", ".join(
-                    f"{loc.maybe(f'tier.{tier}', tier.replace('_', ' '))} {n}"
-                    for tier, n in sorted(tiers.items())
-                )
-                fac_parts.append(f"{self.label(svc)}: {listed or loc.t('none')}")
-            png = None
-            width_mm = 0.0
-            off_grid = False
-            if maps and k < self.max_zone_maps:
-                geom = zones_gdf.geometry.iloc[k]
-                # a zone outside the grid has no cell to draw: it gets a note, not a map
-                off_grid = geom is not None and not geom.intersects(shapely.box(*grid.bounds))
-                if geom is not None and not geom.is_empty and not off_grid:
-                    data, width_mm = zone_map_png(
-                        [panels[svc] for svc in self.services],
-                        transform=grid.transform,
-                        geographic=grid.geographic,
-                        zone_grid=zone_grid,
-                        zone_number=k + 1,
-                        people=people,
-                        outline=geom,
-                        band_labels=band_labels,
-                        extra_labels=extra,
-                    )
-                    png = _png_uri(data)
-            out.append(
-                {
-                    "id": zid,
-                    "name": name,
-                    "table": _Table(header=header, rows=rows),
-                    "facilities": "; ".join(fac_parts),
-                    "map": png,
-                    "map_width_mm": f"{width_mm:.1f}",
-                    "no_map": loc.t("zone_no_map", n=self.max_zone_maps)
-                    if maps and k >= self.max_zone_maps
-                    else (loc.t("zone_off_grid") if off_grid else None),
-                }
-            )
+    def facility_counts(self, zones: Any) -> dict[str, dict[str, int]]:
+        """Per service, how many of its facilities lie in each zone (zone id → count).
+
+        A facility on a shared boundary counts in the first zone that holds it.
+        """
+        geoms = zones.geometry.to_numpy()
+        tree = shapely.STRtree(geoms)
+        ids = zones["zone_id"].astype(str).tolist()
+        out: dict[str, dict[str, int]] = {}
+        for svc, res in self.run.services.items():
+            fac = res.facilities
+            if fac.crs is not None and zones.crs is not None:
+                fac = fac.to_crs(zones.crs)
+            point, zone = tree.query(fac.geometry.to_numpy(), predicate="intersects")
+            _, first = np.unique(point, return_index=True)
+            counts = np.bincount(zone[first], minlength=len(ids))
+            out[svc] = {zid: int(n) for zid, n in zip(ids, counts, strict=True)}
         return out
+
+    def worst_first(self, rows: Sequence[Row], svc: str) -> list[Row]:
+        """Zones by people left behind (most first), then by the share within the middle
+        threshold (lowest first), then by id."""
+        mid = _middle(self.specs[svc].thresholds_min)
+
+        def key(r: Row) -> tuple[float, float, str]:
+            pct = float(r[pct_within_col(mid)])
+            return (-self.left_behind(r, svc), pct if np.isfinite(pct) else np.inf,
+                    str(r["zone_id"]))  # fmt: skip
+
+        return sorted(rows, key=key)
+
+    def zone_table(
+        self,
+        rows: Sequence[Row],
+        svc: str,
+        *,
+        facilities: dict[str, int] | None,
+        numbered: bool,
+        codes: bool = True,
+        caption: str = "",
+        note: str = "",
+        total: Row | None = None,
+    ) -> _Table:
+        """One row per zone: its facilities, people, shares, people left behind, median time.
+
+        Numbered rows (worst first) show each zone's code under its name when ``codes``;
+        the annex's rows start with the code.
+        """
+        loc = self.loc
+        th = sorted(float(v) for v in self.specs[svc].thresholds_min)
+        header = [loc.t("no") if numbered else loc.t("zone_code"), loc.t("zone")]
+        if facilities is not None:
+            header.append(loc.t("facilities_short"))
+        header += [loc.t("target_population")]
+        header += [loc.t("within", minutes=loc.threshold(v)) for v in th]
+        header += [loc.t("left_behind"), loc.t("median_time")]  # the 90th percentile: in the CSV
+
+        def cells(r: Row, first: _Cell, name: _Cell, strong: bool = False) -> list[_Cell]:
+            out = [first, name]
+            if facilities is not None:
+                n = facilities.get(str(r["zone_id"]))
+                if n is None and str(r["zone_id"]) == ALL_ZONES_ID:
+                    n = sum(facilities.values())
+                out.append(_Cell(self.loc.number(n, 0) if n is not None else "–", strong=strong))
+            out.append(_Cell(self.people(r["population"]), strong=strong))
+            out += [_Cell(self.pct_within(r, svc, v), strong=strong) for v in th]
+            out += [
+                _Cell(self.people_pct(self.left_behind(r, svc), r["population"]), strong=True),
+                _Cell(loc.minutes(r["median_time_min"], 1), strong=strong),
+            ]
+            return out
+
+        body = []
+        for k, r in enumerate(rows, start=1):
+            zid, name = str(r["zone_id"]), self.zone_label(str(r["zone_id"]), str(r["zone_name"]))
+            special = zid in (ALL_ZONES_ID, OUTSIDE_ZONES_ID)
+            if numbered:
+                first, label = _Cell(str(k)), _Cell(name, num=False, sub=zid if codes else "")
+            else:
+                first, label = _Cell("" if special else zid, num=False), _Cell(name, num=False)
+            body.append(cells(r, first, label))
+        totals = set()
+        if total is not None:
+            totals.add(len(body))
+            body.append(
+                cells(total, _Cell("", num=False), _Cell(loc.t("all_zones"), num=False), True)
+            )
+        return _Table(header=header, rows=body, caption=caption, note=note, total_rows=totals)
+
+    def _band_labels(self) -> list[str]:
+        loc = self.loc
+        shared = {tuple(sorted(float(v) for v in s.thresholds_min)) for s in self.specs.values()}
+        if len(shared) != 1:
+            n_bands = max(len(s.thresholds_min) for s in self.specs.values())
+            return [loc.t("map_band_n", n=k + 1) for k in range(n_bands)] + [
+                loc.t("map_beyond_last")
+            ]
+        th = next(iter(shared))
+        # each colour is a band: "≤ 30 min", then "30–60 min", not "≤ 60 min" again
+        labels = [loc.t("within", minutes=loc.threshold(th[0]))] + [
+            loc.t("band", low=loc.number(lo, 0 if float(lo).is_integer() else 1),
+                  high=loc.threshold(hi))
+            for lo, hi in itertools.pairwise(th)
+        ]  # fmt: skip
+        return [*labels, loc.t("beyond", minutes=loc.threshold(th[-1]))]
+
+    def _region_map(
+        self, svc: str, marks: list[tuple[float, float, str]], *, width_mm: float
+    ) -> tuple[str, float]:
+        """The service's travel-time map of the whole region, as a data URI and its width."""
+        run, loc = self.run, self.loc
+        grid = run.grid
+        res = run.services[svc]
+        pts = res.facilities.to_crs(grid.crs).geometry
+        name = f"{self.label(svc)} ({self.mode(svc)})"  # a narrow map's title: no more
+        panel = MapPanel(
+            title=loc.t("map_title", service=name) if width_mm > 120 else name,
+            time_min=np.asarray(res.search.time_min).reshape(grid.shape),
+            thresholds_min=sorted(float(v) for v in self.specs[svc].thresholds_min),
+            facility_x=pts.x.to_numpy(),
+            facility_y=pts.y.to_numpy(),
+        )
+        data, drawn_mm = region_map_png(
+            panel,
+            transform=grid.transform,
+            geographic=grid.geographic,
+            zone_grid=np.asarray(run.zone).reshape(grid.shape),
+            people=np.asarray(run.population.people, dtype=np.float64).reshape(grid.shape),
+            outlines=list(run.zones.to_crs(grid.crs).geometry),
+            marks=marks,
+            band_labels=self._band_labels(),
+            extra_labels=(loc.t("map_unreachable"), loc.t("facility"), loc.t("map_outline")),
+            width_mm=width_mm,
+        )
+        return _png_uri(data), drawn_mm
+
+    def zones(self, *, maps: bool) -> dict[str, Any]:
+        """Per service the zones furthest behind (map and table), the same for every finer
+        level, and the annex's full zone tables."""
+        loc, run = self.loc, self.run
+        grid = run.grid
+        geoms = dict(
+            zip(run.zones["zone_id"].astype(str), run.zones.to_crs(grid.crs).geometry, strict=True)
+        )
+        box = shapely.box(*grid.bounds)
+        counts = self.facility_counts(run.zones)
+        n_zones = len(run.zones)
+        # a tall region's maps sit two by two, then the tables; a wide one's each over its table
+        minx, miny, maxx, maxy = grid.bounds
+        x_scale = np.cos(np.radians((miny + maxy) / 2)) if grid.geographic else 1.0
+        side_by_side = len(self.services) > 1 and (maxy - miny) > 0.75 * (maxx - minx) * x_scale
+        map_mm = 84.0 if side_by_side else 170.0
+        services, annex = [], []
+        for svc in self.services:
+            zone_rows = [r for r in self.zone_rows(svc) if r["zone_id"] != OUTSIDE_ZONES_ID]
+            worst = self.worst_first(zone_rows, svc)[:WORST_ZONES]
+            top = max(float(v) for v in self.specs[svc].thresholds_min)
+            fields = {
+                "shown": loc.number(len(worst), 0), "total": loc.number(n_zones, 0),
+                "minutes": loc.threshold(top),
+                "middle": loc.threshold(_middle(self.specs[svc].thresholds_min)),
+                "file": "coverage.csv",
+            }  # fmt: skip
+            note = loc.t("zones_worst_note" if n_zones > len(worst) else "zones_all_note", **fields)
+            table = self.zone_table(
+                worst, svc, facilities=counts[svc], numbered=True, codes=False, note=note,
+                caption=loc.t("zones_worst_title", service=self.label(svc)),
+                total=self.all_row(svc),
+            )  # fmt: skip
+            png, width = None, 0.0
+            if maps:
+                marks = []
+                for k, r in enumerate(worst, start=1):
+                    geom = geoms.get(str(r["zone_id"]))
+                    if geom is not None and not geom.is_empty and geom.intersects(box):
+                        point = geom.representative_point()
+                        marks.append((float(point.x), float(point.y), str(k)))
+                png, width = self._region_map(svc, marks, width_mm=map_mm)
+            services.append({"map": png, "map_width_mm": f"{width:.1f}", "table": table})
+            if n_zones > len(worst):
+                everyone = sorted(zone_rows, key=lambda r: str(r["zone_id"]))
+                everyone += [
+                    r
+                    for r in self.zone_rows(svc)
+                    if r["zone_id"] == OUTSIDE_ZONES_ID and float(r["population"]) > 0
+                ]
+                annex.append(
+                    self.zone_table(
+                        everyone, svc, facilities=counts[svc], numbered=False,
+                        caption=f"{self.label(svc)} ({self.mode(svc)})", total=self.all_row(svc),
+                    )
+                )  # fmt: skip
+        levels = []
+        for level in run.region.zone_levels:
+            rows = _records(run.baseline.level_coverage(level.name))
+            level_counts = self.facility_counts(level.zones)
+            tables = []
+            for svc in self.services:
+                zone_rows = [r for r in _pick(rows, service=svc)
+                             if r["zone_id"] not in (ALL_ZONES_ID, OUTSIDE_ZONES_ID)]  # fmt: skip
+                if not zone_rows:
+                    continue
+                worst = self.worst_first(zone_rows, svc)[:WORST_ZONES]
+                top = max(float(v) for v in self.specs[svc].thresholds_min)
+                note = loc.t(
+                    "level_worst_note", shown=loc.number(len(worst), 0),
+                    total=loc.number(len(zone_rows), 0), level=level.name,
+                    minutes=loc.threshold(top),
+                    middle=loc.threshold(_middle(self.specs[svc].thresholds_min)),
+                    file=f"coverage_{level.name}.csv",
+                )  # fmt: skip
+                caption = loc.t("level_worst_title", service=self.label(svc), level=level.name)
+                tables.append(
+                    self.zone_table(worst, svc, facilities=level_counts[svc], numbered=True,
+                                    caption=caption, note=note)
+                )  # fmt: skip
+            if tables:
+                levels.append({"title": loc.t("level_title", level=level.name), "tables": tables})
+        return {"services": services, "levels": levels, "annex": annex,
+                "side_by_side": side_by_side}  # fmt: skip
 
     # -- unreachable ----------------------------------------------------------------------
 
@@ -676,12 +1026,18 @@ class _View:
             if not float(self.all_row(svc)["unreachable_total"]) > 0:
                 nobody.append(loc.t("unreachable_nobody", service=self.label(svc)))
                 continue
+            some = [r for r in self.zone_rows(svc) if float(r["unreachable_total"]) > 0]
+            note = ""
+            if len(some) > WORST_ZONES:  # the zones with the most people unreachable, most first
+                note = loc.t("unreachable_top", shown=loc.number(WORST_ZONES, 0),
+                             total=loc.number(len(some), 0), file="coverage.csv")  # fmt: skip
+                some = sorted(some, key=lambda r: (-float(r["unreachable_total"]),
+                                                   str(r["zone_id"])))[:WORST_ZONES]  # fmt: skip
             rows = []
-            for r in _pick(self.cov_rows, service=svc):
+            for r in [*some, self.all_row(svc)]:
                 is_all = r["zone_id"] == ALL_ZONES_ID
-                if not is_all and not float(r["unreachable_total"]) > 0:
-                    continue
-                cells = [_Cell(self.zone_label(str(r["zone_id"]), str(r["zone_name"])), num=False)]
+                name = self.zone_label(str(r["zone_id"]), str(r["zone_name"]))
+                cells = [_Cell(name, num=False)]
                 cells += [_Cell(self.people(r[c]), strong=is_all) for c in cols]
                 cells.append(_Cell(self.people(r["unreachable_total"]), strong=True))
                 rows.append(cells)
@@ -690,6 +1046,7 @@ class _View:
                     header=[loc.t("zone"), *[self.reason(c) for c in cols], loc.t("unreachable")],
                     rows=rows,
                     caption=f"{self.label(svc)} ({self.mode(svc)})",
+                    note=note,
                     total_rows={len(rows) - 1},
                 )
             )
@@ -710,7 +1067,10 @@ class _View:
         for f in findings:
             counts.setdefault(f.check, Counter())[f.severity] += 1
         rows = [
-            [_Cell(check, num=False), *[_Cell(str(by[s]) if by[s] else "") for s in SEVERITIES]]
+            [
+                _Cell(loc.t(f"check.{check}"), num=False),
+                *[_Cell(str(by[s]) if by[s] else "") for s in SEVERITIES],
+            ]
             for check, by in sorted(counts.items())
         ]
         header = [loc.t("audit_check"), *[loc.t(f"severity.{s}") for s in SEVERITIES]]
@@ -725,7 +1085,7 @@ class _View:
             [
                 _Cell(
                     f"{loc.t(f'subject.{f.subject}')} {f.subject_id}".strip()
-                    + (f" ({f.service})" if f.service else ""),
+                    + (f" ({self.label(f.service)})" if f.service else ""),
                     num=False,
                 ),
                 _Cell(f.message, num=False),
@@ -734,6 +1094,7 @@ class _View:
         ]
         return {
             "counts": _Table(header=header, rows=rows),
+            "in_english": loc.lang != "en" and bool(warn_rows),
             "warnings": _Table(
                 header=[loc.t("audit_subject"), loc.t("audit_message")],
                 rows=warn_rows,
@@ -1137,7 +1498,6 @@ def render_report_html(
     lang: str = "en",
     title_date: str | None = None,
     zone_maps: bool = True,
-    max_zone_maps: int = DEFAULT_MAX_ZONE_MAPS,
     findings: Sequence[Finding] | None = None,
 ) -> str:
     """Render the report of a run as one self-contained HTML page.
@@ -1152,9 +1512,7 @@ def render_report_html(
         The date shown on the title page (an ISO date is written out in the language); default
         today (UTC, or ``SOURCE_DATE_EPOCH``).
     zone_maps
-        Draw a travel-time map per zone.
-    max_zone_maps
-        Draw maps for the first this many zones only (the rest get their table).
+        Draw each service's travel-time map of the region, the zones furthest behind numbered.
     findings
         The data-quality audit's findings, shown in a "Data quality" section (``None``: no
         section).
@@ -1170,8 +1528,11 @@ def render_report_html(
         For a language the report is not written in.
     """
     loc = get_locale(lang)
-    view = _View(run, loc, max_zone_maps=max_zone_maps)
+    view = _View(run, loc)
     scn = run.scenario
+    zones = view.zones(maps=zone_maps)
+    comparison = view.comparison()
+    annex = {"zones": zones["annex"], "by_zone": comparison["annex"] if comparison else []}
     context = {
         "lang": lang,
         "t": loc.t,
@@ -1183,9 +1544,11 @@ def render_report_html(
         "headline": view.headline(),
         "left_behind": view.left_behind_by_zone(),
         "best": view.best_options(),
+        "robust": view.robustness(),
         "curves": view.curves(),
-        "comparison": view.comparison(),
-        "zones": view.zones(maps=zone_maps),
+        "comparison": comparison,
+        "zones": zones,
+        "annex": annex,
         "unreachable": view.unreachable(),
         "audit": view.audit(findings),
         "sources": view.sources(),
@@ -1374,7 +1737,6 @@ def write_report(
     pdf: bool = True,
     title_date: str | None = None,
     zone_maps: bool = True,
-    max_zone_maps: int = DEFAULT_MAX_ZONE_MAPS,
     findings: Sequence[Finding] | None = None,
 ) -> list[Path]:
     """Write ``report_<lang>.html`` (and ``report_<lang>.pdf``) into ``folder``.
@@ -1394,7 +1756,7 @@ def write_report(
         Also write the PDF (needs WeasyPrint and Pango).
     title_date
         The date on the title page; default today.
-    zone_maps, max_zone_maps, findings
+    zone_maps, findings
         See :func:`render_report_html`.
 
     Returns
@@ -1411,9 +1773,8 @@ def write_report(
     """
     folder = Path(folder)
     html = render_report_html(
-        run, lang=lang, title_date=title_date, zone_maps=zone_maps, max_zone_maps=max_zone_maps,
-        findings=findings,
-    )  # fmt: skip
+        run, lang=lang, title_date=title_date, zone_maps=zone_maps, findings=findings
+    )
     folder.mkdir(parents=True, exist_ok=True)
     html_path = folder / report_file_name(lang, "html")
     with atomic_file(html_path) as tmp:

@@ -1,4 +1,4 @@
-"""Small, reproducible PNG charts for the report: zone travel-time maps and coverage curves.
+"""Small, reproducible PNG charts for the report: travel-time maps and coverage curves.
 
 Figures are drawn with matplotlib's Agg canvas directly (no pyplot state, whatever backend is
 configured) and encoded by Pillow as palette PNGs with no metadata chunks, so the same run gives
@@ -31,7 +31,7 @@ __all__ = [
     "band_colours",
     "coverage_curve_png",
     "encode_png",
-    "zone_map_png",
+    "region_map_png",
 ]
 
 #: Colour of people reached only beyond the largest threshold.
@@ -137,7 +137,7 @@ def _new_figure(width_mm: float, height_mm: float) -> Figure:
 
 @dataclass(frozen=True, eq=False)
 class MapPanel:
-    """One service's panel in a zone map.
+    """One service's travel times and facilities, for a map.
 
     Attributes
     ----------
@@ -159,21 +159,6 @@ class MapPanel:
     facility_y: np.ndarray
 
 
-def _window(
-    bounds: tuple[float, float, float, float], transform: Any, shape: tuple[int, int]
-) -> tuple[slice, slice]:
-    """Row and column slices of the grid covering ``bounds`` (+ a two-cell margin)."""
-    minx, miny, maxx, maxy = bounds
-    a, e, c, f = transform.a, transform.e, transform.c, transform.f
-    cols = sorted(((minx - c) / a, (maxx - c) / a))
-    rows = sorted(((maxy - f) / e, (miny - f) / e))
-    r0 = max(0, math.floor(rows[0]) - 2)
-    r1 = min(shape[0], math.ceil(rows[1]) + 2)
-    c0 = max(0, math.floor(cols[0]) - 2)
-    c1 = min(shape[1], math.ceil(cols[1]) + 2)
-    return slice(r0, max(r1, r0 + 1)), slice(c0, max(c1, c0 + 1))
-
-
 def _nice_length_km(width_km: float) -> float:
     """A round scale-bar length near a quarter of the map's width."""
     target = width_km / 4
@@ -186,71 +171,82 @@ def _nice_length_km(width_km: float) -> float:
     return power
 
 
-def _fitted_limits(
-    xlim: tuple[float, float], ylim: tuple[float, float], *, x_scale: float, ratio: float
-) -> tuple[tuple[float, float], tuple[float, float]]:
-    """Axis limits around ``xlim``/``ylim`` whose height / (width × x_scale) equals ``ratio``."""
-    width = (xlim[1] - xlim[0]) * x_scale
-    height = ylim[1] - ylim[0]
-    if height / max(width, 1e-12) < ratio:
-        grow = (ratio * width - height) / 2
-        return xlim, (ylim[0] - grow, ylim[1] + grow)
-    grow = (height / ratio - width) / 2 / x_scale
-    return (xlim[0] - grow, xlim[1] + grow), ylim
-
-
-def _draw_outline(ax: Any, geom: shapely.Geometry) -> None:
+def _draw_outline(
+    ax: Any, geom: shapely.Geometry, *, colour: str = "#111111", width: float = 0.8
+) -> None:
     for part in shapely.get_parts(shapely.boundary(geom)):
         for line in shapely.get_parts(part):
             xy = shapely.get_coordinates(line)
             if len(xy) >= 2:
-                ax.plot(xy[:, 0], xy[:, 1], color="#111111", linewidth=0.8, solid_joinstyle="round")
+                ax.plot(xy[:, 0], xy[:, 1], color=colour, linewidth=width, solid_joinstyle="round")
 
 
-def zone_map_png(
-    panels: Sequence[MapPanel],
+def _time_rgb(
+    time_min: np.ndarray,
+    thresholds_min: Sequence[float],
+    colours: Sequence[str],
+    populated: np.ndarray,
+) -> np.ndarray:
+    """``(rows, cols, 3)`` colours: time bands, beyond, unreachable with people, sea."""
+    t = np.asarray(time_min, dtype=np.float64)
+    th = sorted(float(v) for v in thresholds_min)
+    rgb = np.empty((*t.shape, 3))
+    rgb[:] = _rgb(_BACKGROUND)
+    finite = np.isfinite(t)
+    lower = -np.inf
+    for k, limit in enumerate(th):
+        rgb[finite & (t > lower) & (t <= limit)] = _rgb(colours[k])
+        lower = limit
+    rgb[finite & (t > th[-1])] = _rgb(BEYOND_COLOUR)
+    rgb[~finite & populated] = _rgb(UNREACHED_COLOUR)
+    return rgb
+
+
+def region_map_png(
+    panel: MapPanel,
     *,
     transform: Any,
     geographic: bool,
     zone_grid: np.ndarray,
-    zone_number: int,
     people: np.ndarray,
-    outline: shapely.Geometry,
+    outlines: Sequence[shapely.Geometry | None],
+    marks: Sequence[tuple[float, float, str]],
     band_labels: Sequence[str],
     extra_labels: tuple[str, str, str],
     width_mm: float = 170.0,
-    max_panel_mm: float = 80.0,
-    max_cells: int = 420,
+    max_height_mm: float = 95.0,
+    max_cells: int = 900,
     dpi: float = 130.0,
 ) -> tuple[bytes, float]:
-    """A zone's travel-time map, one panel per service, as PNG bytes.
+    """One service's travel time over the whole region, the zones outlined and some numbered.
 
     Parameters
     ----------
-    panels
-        One entry per service.
+    panel
+        The service's times, thresholds and facilities (its ``title`` heads the map).
     transform
         The grid's affine transform.
     geographic
         True when the grid is in longitude / latitude (the x axis is then scaled by the cosine of
         the latitude).
-    zone_grid, zone_number
-        ``(rows, cols)`` zone number of each cell, and this zone's number; cells of other zones
-        (and outside every zone) are faded.
+    zone_grid
+        ``(rows, cols)`` zone number of each cell (0 outside every zone: faded).
     people
         ``(rows, cols)`` people per cell (populated unreachable cells are drawn dark).
-    outline
-        The zone's geometry in the grid's CRS.
+    outlines
+        Every zone's geometry in the grid's CRS (``None`` for a zone without one), drawn thin.
+    marks
+        ``(x, y, text)`` labels in the grid's CRS, e.g. the rank of a zone in a table.
     band_labels
         Legend labels of the time bands: one per threshold, then the band beyond the largest.
     extra_labels
-        Legend labels of: unreachable populated cells, facilities, the zone boundary.
+        Legend labels of: unreachable populated cells, facilities, the zone boundaries.
     width_mm
-        Largest width of the whole image.
-    max_panel_mm
-        Largest width of one panel.
+        Largest width of the image.
+    max_height_mm
+        Largest height of the map itself (a tall region gets a narrower image).
     max_cells
-        Longest side of a panel's raster in cells; larger windows are sampled down.
+        Longest side of the raster in cells; larger grids are sampled down.
     dpi
         Resolution.
 
@@ -260,97 +256,85 @@ def zone_map_png(
         The PNG bytes and the image's width in millimetres (to print it at its drawn size).
     """
     shape = zone_grid.shape
-    minx, miny, maxx, maxy = outline.bounds
-    pad_x, pad_y = 2 * abs(transform.a), 2 * abs(transform.e)
-    x_scale = math.cos(math.radians((miny + maxy) / 2)) if geographic else 1.0
-    width_units = (maxx - minx + 2 * pad_x) * x_scale
-    height_units = maxy - miny + 2 * pad_y
-    n = len(panels)
-    ncols = min(n, 3)
-    nrows = math.ceil(n / ncols)
-    gap_mm = 4.0
-    panel_w = min(max_panel_mm, (width_mm - gap_mm * (ncols - 1)) / ncols)
-    width_mm = max(ncols * panel_w + gap_mm * (ncols - 1), min(width_mm, 120.0))
-    ratio = min(1.0, max(0.45, height_units / max(width_units, 1e-12)))
-    panel_h = panel_w * ratio
-    # widen the shorter side so the map fills the panel at the true aspect
-    xlim, ylim = _fitted_limits(
-        (minx - pad_x, maxx + pad_x), (miny - pad_y, maxy + pad_y), x_scale=x_scale, ratio=ratio
-    )
-    rs, cs = _window((xlim[0], ylim[0], xlim[1], ylim[1]), transform, shape)
-    step = max(1, math.ceil(max(rs.stop - rs.start, cs.stop - cs.start) / max_cells))
-    rs, cs = slice(rs.start, rs.stop, step), slice(cs.start, cs.stop, step)
-    inside = zone_grid[rs, cs] == zone_number
-    populated = people[rs, cs] > 0
-    x0 = transform.c + cs.start * transform.a
-    y0 = transform.f + rs.start * transform.e
-    n_rows, n_cols = inside.shape
-    x1 = x0 + n_cols * step * transform.a
-    y1 = y0 + n_rows * step * transform.e
-    extent = (x0, x1, y1, y0)
-    title_mm, legend_mm = 5.0, 9.0
-    height_mm = nrows * (panel_h + title_mm) + (nrows - 1) * 2.0 + legend_mm
-
+    rows, cols = shape
+    a, e = transform.a, transform.e
+    x0, y0 = transform.c, transform.f
+    x1, y1 = x0 + cols * a, y0 + rows * e
+    xlim, ylim = (min(x0, x1), max(x0, x1)), (min(y0, y1), max(y0, y1))
+    x_scale = math.cos(math.radians((ylim[0] + ylim[1]) / 2)) if geographic else 1.0
+    ratio = (ylim[1] - ylim[0]) / max((xlim[1] - xlim[0]) * x_scale, 1e-12)
+    map_w = min(width_mm, max_height_mm / max(ratio, 1e-6))
+    map_h = map_w * ratio
+    img_w = max(map_w, min(width_mm, 120.0))  # room for the legend
+    ncol = 4 if img_w >= 110 else 2  # a narrow map stacks its legend in more rows
+    title_mm, legend_mm = 5.0, 9.0 if ncol == 4 else 18.0
+    img_h = title_mm + map_h + legend_mm
+    step = max(1, math.ceil(max(rows, cols) / max_cells))
+    populated = np.asarray(people)[::step, ::step] > 0
     with mpl.rc_context(_RC):
-        fig = _new_figure(width_mm, height_mm)
-        n_bands = max(len(p.thresholds_min) for p in panels)
-        colours = band_colours(n_bands)
-        for i, panel in enumerate(panels):
-            row, col = divmod(i, ncols)
-            left = col * (panel_w + gap_mm) / width_mm
-            top_mm = row * (panel_h + title_mm + 2.0) + title_mm
-            bottom = 1 - (top_mm + panel_h) / height_mm
-            ax = fig.add_axes((left, bottom, panel_w / width_mm, panel_h / height_mm))
-            ax.set_facecolor(_BACKGROUND)
-            t = np.asarray(panel.time_min)[rs, cs].astype(np.float64)
-            th = sorted(float(v) for v in panel.thresholds_min)
-            rgb = np.empty((*t.shape, 3))
-            rgb[:] = _rgb(_BACKGROUND)
-            finite = np.isfinite(t)
-            lower = -np.inf
-            for k, limit in enumerate(th):
-                band = finite & (t > lower) & (t <= limit)
-                rgb[band] = _rgb(colours[k])
-                lower = limit
-            rgb[finite & (t > th[-1])] = _rgb(BEYOND_COLOUR)
-            rgb[~finite & populated] = _rgb(UNREACHED_COLOUR)
-            land = finite | populated
-            fade = land & ~inside
-            rgb[fade] = rgb[fade] * (1 - _OUTSIDE_FADE) + 255.0 * _OUTSIDE_FADE
-            ax.imshow(rgb.astype(np.uint8), extent=extent, interpolation="nearest", origin="upper")
-            _draw_outline(ax, outline)
-            fx, fy = np.asarray(panel.facility_x), np.asarray(panel.facility_y)
-            keep = (fx >= xlim[0]) & (fx <= xlim[1]) & (fy >= ylim[0]) & (fy <= ylim[1])
-            ax.scatter(
-                fx[keep], fy[keep], s=16, marker="^", c="#000000", edgecolors="white",
-                linewidths=0.6, zorder=3,
+        fig = _new_figure(img_w, img_h)
+        colours = band_colours(len(panel.thresholds_min))
+        ax = fig.add_axes(
+            ((img_w - map_w) / 2 / img_w, legend_mm / img_h, map_w / img_w, map_h / img_h)
+        )
+        ax.set_facecolor(_BACKGROUND)
+        t = np.asarray(panel.time_min)[::step, ::step]
+        rgb = _time_rgb(t, panel.thresholds_min, colours, populated)
+        fade = (np.isfinite(t) | populated) & (np.asarray(zone_grid)[::step, ::step] == 0)
+        rgb[fade] = rgb[fade] * (1 - _OUTSIDE_FADE) + 255.0 * _OUTSIDE_FADE
+        extent = (x0, x0 + rgb.shape[1] * step * a, y0 + rgb.shape[0] * step * e, y0)
+        ax.imshow(rgb.astype(np.uint8), extent=extent, interpolation="nearest", origin="upper")
+        for geom in outlines:
+            if geom is not None and not geom.is_empty:
+                _draw_outline(ax, geom, colour="#333333", width=0.35)
+        ax.scatter(
+            np.asarray(panel.facility_x), np.asarray(panel.facility_y), s=9, marker="^",
+            c="#000000", edgecolors="white", linewidths=0.4, zorder=3,
+        )  # fmt: skip
+        halo = [patheffects.withStroke(linewidth=2.2, foreground="white")]
+        for x, y, text in marks:
+            ax.text(
+                x, y, text, ha="center", va="center", fontsize=6.8, fontweight="bold",
+                color="#0b2f40", path_effects=halo, zorder=4,
             )  # fmt: skip
-            ax.set_xlim(*xlim)
-            ax.set_ylim(*ylim)
-            ax.set_aspect(1 / x_scale, adjustable="box")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_title(panel.title, loc="left", pad=3)
-            if i == 0:
-                _scale_bar(ax, *xlim, *ylim, x_scale=x_scale, geographic=geographic)
-        handles: list[Any] = [
-            Patch(facecolor=colours[k], edgecolor="none", label=band_labels[k])
-            for k in range(min(n_bands, len(band_labels) - 1))
-        ]
-        handles.append(Patch(facecolor=BEYOND_COLOUR, edgecolor="none", label=band_labels[-1]))
-        handles.append(Patch(facecolor=UNREACHED_COLOUR, edgecolor="none", label=extra_labels[0]))
-        handles.append(
-            Line2D(
-                [], [], marker="^", linestyle="none", markerfacecolor="#000000",
-                markeredgecolor="white", markersize=5, label=extra_labels[1],
-            )
-        )  # fmt: skip
-        handles.append(Line2D([], [], color="#111111", linewidth=0.8, label=extra_labels[2]))
-        fig.legend(
-            handles=handles, loc="lower left", bbox_to_anchor=(0, 0), ncol=4, frameon=False,
-            handlelength=1.2, columnspacing=1.2, borderaxespad=0.1,
-        )  # fmt: skip
-        return encode_png(fig, dpi=dpi), width_mm
+        ax.set_xlim(*xlim)
+        ax.set_ylim(*ylim)
+        ax.set_aspect(1 / x_scale, adjustable="box")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        fig.text(0, 1 - 1.0 / img_h, panel.title, ha="left", va="top", fontsize=8.0)
+        _scale_bar(ax, *xlim, *ylim, x_scale=x_scale, geographic=geographic)
+        _legend(fig, colours, band_labels, extra_labels, outline_width=0.35, ncol=ncol)
+        return encode_png(fig, dpi=dpi), img_w
+
+
+def _legend(
+    fig: Figure,
+    colours: Sequence[str],
+    band_labels: Sequence[str],
+    extra_labels: tuple[str, str, str],
+    *,
+    outline_width: float,
+    ncol: int = 4,
+) -> None:
+    """The legend along the bottom of ``fig``: bands, beyond, unreachable, facility, outline."""
+    handles: list[Any] = [
+        Patch(facecolor=colours[k], edgecolor="none", label=band_labels[k])
+        for k in range(min(len(colours), len(band_labels) - 1))
+    ]
+    handles.append(Patch(facecolor=BEYOND_COLOUR, edgecolor="none", label=band_labels[-1]))
+    handles.append(Patch(facecolor=UNREACHED_COLOUR, edgecolor="none", label=extra_labels[0]))
+    handles.append(
+        Line2D(
+            [], [], marker="^", linestyle="none", markerfacecolor="#000000",
+            markeredgecolor="white", markersize=5, label=extra_labels[1],
+        )
+    )  # fmt: skip
+    handles.append(Line2D([], [], color="#111111", linewidth=outline_width, label=extra_labels[2]))
+    fig.legend(
+        handles=handles, loc="lower left", bbox_to_anchor=(0, 0), ncol=ncol, frameon=False,
+        handlelength=1.2, columnspacing=1.2, borderaxespad=0.1,
+    )  # fmt: skip
 
 
 def _scale_bar(

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reach.codes import EDUCATION_TIERS, HEALTH_TIERS
 from reach.errors import ScenarioError
 from reach.metrics import MAX_CANDIDATES, MAX_SITES, check_amount, check_count, check_minutes
 from reach.metrics.accessibility import Accessibility, StepDecay, fca_accessibility
@@ -41,8 +40,10 @@ from reach.scenarios.optimize import (
     compare_solvers,
 )
 from reach.spec import (
-    ScenarioSpec,
     ServiceSpec,
+    check_service,
+    service_tiers,
+    tier_order,
 )
 
 __all__ = [
@@ -50,116 +51,10 @@ __all__ = [
     "accessibility_study",
     "capacity_study",
     "check_referral_tier",
-    "check_service",
-    "check_tier",
     "equity_study",
     "referral_study",
-    "service_tiers",
     "siting_study",
 ]
-
-
-def check_service(
-    scn: ScenarioSpec, service: object, *, option: str = "service", default_first: bool = True
-) -> str:
-    """The named service of ``scn`` (the first when ``service`` is empty and ``default_first``).
-
-    Parameters
-    ----------
-    scn
-        The scenario.
-    service
-        The service's name as the user gave it (any value; ``None`` or ``""`` when not given).
-    option
-        How the user gave it, for the message (e.g. ``"--service"``).
-    default_first
-        Take the scenario's first service when ``service`` is not given; if False, refuse.
-
-    Returns
-    -------
-    str
-        The service's name.
-
-    Raises
-    ------
-    ScenarioError
-        When the scenario has no such service (or none is named and ``default_first`` is
-        False), listing the names it has.
-    """
-    names = [s.name for s in scn.services]
-    if service is None or service == "":
-        if default_first:
-            return names[0]
-        raise ScenarioError(f"{option}: no service named", fix=f"use one of {', '.join(names)}")
-    if not isinstance(service, str) or service not in names:
-        raise ScenarioError(
-            f"{option} {service!r}: the scenario has no such service",
-            fix=f"use one of {', '.join(names)}",
-        )
-    return service
-
-
-def _spec(scn: ScenarioSpec, service: str) -> ServiceSpec:
-    """The service's spec, checked with :func:`check_service`."""
-    return next(s for s in scn.services if s.name == check_service(scn, service))
-
-
-def service_tiers(scn: ScenarioSpec, service: str) -> list[str]:
-    """The tiers a facility of ``service`` may have: its declared ``tiers``, else its kind's.
-
-    Parameters
-    ----------
-    scn
-        The scenario.
-    service
-        The service's name (the first service when empty).
-
-    Returns
-    -------
-    list of str
-        The tiers, in their declared order, or from the top of the kind's referral chain
-        down (e.g. ``hospital`` first).
-
-    Raises
-    ------
-    ScenarioError
-        When the scenario has no such service.
-    """
-    return _tier_order(_spec(scn, service))
-
-
-def check_tier(scn: ScenarioSpec, service: str, tier: object, *, option: str = "tier") -> str:
-    """``tier`` if a facility of ``service`` may have it (as the facility files are checked).
-
-    Parameters
-    ----------
-    scn
-        The scenario.
-    service
-        The service's name.
-    tier
-        The tier as the user gave it (any value).
-    option
-        How the user gave it, for the message (e.g. ``"add_facility: tier"``).
-
-    Returns
-    -------
-    str
-        ``tier``.
-
-    Raises
-    ------
-    ScenarioError
-        When the service's tiers (its declared ``tiers``, else its kind's) do not include it,
-        or the scenario has no such service.
-    """
-    tiers = service_tiers(scn, service)
-    if not isinstance(tier, str) or tier not in tiers:
-        raise ScenarioError(
-            f"{option} {tier!r} is not a tier of service {service!r}",
-            fix=f"use one of {', '.join(tiers)}",
-        )
-    return tier
 
 
 def check_referral_tier(
@@ -224,13 +119,6 @@ def _service(baseline: Evaluation, service: str) -> tuple[ServiceSpec, ServiceRe
     return res.spec, res
 
 
-def _tier_order(spec: ServiceSpec) -> list[str]:
-    """The service's declared tiers, else its kind's, from the top of the chain down."""
-    if spec.facilities.tiers:
-        return list(spec.facilities.tiers)
-    return list(HEALTH_TIERS if spec.kind == "health" else EDUCATION_TIERS)
-
-
 def capacity_study(
     region: Region, baseline: Evaluation, service: str, *, threshold_min: float | None = None
 ) -> CapacityCoverage:
@@ -281,7 +169,7 @@ def capacity_study(
     order = processing_order(
         len(fac),
         tier=fac["tier"].astype(str).tolist(),
-        tier_order=_tier_order(spec),
+        tier_order=tier_order(spec),
         capacity_people=capacity,
     )
     result = capacity_coverage(

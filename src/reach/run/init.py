@@ -139,6 +139,9 @@ class ServiceInput:
         The coverage thresholds.
     where
         Rows kept by column (e.g. one kabupaten's facilities out of a province list).
+    label
+        The service's display name in the reports and maps, in the first report language
+        (English when none is asked for); ``None``: its name.
     """
 
     name: str
@@ -149,6 +152,7 @@ class ServiceInput:
     tier_column: str | None = None
     thresholds_min: tuple[float, ...] = (30.0, 60.0, 120.0)
     where: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,8 @@ class InitRequest:
         The scenario's file name in the folder.
     output
         The output folder, relative to the scenario.
+    currency
+        The ISO 4217 code the alternatives' costs will be given in (``None``: none said).
     """
 
     name: str
@@ -195,6 +201,7 @@ class InitRequest:
     reports: tuple[str, ...] = ()
     scenario_file: str = "scenario.toml"
     output: str = "output"
+    currency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -314,6 +321,8 @@ def _draft(
     d.table("scenario")
     d.key("name", req.name[:200])
     d.key("description", _description(req))
+    if req.currency is not None:
+        d.key("currency", req.currency, comment="The currency of the alternatives' costs.")
     d.table("region", comment=facts.get("region", ""))
     if req.population is not None:
         d.key(
@@ -405,6 +414,8 @@ def _draft(
     for svc in req.services:
         d.table("services", array=True, comment=facts.get(f"service:{svc.name}", ""))
         d.key("name", svc.name)
+        if svc.label is not None:
+            d.key("label", {(req.reports or ("en",))[0]: svc.label})
         d.key("kind", svc.kind)
         d.key("mode", svc.mode)
         d.key("thresholds_min", [float(t) for t in svc.thresholds_min])

@@ -3,8 +3,9 @@
 A run and every analysis command write one (``manifest.json``): the scenario as resolved, the
 inputs' sha256 taken before they were read, the package versions, the grid, the population
 totals, what each unreachable reason means, the table schema's version, the warnings, and the
-files written. Its ``run_id`` repeats the folder marker's, which is how reach proves it wrote a
-folder (see :mod:`reach.outputs.folders`).
+files written with their sha256 (but the maps and reports, which may be written again). Its
+``run_id`` repeats the folder marker's, which is how reach proves it wrote a folder (see
+:mod:`reach.outputs.folders`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import rasterio
 from reach import __version__
 from reach.codes import REASON_LABELS
 from reach.model.region import Region
-from reach.outputs.folders import folder_run_id
+from reach.outputs.folders import MANIFEST_NAME, OUTPUT_MARKER, folder_run_id
 from reach.outputs.i18n import REASON_EXPLANATIONS
 from reach.outputs.write import file_sha256
 from reach.schema import SCHEMA_VERSION
@@ -30,6 +31,7 @@ __all__ = [
     "build_manifest",
     "changed_inputs",
     "file_stamp",
+    "hashed_output",
     "input_digests",
     "package_versions",
 ]
@@ -47,6 +49,34 @@ _PACKAGES = (
     "osmium",
     "pydantic",
 )
+
+
+def hashed_output(rel: str) -> bool:
+    """Whether the manifest records the sha256 of a file of its folder.
+
+    Every file is hashed but the marker, the manifest itself and the maps and reports at the
+    top of the folder, which ``reach map`` and ``reach report`` may write again into a run's
+    folder (the manifest they keep still vouches for the rest).
+
+    Parameters
+    ----------
+    rel
+        The file's path inside the folder, with ``/``.
+
+    Returns
+    -------
+    bool
+        False for ``.reach-output``, ``manifest.json``, ``map_*.html`` and ``report_*.html`` /
+        ``.pdf`` at the top of the folder; True for every other file.
+    """
+    if "/" in rel:
+        return True
+    if rel in (OUTPUT_MARKER, MANIFEST_NAME):
+        return False
+    return not (
+        (rel.startswith("map_") and rel.endswith(".html"))
+        or (rel.startswith("report_") and rel.endswith((".html", ".pdf")))
+    )
 
 
 def package_versions() -> dict[str, str]:
@@ -222,7 +252,10 @@ def build_manifest(
             "rows_left_out": list(counts.table.attrs.get("ignored_rows", [])),
         }
     manifest.update(extra or {})
-    manifest["outputs"] = sorted(
-        str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()
-    )
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    manifest["outputs"] = files
+    # what `reach map` and `reach report` check before they read a run back (run/reopen.py)
+    manifest["outputs_sha256"] = {
+        rel: file_sha256(folder / rel) for rel in files if hashed_output(rel)
+    }
     return manifest

@@ -23,7 +23,7 @@ from reach.ingest.landcover import (
 )
 from reach.ingest.layers import read_vector_layer
 from reach.ingest.lines import read_road_lines
-from reach.ingest.osm import read_osm_facilities, read_osm_roads
+from reach.ingest.osm import read_osm_facilities, read_osm_places, read_osm_roads
 from reach.ingest.population import Population, aggregate_population, read_population
 from reach.ingest.rasters import RasterWindow, open_geotiff
 from reach.ingest.roads import RoadLines
@@ -821,6 +821,10 @@ def load_region(scn: ScenarioSpec, *, clock: Clock | None = None) -> Region:
         )  # fmt: skip
     raster_total, zones, zone = inputs.raster_total, inputs.zones, inputs.zone
     roads, facilities = inputs.roads, inputs.facilities
+    places = None
+    if scn.region.osm is not None:
+        with clock.step("read places"):  # settlement names, for the maps
+            places = read_osm_places(scn.resolve(scn.region.osm))
     return Region(
         scenario=scn,
         population=pop,
@@ -839,4 +843,5 @@ def load_region(scn: ScenarioSpec, *, clock: Clock | None = None) -> Region:
         population_correction=inputs.population_correction,
         population_counts=inputs.population_counts,
         zone_levels=inputs.zone_levels,
+        places=places,
     )

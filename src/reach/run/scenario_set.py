@@ -78,9 +78,13 @@ def evaluate_set(
         :func:`~reach.run.evaluate.evaluate`).
     """
     alts = region.scenario.alternatives
+    tally = clock.tally("alternatives evaluated", len(alts)) if alts else None
 
     def run(alt: Alternative, base: Evaluation | None) -> Evaluation:
-        return evaluate(region, name=alt.name, alternative=alt, clock=clock, baseline=base)
+        ev = evaluate(region, name=alt.name, alternative=alt, clock=clock, baseline=base)
+        if tally is not None:
+            tally.add()
+        return ev
 
     if thread_count() <= 1:
         base = baseline if baseline is not None else evaluate(region, clock=clock)
@@ -191,6 +195,6 @@ def run_scenario(
         )  # fmt: skip
     if target is not None:
         with clock.step("write outputs"):
-            write_run(run, target, maps=maps)
+            write_run(run, target, maps=maps, clock=clock)
         run.out_dir = target
     return run

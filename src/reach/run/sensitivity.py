@@ -255,12 +255,15 @@ def sensitivity_study(
     with clock.step(f"sensitivity: {samples} samples"):
         inputs = friction_inputs(region.scenario, pop=region.population)
         workers = max(1, min(thread_count(), samples))
+        tally = clock.tally("sensitivity samples", samples)
+
+        def one(k: int) -> list[pd.DataFrame]:
+            parts = sample_coverage(region, inputs, factors, design[k], k)
+            tally.add()
+            return parts
+
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            done = list(
-                pool.map(
-                    lambda k: sample_coverage(region, inputs, factors, design[k], k), range(samples)
-                )
-            )
+            done = list(pool.map(one, range(samples)))
     rows = pd.concat([p for parts in done for p in parts], ignore_index=True)
     design_table = pd.DataFrame(
         {

@@ -32,9 +32,11 @@ from reach.outputs.write import (
     write_json,
     write_table,
 )
+from reach.progress import Clock
 from reach.results import Evaluation, RunResult
 from reach.run.audit import audit_run
 from reach.run.manifest import build_manifest
+from reach.run.reopen import write_run_state
 from reach.spec import ScenarioSpec
 
 __all__ = ["write_analysis", "write_run"]
@@ -166,7 +168,9 @@ def _write_evaluation(ev: Evaluation, folder: Path, region: Region) -> None:
         _write_rasters(ev, folder, region)
 
 
-def write_run(run: RunResult, target: Path, *, maps: bool = True) -> None:
+def write_run(
+    run: RunResult, target: Path, *, maps: bool = True, clock: Clock | None = None
+) -> None:
     """Write a run into ``target`` in one folder swap.
 
     Parameters
@@ -177,6 +181,9 @@ def write_run(run: RunResult, target: Path, *, maps: bool = True) -> None:
         The output folder: replaced whole, only when reach can prove it wrote it.
     maps
         Write the HTML maps and reports (when the scenario asks for them too).
+    clock
+        Its display is told as each part is written (the baseline, each alternative, the maps,
+        each report, the manifest).
 
     Raises
     ------
@@ -189,8 +196,13 @@ def write_run(run: RunResult, target: Path, *, maps: bool = True) -> None:
     scn = run.scenario
     region = run.region
     grid = region.grid
+    draw = scn.outputs.maps and maps
+    languages = scn.outputs.reports if maps else []
+    parts = 2 + len(run.alternatives) + int(draw) + len(languages)
+    tally = (clock or Clock()).tally("outputs written", parts)
     with atomic_folder(target, protect=scn.protected_paths(), command="run") as tmp:
         _write_evaluation(run.baseline, tmp, region)
+        tally.add()
         if region.population_counts is not None:
             write_table(
                 region.population_counts.table, tmp / "population_counts",
@@ -222,19 +234,21 @@ def write_run(run: RunResult, target: Path, *, maps: bool = True) -> None:
             _write_evaluation(ev, folder, region)
             if scn.outputs.rasters:
                 _write_delta_rasters(run.baseline, ev, folder, region)
+            tally.add()
         if run.comparison is not None and run.ranking is not None:
             write_table(run.comparison, tmp / "comparison", parquet=scn.outputs.parquet)
             write_table(run.ranking, tmp / "ranking", parquet=scn.outputs.parquet)
-        if scn.outputs.maps and maps:
+        if draw:
             write_maps(
                 run, tmp, offline=scn.outputs.maps_offline, basemap_url=scn.outputs.basemap_url
             )
+            tally.add()
         inputs = run.inputs
         warnings: list[str] = list(run.warnings)
         findings = run.findings
         write_audit(findings, tmp)
         warnings += manifest_warning_lines(findings, known=warnings)
-        if scn.outputs.reports and maps:
+        if languages:
             # matplotlib and WeasyPrint are imported only when reports are asked for
             from reach.outputs.report import pdf_unavailable, write_report
 
@@ -244,14 +258,17 @@ def write_run(run: RunResult, target: Path, *, maps: bool = True) -> None:
                 pdf = False
                 warnings.append(f"PDF reports skipped, HTML written: {why}")
                 _log.warning(warnings[-1])
-            for lang in scn.outputs.reports:
+            for lang in languages:
                 write_report(run, tmp, lang=lang, pdf=pdf, findings=findings)
+                tally.add()
+        write_run_state(run, tmp)  # what `reach map` and `reach report` read back
         manifest = build_manifest(
             scn, region, tmp,
             command="run", inputs=inputs, timings_s=run.timings_s, warnings=warnings,
             extra={"alternatives": sorted(run.alternatives), **_sensitivity_manifest(run)},
         )  # fmt: skip
         write_json(tmp / "manifest.json", manifest)
+        tally.add()
 
 
 def _sensitivity_manifest(run: RunResult) -> dict[str, Any]:
