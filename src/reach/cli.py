@@ -1053,6 +1053,7 @@ def _write_study(
     files: dict[str, str] | None = None,
     *,
     parameters: dict[str, object] | None = None,
+    layers: dict[str, dict[str, Any]] | None = None,
 ) -> None:
     from reach.run.manifest import changed_inputs
     from reach.run.write import write_analysis
@@ -1065,7 +1066,7 @@ def _write_study(
         command=command, inputs={str(p): d for p, (d, _) in study.inputs.items()},
         timings_s=study.region.timings_s,
         parameters={"service": study.service, **(parameters or {})}, files=files,
-        evaluation=study.base,
+        evaluation=study.base, layers=layers,
     )  # fmt: skip
     _print(f"written to {clean(study.folder)}")
 
@@ -1216,6 +1217,158 @@ def referral(
             {"referral_zones": result.zones, "referral_facilities": result.facilities},
             "referral",
             parameters={"referral_tier": hub},
+        )
+
+    guard(go)
+
+
+_LEG_NAMES = {
+    "walk": "walk",
+    "road": "road",
+    "ferry_wait": "ferry wait",
+    "ferry": "ferry",
+    "to_door": "to the door",
+}
+
+
+def _print_route(origin: pd.Series, legs: pd.DataFrame, label: str) -> None:
+    """One origin's route to one service, as a short table."""
+    import math
+
+    import pandas as pd
+
+    where = f"{origin['origin_id']} ({origin['lon']:.5f}, {origin['lat']:.5f})"
+    time = float(origin["travel_time_min"])
+    if not math.isfinite(time):
+        _print(f"{clean(where)} — {clean(label)}: not reached ({clean(origin['reason'])})")
+        return
+    fac = origin["facility_name"] or origin["facility_id"]
+    table = Table(
+        title=Text(clean(f"{where} — {label}: {time:,.1f} min to {fac} ({origin['facility_id']})"))
+    )
+    for header in ("#", "leg", "by", "min", "km", "along / across"):
+        table.add_column(
+            header, justify="left" if header in ("leg", "by", "along / across") else "right"
+        )
+    for _, leg in legs.iterrows():
+        detail = []
+        road_class, road_name, cover = (
+            None if pd.isna(leg[k]) else str(leg[k])
+            for k in ("road_class", "road_name", "land_cover")
+        )
+        if road_class:
+            detail.append(road_class)
+        if road_name:
+            detail.append(f"“{road_name}”")
+        if cover:
+            detail.append(cover.replace(";", ", "))
+        climb = float(leg["climb_m"])
+        if climb >= 1:  # False for NaN (no elevations)
+            detail.append(f"climb {climb:,.0f} m")
+        if leg["kind"] == "walk" and float(leg["time_min"]) > 0:
+            detail.append(f"{60.0 * float(leg['length_km']) / float(leg['time_min']):.1f} km/h")
+        km = float(leg["length_km"])
+        table.add_row(
+            str(leg["leg"]), _LEG_NAMES[str(leg["kind"])], clean(leg["mode"]),
+            _fmt(float(leg["time_min"]), ",.1f"), _fmt(km, ",.2f") if km > 0 else Text(""),
+            Text(clean(" · ".join(detail))),
+        )  # fmt: skip
+    _print(table)
+
+
+@app.command()
+def explain(
+    scenario: ScenarioArg,
+    at: Annotated[
+        list[str] | None,
+        typer.Option("--at", help="An origin as LON,LAT (repeat for several)."),
+    ] = None,
+    points: Annotated[
+        Path | None,
+        typer.Option("--points", help="A CSV (lon, lat) or vector file of origins."),
+    ] = None,
+    id_column: Annotated[
+        str | None, typer.Option("--id-column", help="Column of the origins' ids in --points.")
+    ] = None,
+    service: Annotated[
+        list[str] | None,
+        typer.Option("--service", help="Service to explain (repeat; default: all)."),
+    ] = None,
+    out: OutOpt = None,
+) -> None:
+    """Why is it that far: each origin's least-time route to care, leg by leg.
+
+    Prints the route of each origin to the nearest facility of each service — the walk to the
+    road, each road, the wait for the ferry and the crossing, the walk to the door — and writes
+    them as routes.gpkg (lines with their legs, and the origins) with routes.csv and
+    route_legs.csv.
+    """
+
+    def go() -> None:
+        import pandas as pd
+
+        from reach.ingest.origins import MAX_ORIGINS, parse_lonlat, read_origins
+        from reach.spec import check_service
+
+        if not at and points is None:
+            raise ScenarioError(
+                "explain: no origin given", fix="give --at LON,LAT or --points FILE"
+            )
+        rows = [parse_lonlat(text) for text in at or []]
+        if len(rows) > MAX_ORIGINS:
+            raise ScenarioError(f"--at given {len(rows):,} times", fix="use --points FILE")
+        frames = [
+            pd.DataFrame(
+                {"origin_id": [f"at {i}" for i in range(1, len(rows) + 1)],
+                 "lon": [r[0] for r in rows], "lat": [r[1] for r in rows]}
+            )
+        ]  # fmt: skip
+        if points is not None:
+            frames.append(read_origins(points, id_column=id_column))
+        origins = pd.concat(frames, ignore_index=True)
+
+        def check(scn: ScenarioSpec, _: str) -> None:
+            for name in service or []:
+                check_service(scn, name, option="--service")
+
+        study = _open_study(scenario, out, "explain", per_service=False, check=check)
+        from reach.run.explain import explain_origins
+
+        names = list(dict.fromkeys(service)) if service else None
+        with _status("tracing the routes"):
+            found = explain_origins(study.region, study.base, origins, services=names)
+        specs = {s.name: s for s in study.scn.services}
+        if len(found.origins) <= 20:
+            for _, row in found.origins.iterrows():
+                legs = found.legs[
+                    (found.legs["origin_id"] == row["origin_id"])
+                    & (found.legs["service"] == row["service"])
+                ]
+                spec = specs[str(row["service"])]
+                label = spec.label.get("en") or spec.name
+                _print_route(row, legs, f"{label} ({spec.mode})")
+        else:
+            cols = {"origin_id": "origin", "service": "service", "travel_time_min": "min",
+                    "walk_min": "walk", "ride_min": "ride", "ferry_wait_min": "ferry wait",
+                    "ferry_min": "ferry", "facility_id": "facility"}  # fmt: skip
+            _frame_table(found.origins.head(20), f"the first 20 of {len(found.origins):,}", cols)
+        points_layer = found.origins.copy()
+        import geopandas as gpd
+
+        origins_gdf = gpd.GeoDataFrame(
+            points_layer,
+            geometry=gpd.points_from_xy(points_layer["lon"], points_layer["lat"]),
+            crs="EPSG:4326",
+        )
+        _write_study(
+            study,
+            {
+                "routes": found.origins,
+                "route_legs": pd.DataFrame(found.legs.drop(columns="geometry")),
+            },
+            "explain",
+            parameters={"origins": len(origins), "services": names or list(specs)},
+            layers={"routes.gpkg": {"legs": found.legs, "origins": origins_gdf}},
         )
 
     guard(go)

@@ -30,6 +30,7 @@ from reach.spec import (
 __all__ = [
     "BASELINE",
     "Evaluation",
+    "Explanation",
     "RunResult",
     "SensitivityResult",
     "ServiceResult",
@@ -191,6 +192,24 @@ class Evaluation:
         """
         parts = [getattr(r, attr) for r in self.services.values() if getattr(r, attr) is not None]
         return pd.concat(parts, ignore_index=True) if parts else None
+
+
+@dataclass(frozen=True, eq=False)
+class Explanation:
+    """The least-time routes of some origins to each service (``reach explain``).
+
+    Attributes
+    ----------
+    origins
+        One row per origin and service (:data:`reach.schema.ROUTES`): the origin's travel time
+        (its cell's, as in the rasters), ``reason`` (``reached`` or why not), the facility
+        reached, the minutes by leg kind and the number of legs.
+    legs
+        One row per leg (:data:`reach.schema.ROUTE_LEGS`), with its line in EPSG:4326.
+    """
+
+    origins: pd.DataFrame
+    legs: gpd.GeoDataFrame
 
 
 @dataclass(eq=False)

@@ -48,6 +48,8 @@ __all__ = [
     "REFERRALS",
     "REFERRAL_FACILITIES",
     "REFERRAL_ZONES",
+    "ROUTES",
+    "ROUTE_LEGS",
     "SCHEMA_VERSION",
     "SEASONS",
     "SENSITIVITY",
@@ -1127,6 +1129,67 @@ SENSITIVITY_INFLUENCE = TableSchema(
     ),
 )  # fmt: skip
 
+_ORIGIN_ID = Column("origin_id", TEXT, "the origin's id (`at 1`, … for --at; the file's ids)")
+
+ROUTES = TableSchema(
+    files=("routes.csv",),
+    command="reach explain",
+    where="its output folder (and the `origins` layer of routes.gpkg)",
+    meaning="per origin and service: its travel time, the facility it reaches, minutes by leg",
+    blocks=(
+        _once(
+            _ORIGIN_ID,
+            _SERVICE,
+            _LON,
+            _LAT,
+            Column("travel_time_min", MINUTES, "minutes to the nearest facility (its cell's)"),
+            Column(
+                "reason",
+                TEXT,
+                "`reached`, or why not (as the reason rasters; `outside_grid` off the grid)",
+            ),
+            Column("facility_id", TEXT, "the facility the route ends at (empty: none)"),
+            Column("facility_name", TEXT, "its name"),
+            Column("walk_min", MINUTES, "minutes walking off the roads"),
+            Column("ride_min", MINUTES, "minutes along roads, by the service's mode"),
+            Column("ferry_wait_min", MINUTES, "minutes waiting for ferries"),
+            Column("ferry_min", MINUTES, "minutes crossing by ferry"),
+            Column("to_door_min", MINUTES, "minutes from the route's last vertex to the door"),
+            Column("legs", "count", "legs of the route (rows of route_legs.csv)"),
+        ),
+    ),
+)
+
+ROUTE_LEGS = TableSchema(
+    files=("route_legs.csv",),
+    command="reach explain",
+    where="its output folder (and the `legs` layer of routes.gpkg, with each leg's line)",
+    meaning="one row per leg of each route, in order; the legs' minutes add up to the time",
+    blocks=(
+        _once(
+            _ORIGIN_ID,
+            _SERVICE,
+            Column("leg", INDEX, "the leg's place along the route (1, 2, …)"),
+            Column("kind", TEXT, "`walk`, `road`, `ferry_wait`, `ferry` or `to_door`"),
+            Column("mode", TEXT, "`walk`, the service's vehicle on a road leg, or `ferry`"),
+            Column("time_min", MINUTES, "the leg's minutes"),
+            Column(
+                "length_km",
+                "km",
+                "the leg's length (0 for a wait; straight to the door for the last)",
+            ),
+            Column("road_class", TEXT, "road legs: the road's class (OSM highway or road_class)"),
+            Column("road_name", TEXT, "road legs: the road's name, where the line has one"),
+            Column(
+                "land_cover",
+                TEXT,
+                "walk legs: the land-cover classes crossed (class rasters; `;`-separated)",
+            ),
+            Column("climb_m", "m", "walk legs: metres climbed (with elevations)"),
+        ),
+    ),
+)
+
 #: Every table reach writes, in the order of the documentation.
 TABLES: tuple[TableSchema, ...] = (
     COVERAGE,
@@ -1154,6 +1217,8 @@ TABLES: tuple[TableSchema, ...] = (
     REFERRAL_FACILITIES,
     SITES,
     CANDIDATES,
+    ROUTES,
+    ROUTE_LEGS,
 )
 
 _REPEAT_NOTES: dict[str, str] = {

@@ -46,7 +46,10 @@ from reach.model.assemble import SearchGraph
 __all__ = [
     "NetworkSearchResult",
     "SearchResult",
+    "cell_index",
     "combined_search",
+    "graph_tuple",
+    "move_cost",
     "network_search",
 ]
 
@@ -84,7 +87,7 @@ class SearchResult:
 
 
 @njit(cache=True, inline="always")
-def _move_cost(
+def move_cost(
     ru: int,
     cu: int,
     rv: int,
@@ -97,8 +100,34 @@ def _move_cost(
     dy: float,
     cut_corners: bool,
 ) -> float:
-    """Minutes to walk from cell ``(ru, cu)`` to neighbouring cell ``(rv, cv)`` (``inf`` if
-    impossible). Rows and columns are passed in, so no cell index is divided on the hot path."""
+    """Minutes to walk from cell ``(ru, cu)`` to neighbouring cell ``(rv, cv)``.
+
+    Rows and columns are passed in, so no cell index is divided on the hot path.
+
+    Parameters
+    ----------
+    ru, cu, rv, cv
+        Row and column of the cell walked from, and of the cell walked to.
+    cols
+        Grid columns.
+    pace
+        Flat walking pace (min/m; ``inf`` impassable).
+    elev
+        Flat elevations (m), used when ``use_slope``.
+    use_slope
+        Apply Tobler's slope factor.
+    dx
+        Cell width (m) per row.
+    dy
+        Cell height (m).
+    cut_corners
+        Let a diagonal move pass between two impassable cells.
+
+    Returns
+    -------
+    float
+        The minutes, ``inf`` when the move is impossible.
+    """
     u = ru * cols + cu
     v = rv * cols + cv
     pu = pace[u]
@@ -153,7 +182,7 @@ def _predecessors(v: int, g: tuple[Any, ...], out_u: np.ndarray, out_cost: np.nd
             if ru < 0 or ru >= rows or cu < 0 or cu >= cols:
                 continue
             u = ru * cols + cu
-            cost = _move_cost(ru, cu, r, c, cols, pace, elev, use_slope, dx, dy, cut_corners)
+            cost = move_cost(ru, cu, r, c, cols, pace, elev, use_slope, dx, dy, cut_corners)
             if np.isfinite(cost):
                 out_u[k] = u
                 out_cost[k] = cost
@@ -279,7 +308,7 @@ def _dijkstra_run(
     limited = state[6] == 1
     # The graph is unpacked once and the edges into each popped vertex are walked here, with the
     # walking cost written out: the same edges, order and arithmetic as ``_predecessors`` and
-    # ``_move_cost`` (which ``_reachable`` uses), but with no call in the loop, since numba
+    # ``move_cost`` (which ``_reachable`` uses), but with no call in the loop, since numba
     # passes arrays to a call with reference counting that costs more than the search itself.
     (
         rows, cols, pace, elev, use_slope, _dx, _dy, moves, rev_indptr, rev_src, rev_cost,
@@ -475,7 +504,7 @@ def move_lengths_m(graph: SearchGraph) -> np.ndarray:
     """Length in metres of each move from each row: ``(rows, k)``, NaN where it leaves the grid.
 
     A move from row ``r`` to row ``r + dr`` spans ``|dc|`` cells of the two rows' mean width and
-    ``|dr|`` cell heights (the same arithmetic as :func:`_move_cost`, so the same bits).
+    ``|dr|`` cell heights (the same arithmetic as :func:`move_cost`, so the same bits).
     """
     r = np.arange(graph.rows)[:, None]
     dr = graph.moves[None, :, 0]
@@ -533,8 +562,21 @@ def _rim(g: tuple[Any, ...], closed: np.ndarray, finite: np.ndarray) -> np.ndarr
     return np.flatnonzero(mark).astype(np.int64)
 
 
-def _cell_index(graph: SearchGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Nodes sorted by cell, and the first sorted position of each cell (``-1`` if none)."""
+def cell_index(graph: SearchGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nodes sorted by cell, and the first sorted position of each cell.
+
+    Parameters
+    ----------
+    graph
+        The search graph.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(cell_first, nodes_by_cell, cell_of_sorted)``: ``int64`` first sorted position of
+        each cell's nodes (``-1`` if none), the nodes joined to a cell sorted by it, and the
+        cell of each sorted node.
+    """
     connected = np.flatnonzero(graph.node_cell >= 0)
     order = connected[np.argsort(graph.node_cell[connected], kind="stable")]
     cell_of_sorted = graph.node_cell[order]
@@ -543,6 +585,32 @@ def _cell_index(graph: SearchGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]
         starts = np.flatnonzero(np.r_[True, cell_of_sorted[1:] != cell_of_sorted[:-1]])
         cell_first[cell_of_sorted[starts]] = starts
     return cell_first, order.astype(np.int64), cell_of_sorted.astype(np.int64)
+
+
+def graph_tuple(graph: SearchGraph) -> tuple[Any, ...]:
+    """The graph as the compiled searches take it: a flat tuple of its arrays and sizes.
+
+    Parameters
+    ----------
+    graph
+        The search graph.
+
+    Returns
+    -------
+    tuple
+        ``(rows, cols, pace, elevation, use_slope, dx, dy, moves, rev_indptr, rev_src,
+        rev_cost, node_cell, connector, cell_first, nodes_by_cell, cell_of_sorted,
+        cut_corners)``; see :func:`cell_index` for the three node-by-cell arrays.
+    """
+    cell_first, nodes_by_cell, cell_of_sorted = cell_index(graph)
+    use_slope = graph.elevation_m.size == graph.n_cells
+    elev = graph.elevation_m if use_slope else np.empty(0)
+    return (
+        graph.rows, graph.cols, graph.pace_min_per_m, elev, use_slope, graph.dx_m,
+        float(graph.dy_m), graph.moves, graph.rev_indptr, graph.rev_src, graph.rev_cost_min,
+        graph.node_cell, graph.connector_min, cell_first, nodes_by_cell, cell_of_sorted,
+        bool(graph.cut_corners),
+    )  # fmt: skip
 
 
 def _seed_arrays(
@@ -613,18 +681,11 @@ def combined_search(
         seeds = np.concatenate([seeds, graph.n_cells + np.asarray(nodes, dtype=np.int64)])
         times0 = np.concatenate([times0, np.asarray(node_t, dtype=np.float64)])
         labels = np.concatenate([labels, np.asarray(node_lab, dtype=np.int32)])
-    cell_first, nodes_by_cell, cell_of_sorted = _cell_index(graph)
+    g = graph_tuple(graph)
+    cell_first, cell_of_sorted = g[13], g[15]
     in_degree = np.diff(graph.rev_indptr)
     per_cell = int(np.bincount(cell_of_sorted).max()) if len(cell_of_sorted) else 0
     buffer_size = len(graph.moves) + per_cell + (int(in_degree.max()) if len(in_degree) else 0) + 2
-    use_slope = graph.elevation_m.size == graph.n_cells
-    elev = graph.elevation_m if use_slope else np.empty(0)
-    g = (
-        graph.rows, graph.cols, graph.pace_min_per_m, elev, use_slope, graph.dx_m,
-        float(graph.dy_m), graph.moves, graph.rev_indptr, graph.rev_src, graph.rev_cost_min,
-        graph.node_cell, graph.connector_min, cell_first, nodes_by_cell, cell_of_sorted,
-        bool(graph.cut_corners),
-    )  # fmt: skip
     n = graph.n_cells
     n_total = n + graph.n_nodes
     if n_total >= 2**31:

@@ -45,6 +45,11 @@ class Network:
         ``float64`` (n_edges,): edge length in metres.
     is_ferry
         ``bool`` (n_edges,): ferry edges.
+    way
+        ``int64`` (n_edges,): the way (line) of the road lines each edge runs along — a road
+        piece, a spur of a foot, or a ferry crossing — for its class, name and speed.
+    wait_min
+        ``float64`` (n_edges,): the boarding wait included in ``time_min`` (0 but on ferries).
     rev_indptr
         ``int64`` (n_nodes + 1,): CSR offsets of the edges into each node (by ``dst``).
     mode
@@ -62,6 +67,8 @@ class Network:
     time_min: np.ndarray
     length_m: np.ndarray
     is_ferry: np.ndarray
+    way: np.ndarray
+    wait_min: np.ndarray
     rev_indptr: np.ndarray
     mode: str
     feet: RoadFeet = field(default_factory=RoadFeet.empty)
@@ -133,8 +140,8 @@ def empty_network(mode: str) -> Network:
     none_f, none_i = np.empty(0, np.float64), np.empty(0, np.int64)
     return Network(
         x=none_f, y=none_f.copy(), src=none_i, dst=none_i.copy(), time_min=none_f.copy(),
-        length_m=none_f.copy(), is_ferry=np.empty(0, bool), rev_indptr=np.zeros(1, np.int64),
-        mode=mode,
+        length_m=none_f.copy(), is_ferry=np.empty(0, bool), way=none_i.copy(),
+        wait_min=none_f.copy(), rev_indptr=np.zeros(1, np.int64), mode=mode,
     )  # fmt: skip
 
 
@@ -285,11 +292,14 @@ def build_network(
         np.isfinite(fixed_min[ferry_ways]), fixed_min[ferry_ways], f_len / 1000.0 / f_speed * 60.0
     )
     f_ok = np.isfinite(crossing) & (f_src != f_dst)
-    f_time = crossing[f_ok] + way_wait_min[ferry_ways][f_ok]
+    f_wait = way_wait_min[ferry_ways][f_ok]
+    f_time = crossing[f_ok] + f_wait
     ferry_src = np.concatenate([f_src[f_ok], f_dst[f_ok]])
     ferry_dst = np.concatenate([f_dst[f_ok], f_src[f_ok]])
     ferry_time = np.concatenate([f_time, f_time])
     ferry_len = np.concatenate([f_len[f_ok], f_len[f_ok]])
+    ferry_way = np.concatenate([ferry_ways[f_ok], ferry_ways[f_ok]])
+    ferry_wait = np.concatenate([f_wait, f_wait])
 
     # --- roads: cut long segments, then direct them -----------------------------------------
     road = ~ferry[seg_way] & usable[seg_way] & (seg_len > 0)
@@ -351,23 +361,21 @@ def build_network(
     is_ferry = np.concatenate(
         [np.zeros(fwd.sum() + bwd.sum() + len(spur_src), bool), np.ones(len(ferry_src), bool)]
     )
+    way = np.concatenate(
+        [p_way[fwd], p_way[bwd], p_way[spur_piece], ferry_way]
+    ).astype(np.int64)
+    wait = np.concatenate([np.zeros(len(src) - len(ferry_src)), ferry_wait])
     keep = src != dst
-    src, dst, time, length, is_ferry = (
-        src[keep],
-        dst[keep],
-        time[keep],
-        length[keep],
-        is_ferry[keep],
-    )
+    edges = tuple(a[keep] for a in (src, dst, time, length, is_ferry, way, wait))
 
     # keep the fastest of parallel edges; sort by (dst, src) for the reversed CSR
+    src, dst, time = edges[:3]
     order = np.lexsort((time, src, dst))
-    src, dst, time, length, is_ferry = (a[order] for a in (src, dst, time, length, is_ferry))
+    edges = tuple(a[order] for a in edges)
+    src, dst = edges[:2]
     first_of_pair = np.ones(len(src), dtype=bool)  # empty when every road is closed
     first_of_pair[1:] = (src[1:] != src[:-1]) | (dst[1:] != dst[:-1])
-    src, dst, time, length, is_ferry = (
-        a[first_of_pair] for a in (src, dst, time, length, is_ferry)
-    )
+    src, dst, time, length, is_ferry, way, wait = (a[first_of_pair] for a in edges)
     rev_indptr = np.zeros(total_nodes + 1, dtype=np.int64)
     np.cumsum(np.bincount(dst, minlength=total_nodes), out=rev_indptr[1:])
     return Network(
@@ -378,6 +386,8 @@ def build_network(
         time_min=time.astype(np.float64),
         length_m=length.astype(np.float64),
         is_ferry=is_ferry,
+        way=way,
+        wait_min=wait.astype(np.float64),
         rev_indptr=rev_indptr,
         mode=profile.name,
         feet=feet,

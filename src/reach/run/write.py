@@ -300,6 +300,7 @@ def write_analysis(
     timings_s: Mapping[str, float] | None = None,
     files: Mapping[str, str] | None = None,
     evaluation: Evaluation | None = None,
+    layers: Mapping[str, Mapping[str, gpd.GeoDataFrame]] | None = None,
 ) -> None:
     """Write an analysis's tables and its manifest into ``target`` in one folder swap.
 
@@ -330,6 +331,8 @@ def write_analysis(
     evaluation
         The evaluation the analysis measured (its facilities are audited); without it, the
         audit holds the region's findings and checks only.
+    layers
+        GeoPackages by file name, each a mapping of layer name to its features.
 
     Raises
     ------
@@ -344,6 +347,8 @@ def write_analysis(
             write_table(frame, tmp / stem)
         for name, text in (files or {}).items():
             (tmp / name).write_text(text, "utf-8")
+        for name, frames in (layers or {}).items():
+            write_gpkg(frames, tmp / name)
         findings = audit_run(region, evaluation)
         write_audit(findings, tmp)
         warnings = list(region.warnings)
