@@ -14,12 +14,14 @@ from typer.testing import CliRunner
 
 from reach.cli import app
 from reach.engine.combined import combined_search
+from reach.engine.nearest import k_nearest
 from reach.engine.routes import STEP_DOOR, STEP_EDGE, trace_routes
 from reach.metrics.routes import route_legs
 from reach.model.assemble import SearchGraph
 from reach.results import Evaluation
 from reach.run.evaluate import evaluate
 from reach.run.explain import explain_origins
+from reach.run.od import od_table, zone_origins
 from reach.run.region import load_region
 from reach.run.session import region_session
 from reach.spec import load_scenario
@@ -139,7 +141,7 @@ def test_explain_gives_each_origin_its_facility_time_and_legs(
     assert list(rows.loc[["a", "b"], "facility_id"]) == [
         str(fac["facility_id"].iloc[k]) for k in res.search.facility[cells]
     ]
-    assert rows.loc["far", "reason"] == "outside_grid" and math.isinf(
+    assert rows.loc["far", "reason"] == "outside_grid" and math.isnan(
         rows.loc["far", "travel_time_min"]
     )
     assert rows.loc["far", "legs"] == 0 and (found.legs["origin_id"] != "far").all()
@@ -220,3 +222,87 @@ def test_comoros_routes_of_1000_cells_add_up_to_their_raster_times(comoros: Path
         assert (steps.facility == res.search.facility[origins]).all(), name
         if name == "health":  # some Comoros routes take a boat
             assert (legs.legs["kind"] == "ferry").any() or (legs.legs["kind"] == "road").any()
+
+
+# --------------------------------------------------------------------------------------------
+# k nearest facilities and origin–destination tables
+
+
+@settings(max_examples=120, deadline=None)
+@given(instances())
+def test_k_nearest_equals_one_search_per_facility(case: tuple[SearchGraph, np.ndarray]) -> None:
+    """The r-th time of every vertex is the r-th smallest of the single-facility searches, its
+    first is the multi-source search's (same time, same facility but for ties), and the route
+    to each of the k is a chain of real edges adding up to that time."""
+    graph, seeds = case
+    k = 3
+    near = k_nearest(
+        graph, seeds, seed_facility=np.arange(len(seeds)), seed_time_min=np.zeros(len(seeds)), k=k
+    )
+    n_total = graph.n_cells + graph.n_nodes
+    per = np.full((n_total, len(seeds)), np.inf)
+    for f, s in enumerate(seeds):
+        one = combined_search(graph, np.array([s]))
+        per[:, f] = np.concatenate([one.time_min, one.node_time_min])
+    want = np.sort(per, axis=1)[:, :k]
+    got = near.time_min[:, : want.shape[1]]
+    assert np.array_equal(np.isfinite(got), np.isfinite(want))
+    both = np.isfinite(want)
+    np.testing.assert_allclose(got[both], want[both], rtol=1e-12, atol=1e-12)
+    full = combined_search(graph, seeds)
+    np.testing.assert_array_equal(near.time_min[: graph.n_cells, 0], full.time_min)
+    for rank in range(min(k, len(seeds))):
+        cells = np.flatnonzero(near.facility[: graph.n_cells, rank] >= 0)
+        steps = trace_routes(
+            graph, near, cells, seed_vertex=seeds, seed_time_min=np.zeros(len(seeds)),
+            seed_facility=np.arange(len(seeds)), to_facility=near.facility[cells, rank],
+        )  # fmt: skip
+        assert not (steps.kind == 255).any()
+        sums = np.bincount(steps.origin, weights=steps.time_min, minlength=len(cells))
+        np.testing.assert_allclose(sums, near.time_min[cells, rank], rtol=1e-9, atol=1e-12)
+
+
+def test_od_table_ranks_facilities_and_its_first_is_the_catchment(
+    tiny: tuple[object, Evaluation],
+) -> None:
+    region, base = tiny
+    res = base.services["health"]
+    grid = region.grid  # type: ignore[attr-defined]
+    cells = np.flatnonzero(np.isfinite(res.search.time_min))[::97]
+    import geopandas as gpd
+
+    x, y = grid.cell_centres(cells)
+    pts = gpd.GeoSeries(gpd.points_from_xy(x, y), crs=grid.crs).to_crs("EPSG:4326")
+    origins = pd.DataFrame(
+        {"origin_id": [f"o{i}" for i in range(len(cells))], "lon": pts.x, "lat": pts.y}
+    )
+    table = od_table(region, base, origins, k=2)  # type: ignore[arg-type]
+    first = table[table["rank"] == 1].set_index("origin_id").loc[origins["origin_id"]]
+    np.testing.assert_allclose(first["time_min"], res.search.time_min[cells], rtol=1e-12)
+    fac = res.facilities.reset_index(drop=True)["facility_id"].astype(str).to_numpy()
+    assert list(first["facility_id"]) == list(fac[res.search.facility[cells]])
+    legs = ["walk_min", "ride_min", "ferry_wait_min", "ferry_min", "to_door_min"]
+    np.testing.assert_allclose(table[legs].sum(axis=1), table["time_min"], atol=1e-6)
+    for _, rows in table.groupby("origin_id"):
+        assert rows["time_min"].is_monotonic_increasing and list(rows["rank"]) == [1, 2]
+        assert rows["facility_id"].is_unique
+    zones = zone_origins(region)  # type: ignore[arg-type]
+    assert len(zones) and zones["people"].sum() == pytest.approx(
+        float(region.population.people[np.asarray(region.zone) > 0].sum())  # type: ignore[attr-defined]
+    )
+
+
+def test_reach_od_writes_the_table_and_refuses_bad_requests(tmp_path: Path) -> None:
+    scenario = write_tiny_region(tmp_path)
+    out = tmp_path / "od"
+    res = CliRunner().invoke(app, ["od", str(scenario), "--zones", "--k", "2", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out / "od.csv")
+    assert set(table["rank"]) <= {1, 2} and {"od_origins.csv", "manifest.json"} <= {
+        p.name for p in out.iterdir()
+    }
+    for args in (["--k", "2"], ["--zones", "--k", "0"], ["--zones", "--level", "desa"]):
+        bad = CliRunner().invoke(app, ["od", str(scenario), *args, "--out", str(tmp_path / "x")])
+        lines = [ln for ln in bad.output.splitlines() if ln.strip()]
+        assert bad.exit_code != 0 and len(lines) == 1 and lines[0].startswith("error:"), bad.output
+        assert not (tmp_path / "x").exists()

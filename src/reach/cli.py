@@ -1374,6 +1374,84 @@ def explain(
     guard(go)
 
 
+@app.command()
+def od(
+    scenario: ScenarioArg,
+    points: Annotated[
+        Path | None,
+        typer.Option("--points", help="A CSV (lon, lat) or vector file of origins."),
+    ] = None,
+    zones: Annotated[
+        bool,
+        typer.Option("--zones", help="One origin per zone (its population-weighted centre)."),
+    ] = False,
+    level: Annotated[
+        str | None, typer.Option("--level", help="With --zones: a zone level (e.g. desa).")
+    ] = None,
+    id_column: Annotated[
+        str | None, typer.Option("--id-column", help="Column of the origins' ids in --points.")
+    ] = None,
+    k: Annotated[int, typer.Option("--k", help="Nearest facilities per origin (1-20).")] = 3,
+    service: Annotated[
+        list[str] | None,
+        typer.Option("--service", help="Service (repeat; default: all)."),
+    ] = None,
+    out: OutOpt = None,
+) -> None:
+    """Origin-destination table: each origin's k nearest facilities, with the split of the time.
+
+    One row per origin, service and rank: the facility, its minutes, and how they split into
+    walking, riding, waiting for and crossing by ferry, and the walk to the door (od.csv,
+    od.parquet; the origins in od_origins.csv).
+    """
+
+    def go() -> None:
+        from reach.engine.nearest import MAX_K
+        from reach.ingest.origins import read_origins
+        from reach.spec import check_service
+
+        if (points is None) == (not zones):
+            raise ScenarioError(
+                "od: give the origins either as --points FILE or as --zones",
+                fix="e.g. reach od scenario.toml --zones --level desa",
+            )
+        if level is not None and not zones:
+            raise ScenarioError("--level goes with --zones", fix="add --zones")
+        check_count("--k", k, lower=1, upper=MAX_K)
+        origins = read_origins(points, id_column=id_column) if points is not None else None
+
+        def check(scn: ScenarioSpec, _: str) -> None:
+            for name in service or []:
+                check_service(scn, name, option="--service")
+            if level is not None and level not in [lv.name for lv in scn.region.zone_levels]:
+                known = ", ".join(lv.name for lv in scn.region.zone_levels) or "none"
+                raise ScenarioError(f"--level {level!r}: no such zone level", fix=f"use: {known}")
+
+        study = _open_study(scenario, out, "od", per_service=False, check=check)
+        from reach.run.od import od_table, zone_origins
+
+        if origins is None:
+            origins = zone_origins(study.region, level=level)
+        names = list(dict.fromkeys(service)) if service else None
+        with _status(f"the {k} nearest facilities of {len(origins):,} origins"):
+            table = od_table(study.region, study.base, origins, k=k, services=names)
+        cols = {"origin_id": "origin", "service": "service", "rank": "rank",
+                "facility_id": "facility", "time_min": "min", "walk_min": "walk",
+                "ride_min": "ride", "ferry_wait_min": "ferry wait",
+                "ferry_min": "ferry"}  # fmt: skip
+        shown = table.head(30)
+        title = "od" if len(table) <= 30 else f"od: the first 30 of {len(table):,} rows"
+        _frame_table(shown, title, cols)
+        _write_study(
+            study,
+            {"od": table, "od_origins": origins},
+            "od",
+            parameters={"k": k, "origins": len(origins), "zones": zones, "level": level},
+        )
+
+    guard(go)
+
+
 #: The widest lattice of candidate sites --grid-step accepts at the door (in cells).
 MAX_GRID_STEP = 1_000_000
 

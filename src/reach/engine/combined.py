@@ -51,6 +51,7 @@ __all__ = [
     "graph_tuple",
     "move_cost",
     "network_search",
+    "predecessors",
 ]
 
 #: A lower bound of Tobler's slope factor ``exp(3.5 (|s + 0.05| - 0.05))`` (its minimum is
@@ -162,10 +163,23 @@ def move_cost(
 
 
 @njit(cache=True, inline="always")
-def _predecessors(v: int, g: tuple[Any, ...], out_u: np.ndarray, out_cost: np.ndarray) -> int:
+def predecessors(v: int, g: tuple[Any, ...], out_u: np.ndarray, out_cost: np.ndarray) -> int:
     """Write the vertices with an edge into ``v`` and the edge costs; return their count.
 
-    ``g`` is the graph tuple built in :func:`combined_search` (grid, network, connectors).
+    Parameters
+    ----------
+    v
+        The vertex (a cell, or ``n_cells + node``).
+    g
+        The graph tuple (:func:`graph_tuple`).
+    out_u, out_cost
+        Written with the vertices and the minutes of their edges into ``v``; long enough
+        for its in-degree.
+
+    Returns
+    -------
+    int
+        How many were written.
     """
     (
         rows, cols, pace, elev, use_slope, dx, dy, moves, rev_indptr, rev_src, rev_cost,
@@ -307,7 +321,7 @@ def _dijkstra_run(
     current = state[5]
     limited = state[6] == 1
     # The graph is unpacked once and the edges into each popped vertex are walked here, with the
-    # walking cost written out: the same edges, order and arithmetic as ``_predecessors`` and
+    # walking cost written out: the same edges, order and arithmetic as ``predecessors`` and
     # ``move_cost`` (which ``_reachable`` uses), but with no call in the loop, since numba
     # passes arrays to a call with reference counting that costs more than the search itself.
     (
@@ -490,7 +504,7 @@ def _reachable(
     while head < tail:
         v = queue[head]
         head += 1
-        k = _predecessors(v, g, out_u, out_cost)
+        k = predecessors(v, g, out_u, out_cost)
         for i in range(k):
             u = out_u[i]
             if not seen[u]:

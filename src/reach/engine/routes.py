@@ -23,6 +23,7 @@ import numpy as np
 from numba import njit
 
 from reach.engine.combined import SearchResult, graph_tuple, move_cost
+from reach.engine.nearest import KNearest
 from reach.model.assemble import SearchGraph
 
 __all__ = [
@@ -119,30 +120,40 @@ def _seed_time(
     return best
 
 
+@njit(cache=True, inline="always")
+def _time_of(kt: np.ndarray, kl: np.ndarray, v: int, lab: int) -> float:
+    """Minutes from vertex ``v`` to facility ``lab`` (``inf``: not among its nearest)."""
+    for s in range(kt.shape[1]):
+        if kl[v, s] == lab:
+            return kt[v, s]
+    return np.inf
+
+
 @njit(cache=True)
 def _explaining(
     v: int,
+    lab: int,
     g: tuple[Any, ...],
     fwd_indptr: np.ndarray,
     fwd_dst: np.ndarray,
     fwd_edge: np.ndarray,
     rev_cost: np.ndarray,
-    time: np.ndarray,
-    label: np.ndarray,
+    kt: np.ndarray,
+    kl: np.ndarray,
     out_w: np.ndarray,
     out_kind: np.ndarray,
     out_edge: np.ndarray,
     out_cost: np.ndarray,
+    out_t: np.ndarray,
 ) -> int:
-    """Write the steps out of ``v`` that explain its time (``time[w] + cost = time[v]`` within
-    the tolerance, ``w`` in the same catchment); return their count."""
+    """Write the steps out of ``v`` that explain its time to facility ``lab`` (``t(w) + cost =
+    t(v)`` within the tolerance, ``t`` the times to that facility); return their count."""
     (
         rows, cols, pace, elev, use_slope, dx, dy, moves, _rev_indptr, _rev_src, _rc,
         node_cell, connector, cell_first, nodes_by_cell, cell_of_sorted, cut_corners,
     ) = g  # fmt: skip
     n_cells = rows * cols
-    tv = time[v]
-    lab = label[v]
+    tv = _time_of(kt, kl, v, lab)
     tol = _REL_TOL * max(1.0, tv)
     n = 0
     if v < n_cells:
@@ -154,11 +165,13 @@ def _explaining(
             if rw < 0 or rw >= rows or cw < 0 or cw >= cols:
                 continue
             w = rw * cols + cw
-            if label[w] != lab or not time[w] <= tv:
+            tw = _time_of(kt, kl, w, lab)
+            if not tw <= tv:
                 continue
             cost = move_cost(r, c, rw, cw, cols, pace, elev, use_slope, dx, dy, cut_corners)
-            if abs(time[w] + cost - tv) <= tol:
+            if abs(tw + cost - tv) <= tol:
                 out_w[n], out_kind[n], out_edge[n], out_cost[n] = w, STEP_WALK, -1, cost
+                out_t[n] = tw
                 n += 1
         k = cell_first[v]
         if k >= 0:
@@ -167,22 +180,28 @@ def _explaining(
                 k += 1
                 w = n_cells + node
                 cost = connector[node]
-                if label[w] == lab and time[w] <= tv and abs(time[w] + cost - tv) <= tol:
+                tw = _time_of(kt, kl, w, lab)
+                if tw <= tv and abs(tw + cost - tv) <= tol:
                     out_w[n], out_kind[n], out_edge[n], out_cost[n] = w, STEP_CONNECT, -1, cost
+                    out_t[n] = tw
                     n += 1
     else:
         j = v - n_cells
         for e in range(fwd_indptr[j], fwd_indptr[j + 1]):
             w = n_cells + fwd_dst[e]
             cost = rev_cost[fwd_edge[e]]
-            if label[w] == lab and time[w] <= tv and abs(time[w] + cost - tv) <= tol:
+            tw = _time_of(kt, kl, w, lab)
+            if tw <= tv and abs(tw + cost - tv) <= tol:
                 out_w[n], out_kind[n], out_edge[n], out_cost[n] = w, STEP_EDGE, fwd_edge[e], cost
+                out_t[n] = tw
                 n += 1
         cell = node_cell[j]
         if cell >= 0:
             cost = connector[j]
-            if label[cell] == lab and time[cell] <= tv and abs(time[cell] + cost - tv) <= tol:
+            tw = _time_of(kt, kl, cell, lab)
+            if tw <= tv and abs(tw + cost - tv) <= tol:
                 out_w[n], out_kind[n], out_edge[n], out_cost[n] = cell, STEP_LEAVE, -1, cost
+                out_t[n] = tw
                 n += 1
     return n
 
@@ -194,15 +213,16 @@ def _trace(
     fwd_dst: np.ndarray,
     fwd_edge: np.ndarray,
     rev_cost: np.ndarray,
-    time: np.ndarray,
-    label: np.ndarray,
+    kt: np.ndarray,
+    kl: np.ndarray,
     seed_v: np.ndarray,
     seed_t: np.ndarray,
     seed_l: np.ndarray,
     origins: np.ndarray,
+    targets: np.ndarray,
     room: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    n_total = time.shape[0]
+    n_total = kt.shape[0]
     # the steps found, grown as needed
     o_origin = np.empty(1024, np.int64)
     o_kind = np.empty(1024, np.uint8)
@@ -215,6 +235,7 @@ def _trace(
     c_kind = np.empty(room, np.uint8)
     c_edge = np.empty(room, np.int64)
     c_cost = np.empty(room, np.float64)
+    c_t = np.empty(room, np.float64)
     # a plateau of equal times (edges of zero minutes), searched breadth first
     p_v = np.empty(64, np.int64)
     p_parent = np.empty(64, np.int64)
@@ -224,9 +245,9 @@ def _trace(
     n = 0
     for i in range(origins.shape[0]):
         v = origins[i]
-        if not np.isfinite(time[v]) or label[v] < 0:
+        lab = targets[i]
+        if lab < 0 or not np.isfinite(_time_of(kt, kl, v, lab)):
             continue
-        lab = label[v]
         for _ in range(n_total + 1):
             if n + p_v.shape[0] + 2 > o_origin.shape[0]:
                 grow = o_origin.shape[0] + p_v.shape[0] + 2
@@ -236,7 +257,7 @@ def _trace(
                 o_to = np.concatenate((o_to, np.empty(grow, np.int64)))
                 o_edge = np.concatenate((o_edge, np.empty(grow, np.int64)))
                 o_time = np.concatenate((o_time, np.empty(grow, np.float64)))
-            tv = time[v]
+            tv = _time_of(kt, kl, v, lab)
             tol = _REL_TOL * max(1.0, tv)
             st = _seed_time(v, lab, seed_v, seed_t, seed_l)
             if abs(st - tv) <= tol:
@@ -245,12 +266,12 @@ def _trace(
                 n += 1
                 break
             k = _explaining(
-                v, g, fwd_indptr, fwd_dst, fwd_edge, rev_cost, time, label,
-                c_w, c_kind, c_edge, c_cost,
+                v, lab, g, fwd_indptr, fwd_dst, fwd_edge, rev_cost, kt, kl,
+                c_w, c_kind, c_edge, c_cost, c_t,
             )  # fmt: skip
             best = -1
             for q in range(k):  # the step that gets nearest the facility
-                if time[c_w[q]] < tv and (best < 0 or time[c_w[q]] < time[c_w[best]]):
+                if c_t[q] < tv and (best < 0 or c_t[q] < c_t[best]):
                     best = q
             if best >= 0:
                 o_origin[n], o_kind[n], o_from[n], o_to[n] = i, c_kind[best], v, c_w[best]
@@ -271,12 +292,12 @@ def _trace(
                     found = q
                     break
                 k = _explaining(
-                    x, g, fwd_indptr, fwd_dst, fwd_edge, rev_cost, time, label,
-                    c_w, c_kind, c_edge, c_cost,
+                    x, lab, g, fwd_indptr, fwd_dst, fwd_edge, rev_cost, kt, kl,
+                    c_w, c_kind, c_edge, c_cost, c_t,
                 )  # fmt: skip
                 for z in range(k):
                     w = c_w[z]
-                    if time[w] < tv:
+                    if c_t[z] < tv:
                         if q > 0:
                             found = q
                         break
@@ -328,27 +349,33 @@ def _trace(
 
 def trace_routes(
     graph: SearchGraph,
-    result: SearchResult,
+    result: SearchResult | KNearest,
     origins: np.ndarray,
     *,
     seed_vertex: np.ndarray,
     seed_time_min: np.ndarray,
     seed_facility: np.ndarray,
+    to_facility: np.ndarray | None = None,
 ) -> RouteSteps:
-    """The least-time route of each origin to its facility, as steps, from a finished search.
+    """The least-time route of each origin to a facility, as steps, from a finished search.
 
     Parameters
     ----------
     graph
         The graph the search ran on.
     result
-        The search (with its node times and catchments, ``node_facility``).
+        The search: a single one (with its node times and catchments, ``node_facility``),
+        whose routes go to each origin's nearest facility, or a k-nearest one
+        (:func:`reach.engine.nearest.k_nearest`), whose routes go to ``to_facility``.
     origins
         ``int64`` vertices to start from: cells (flat index) or nodes (``n_cells + node``).
     seed_vertex, seed_time_min, seed_facility
         The seeds the search started from (cells and nodes as vertices), their starting times
         and catchments — those of every open facility, as :class:`reach.model.joins.Seeds`
         give them.
+    to_facility
+        The facility (seed label) each origin's route goes to; default its nearest. With a
+        k-nearest search, one among the origin's ``k`` (else the origin has no route).
 
     Returns
     -------
@@ -362,13 +389,22 @@ def trace_routes(
     ValueError
         When the search kept no node catchments, or an origin is not a vertex of the graph.
     """
-    if result.node_facility is None:
-        raise ValueError("tracing routes needs the search's node catchments")
-    time = np.concatenate([result.time_min, result.node_time_min])
-    label = np.concatenate([result.facility, result.node_facility]).astype(np.int32)
+    if isinstance(result, KNearest):
+        kt = result.time_min
+        kl = result.facility.astype(np.int32)
+    else:
+        if result.node_facility is None:
+            raise ValueError("tracing routes needs the search's node catchments")
+        kt = np.concatenate([result.time_min, result.node_time_min])[:, None]
+        kl = np.concatenate([result.facility, result.node_facility]).astype(np.int32)[:, None]
     origins = np.asarray(origins, dtype=np.int64)
-    if origins.size and (origins.min() < 0 or origins.max() >= len(time)):
+    if origins.size and (origins.min() < 0 or origins.max() >= len(kt)):
         raise ValueError("an origin is not a vertex of the graph")
+    targets = (
+        kl[origins, 0].astype(np.int32)
+        if to_facility is None
+        else np.asarray(to_facility, dtype=np.int32)
+    )
     order = np.argsort(np.asarray(seed_vertex, np.int64), kind="stable")
     seed_v = np.asarray(seed_vertex, np.int64)[order]
     seed_t = np.asarray(seed_time_min, np.float64)[order]
@@ -384,10 +420,12 @@ def trace_routes(
     out_degree = int(np.diff(fwd_indptr).max()) if graph.n_nodes else 0
     room = len(graph.moves) + per_cell + out_degree + 2
     o, kind, v_from, v_to, edge, minutes = _trace(
-        g, fwd_indptr, fwd_dst, fwd_edge, graph.rev_cost_min, time, label,
-        seed_v, seed_t, seed_l, origins, room,
+        g, fwd_indptr, fwd_dst, fwd_edge, graph.rev_cost_min, kt, kl,
+        seed_v, seed_t, seed_l, origins, targets, room,
     )  # fmt: skip
-    reached = np.isfinite(time[origins]) & (label[origins] >= 0)
+    hit = kl[origins] == targets[:, None]
+    total = np.where(hit, kt[origins], np.inf).min(axis=1) if len(origins) else np.empty(0)
+    reached = np.isfinite(total) & (targets >= 0)
     return RouteSteps(
         origin=o,
         kind=kind,
@@ -395,6 +433,6 @@ def trace_routes(
         vertex_to=v_to,
         edge=edge,
         time_min=minutes,
-        facility=np.where(reached, label[origins], -1).astype(np.int32),
-        total_min=np.where(reached, time[origins], np.inf),
+        facility=np.where(reached, targets, -1).astype(np.int32),
+        total_min=np.where(reached, total, np.inf),
     )

@@ -111,11 +111,13 @@ def explain_origins(
                 "lat": origins["lat"].to_numpy(np.float64),
             }
         )
-        time = np.full(len(ids), np.inf)
+        time = np.full(len(ids), np.nan)  # empty where not reached: ``reason`` says why
         reason = np.full(len(ids), "outside_grid", dtype=object)
         fac_row = np.full(len(ids), -1)
         on_cells = cells[where]
-        time[where] = res.search.time_min[on_cells]
+        time[where] = np.where(
+            np.isfinite(res.search.time_min[on_cells]), res.search.time_min[on_cells], np.nan
+        )
         reason[where] = [REASON_LABELS[int(c)] for c in res.search.reason[on_cells]]
         fac_row[where] = legs.facility
         table["travel_time_min"] = time
@@ -131,7 +133,7 @@ def explain_origins(
         for col in summary.columns:
             values = np.full(len(ids), np.nan)
             values[where] = summary[col].to_numpy()
-            table[col] = np.where(time < np.inf, values, np.nan)
+            table[col] = np.where(np.isfinite(time), values, np.nan)
         n_legs = np.zeros(len(ids), np.int64)
         n_legs[where] = np.bincount(legs.legs["origin"], minlength=len(where))
         table["legs"] = n_legs
