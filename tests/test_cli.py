@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -177,9 +178,16 @@ def test_plan_and_a_run_on_a_local_dask_cluster(tmp_path: Path) -> None:
     assert "partition" in out.lower()
     assert _run("run", "--no-maps", str(scenario))[0] == 0
     whole = pd.read_csv(tmp_path / "out" / "coverage.csv")
+    whole_catchments = gpd.read_file(tmp_path / "out" / "catchments.gpkg")
+    assert list((tmp_path / "out").glob("friction_*.tif"))
     code, _, err = _run("run", "--no-maps", "--workers", "2", "--by", "tiles", str(scenario))
     assert code == 0, err
     parted = pd.read_csv(tmp_path / "out" / "coverage.csv")
     pd.testing.assert_frame_equal(whole, parted, rtol=1e-9)
+    # the polygons come from the merged searches; no process held the whole friction
+    parted_catchments = gpd.read_file(tmp_path / "out" / "catchments.gpkg")
+    pd.testing.assert_frame_equal(whole_catchments, parted_catchments, rtol=1e-9)
+    assert not list((tmp_path / "out").glob("friction_*.tif"))
+    assert (tmp_path / "out" / "network.gpkg").is_file()
     code, _, err = _run("run", "--workers", "2", "--by", "counties", str(scenario))
     assert code == EXIT_BAD_INPUT and "counties" in err

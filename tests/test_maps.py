@@ -37,6 +37,7 @@ from reach.outputs.i18n import get_locale
 from reach.outputs.map_assets import leaflet_css, leaflet_js, leaflet_version
 from reach.outputs.map_context import encode_lines, label_min_zooms, road_class_lines
 from reach.outputs.map_layers import LayerPanel, MapLabels, Polylines
+from reach.outputs.map_text import route_parts
 from reach.outputs.maps import (
     REASON_COLOURS,
     FacilityMarkers,
@@ -48,7 +49,7 @@ from reach.outputs.maps import (
     write_maps,
 )
 from reach.results import RunResult
-from reach.run.scenario_set import run_scenario
+from reach.run.scenario_set import baseline_routes, run_scenario
 from reach.spec import load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
@@ -171,6 +172,12 @@ def with_places(run: RunResult) -> RunResult:
     )
     region = dataclasses.replace(run.region, places=places)
     return dataclasses.replace(run, region=region)
+
+
+def with_place_routes(run: RunResult) -> RunResult:
+    """:func:`with_places`, with the routes of those places (and of the zones) as a run keeps."""
+    placed = with_places(run)
+    return dataclasses.replace(placed, routes=baseline_routes(placed.region, placed.baseline))
 
 
 @pytest.fixture(scope="module")
@@ -571,6 +578,86 @@ def test_osm_places_replace_zone_names_and_are_escaped(hostile: RunResult) -> No
     ]
     page = render_map(m)
     assert "<img src=x" not in page and "\\u0026lt;img src=x onerror" in page
+
+
+def _route_rows(m: folium.Map) -> list[list[object]]:
+    for child in m._children.values():
+        if type(child).__name__ == "RouteMarkers":
+            return json.loads(child.rows_json)  # type: ignore[attr-defined, no-any-return]
+    return []
+
+
+def test_places_carry_their_route_in_words_and_lines(hostile: RunResult) -> None:
+    run = with_place_routes(hostile)
+    assert run.routes is not None
+    m = service_map(run, "health", title_date=DATE, langs=["en", "id", "fr"])
+    rows = _route_rows(m)
+    assert len(rows) == 2  # both places, in the order the labels are
+    town = rows[0]
+    popup = str(town[2])
+    assert html.escape(HOSTILE_PLACE) in popup and "<img" not in popup
+    # the popup's time is the place's cell's, in every language
+    origins = run.routes.origins
+    row = origins[(origins["origin_id"] == "place:1") & (origins["service"] == "health")].iloc[0]
+    for lang in ("en", "id", "fr"):
+        minutes = get_locale(lang).minutes(float(row["travel_time_min"]))
+        assert html.escape(minutes) in popup
+    assert '<span lang="id">' in popup and "jalan kaki" in popup and "à pied" in popup
+    # its route: legs as delta-encoded lines, each starting with its style
+    legs = town[4]
+    assert isinstance(legs, list) and legs
+    assert all(isinstance(leg, list) and len(leg) >= 5 for leg in legs)
+    page = render_map(m)
+    assert "<img src=x" not in page
+    assert "Routes from places (click a place)" in page
+
+
+def test_a_capped_set_of_routes_says_so_in_the_legend(hostile: RunResult) -> None:
+    run = with_place_routes(hostile)
+    assert run.routes is not None
+    keep = run.routes.origins["origin_id"] != "place:2"
+    legs = run.routes.legs[run.routes.legs["origin_id"] != "place:2"]
+    capped = dataclasses.replace(
+        run, routes=dataclasses.replace(run.routes, origins=run.routes.origins[keep], legs=legs)
+    )
+    m = service_map(capped, "health", title_date=DATE, langs=["en"])
+    assert len(_route_rows(m)) == 1
+    assert "Routes of the 1 largest places of 2 only." in render_map(m)
+    full = render_map(service_map(run, "health", title_date=DATE, langs=["en"]))
+    assert "largest places of" not in full
+
+
+def test_route_words_merge_legs_and_write_long_times_in_hours() -> None:
+    kinds = ["walk", "road", "road", "ferry_wait", "ferry", "walk", "to_door"]
+    modes = ["walk", "motorbike", "motorbike", "ferry", "ferry", "walk", "walk"]
+    minutes = [45.0, 15.0, 10.0, 190.0, 40.0, 0.2, 3.0]
+    assert route_parts(get_locale("en"), kinds, modes, minutes) == [
+        "45\u00a0min walk to the road", "25\u00a0min by motorbike",
+        "3\u00a0h\u00a010\u00a0min waiting for the ferry", "40\u00a0min on the ferry",
+        "3\u00a0min to the door",
+    ]  # fmt: skip
+    ind = route_parts(get_locale("id"), kinds, modes, minutes)
+    assert ind[0].endswith("jalan kaki ke jalan") and "naik sepeda motor" in ind[1]
+    assert "jam" in ind[2] and "menunggu kapal feri" in ind[2]
+    fr = route_parts(get_locale("fr"), kinds, modes, minutes)
+    assert fr[0].endswith("à pied jusqu'à la route") and fr[1].endswith("en moto")
+    # on foot, off road and along roads, is one walk
+    walking = route_parts(
+        get_locale("en"), ["walk", "road", "walk", "road"], ["walk"] * 4, [10.0, 20.0, 5.0, 100.0]
+    )
+    nb = "\u00a0"
+    assert walking == [f"2{nb}h{nb}15{nb}min on foot (2{nb}h{nb}0{nb}min of it along roads)"]
+    # legs too short to tell are told together, so the phrases add up to the route's time
+    short = route_parts(
+        get_locale("en"),
+        ["walk", "road", "walk", "road", "to_door"],
+        ["walk", "motorbike", "walk", "motorbike", "walk"],
+        [0.4, 10.0, 0.45, 4.0, 0.4],
+    )
+    assert short == [f"14{nb}min by motorbike", f"1{nb}min in short stretches"]
+    assert route_parts(get_locale("en"), ["walk", "road"], ["walk", "car"], [0.2, 9.0]) == [
+        f"9{nb}min by car"
+    ]
 
 
 # --- escaping --------------------------------------------------------------------------------

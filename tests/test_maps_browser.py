@@ -31,6 +31,7 @@ from tests.test_maps import (
     HOSTILE_SCENARIO,
     HOSTILE_ZONES,
     build_hostile_run,
+    with_place_routes,
     with_places,
 )
 
@@ -84,6 +85,14 @@ def health_page(hostile: RunResult, tmp_path_factory: pytest.TempPathFactory) ->
     """The health map in English only, with hostile place names too."""
     folder = tmp_path_factory.mktemp("maps")
     paths = write_maps(with_places(hostile), folder, title_date=DATE, langs=["en"])
+    return next(p for p in paths if p.name == "map_health.html")
+
+
+@pytest.fixture(scope="module")
+def routes_page(hostile: RunResult, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The health map in English and French, with its (hostile) places' routes."""
+    folder = tmp_path_factory.mktemp("maps_routes")
+    paths = write_maps(with_place_routes(hostile), folder, title_date=DATE, langs=["en", "fr"])
     return next(p for p in paths if p.name == "map_health.html")
 
 
@@ -182,6 +191,24 @@ def _open_popup(pg: Any, selector: str) -> Any:
         )
         return popup
     raise AssertionError(f"clicking {selector} opened no popup")
+
+
+def _popup_clear_of_controls(pg: Any) -> bool:
+    """Whether the open popup lies inside the map and overlaps none of its controls."""
+    return bool(
+        pg.evaluate(
+            """(() => {
+            const r = document.querySelector('.leaflet-popup').getBoundingClientRect();
+            const box = document.querySelector('.folium-map').getBoundingClientRect();
+            if (r.left < box.left || r.right > box.right || r.top < box.top) { return false; }
+            return Array.from(document.querySelectorAll('.leaflet-control')).every(c => {
+                const b = c.getBoundingClientRect();
+                return b.width === 0 || r.right <= b.left || b.right <= r.left
+                    || r.bottom <= b.top || b.bottom <= r.top;
+            });
+        })()"""
+        )
+    )
 
 
 def _assert_not_blank(png: bytes) -> None:
@@ -336,6 +363,46 @@ def test_labels_show_names_as_text_by_zoom(page: tuple[Any, _Log]) -> None:
     assert any(name in texts for name in HOSTILE_FACILITIES.values()) or texts
 
 
+def test_a_clicked_place_tells_its_route_and_draws_it(
+    browser: Any, routes_page: Path, hostile: RunResult, tmp_path: Path
+) -> None:
+    for pg, _ in _open(browser, routes_page, 1280, 900):
+        assert pg.locator("path.reach-route-place").count() == 2
+        assert pg.locator("path.reach-route").count() == 0  # no route until a place is clicked
+        popup = _open_popup(pg, "path.reach-route-place >> nth=0")
+        text = popup.inner_text()
+        assert HOSTILE_PLACE in text  # the name as text, not markup
+        assert "\u00a0min to " in text and ("walk" in text or "motorbike" in text)
+        assert popup.locator("img, script, svg, [onerror]").count() == 0
+        # its route is drawn: a casing and a core per leg
+        pg.wait_for_function("document.querySelectorAll('path.reach-route').length > 0")
+        assert pg.locator("path.reach-route").count() >= 1
+        _assert_not_blank(pg.screenshot(path=str(tmp_path / "map_health_route.png")))
+        # in French, the same popup's words
+        pg.locator("[data-reach-set-lang=fr]").click()
+        assert " à pied" in popup.inner_text() or " en moto" in popup.inner_text()
+        pg.locator(".leaflet-popup-close-button").click()
+        pg.wait_for_function("document.querySelectorAll('path.reach-route').length === 0")
+        # a click away from the places: that spot's own time band, no route
+        pg.locator("[data-reach-set-lang=en]").click()
+        zones = hostile.zones.to_crs("EPSG:4326")
+        point = zones.geometry.iloc[len(zones) // 2].representative_point()
+        x, y = pg.evaluate(
+            f"(() => {{ const p = {_MAP}.latLngToContainerPoint([{point.y}, {point.x}]);"
+            " return [p.x, p.y]; })()"
+        )
+        pg.mouse.click(x, y)
+        cell = pg.locator(".leaflet-popup-content", has_text="Travel time here")
+        cell.wait_for()
+        assert "min" in cell.inner_text() and "Click a place" in cell.inner_text()
+        # with the command that gives this spot's own route, at the clicked spot
+        command = cell.locator("code.reach-at").first.inner_text()
+        lon, lat = (float(v) for v in command.rsplit("--at ", 1)[1].split(","))
+        assert command.startswith("reach explain ")
+        assert abs(lon - point.x) < 1e-3 and abs(lat - point.y) < 1e-3
+        assert pg.locator("path.reach-route").count() == 0
+
+
 def test_facility_popups_show_hostile_names_as_text(page: tuple[Any, _Log]) -> None:
     pg, _ = page
     for row, fid in enumerate(sorted(HOSTILE_FACILITIES)):
@@ -344,6 +411,8 @@ def test_facility_popups_show_hostile_names_as_text(page: tuple[Any, _Log]) -> N
         assert HOSTILE_FACILITIES[fid] in text
         assert fid in text and "Load / capacity" in text and "Type" in text
         assert popup.locator("img, script, svg, [onerror], [onload]").count() == 0
+        _settle(pg)
+        assert _popup_clear_of_controls(pg), f"the popup of {fid} opens under a control"
         pg.locator(".leaflet-popup-close-button").click()
         pg.wait_for_function("document.querySelectorAll('.leaflet-popup').length === 0")
     pg.locator("path.reach-facility-0").hover()

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -103,6 +104,13 @@ def test_the_read_back_run_holds_the_exact_arrays(tiny_set: Path) -> None:
     np.testing.assert_array_equal(back.population.people, memory.population.people)
     assert back.population.people.dtype == np.float64
     np.testing.assert_array_equal(back.zone, memory.zone)
+    # the routes the maps and the report show: the same rows, the same lines
+    assert back.routes is not None and memory.routes is not None
+    pd.testing.assert_frame_equal(back.routes.origins, memory.routes.origins)
+    pd.testing.assert_frame_equal(
+        back.routes.legs.drop(columns="geometry"), memory.routes.legs.drop(columns="geometry")
+    )
+    assert back.routes.legs.geometry.geom_equals_exact(memory.routes.legs.geometry, 0).all()
 
 
 def test_census_counts_read_back_give_the_same_report(tmp_path: Path) -> None:

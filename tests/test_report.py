@@ -655,3 +655,37 @@ def test_coverage_curves_name_the_options_by_their_display_names(tmp_path: Path)
     curves = _section(render_report_html(run, lang="en", zone_maps=False), "curves")
     assert "Telehealth pilot" in curves  # telemedicine moves no physical travel time
     assert not re.search(r"[:,] tele\b", curves)
+
+
+def test_zones_furthest_behind_say_how_people_travel_from_there(
+    scenario_set: RunResult, tmp_path: Path
+) -> None:
+    from reach.outputs.report import ZONE_ORIGIN_PREFIX, render_report_html
+
+    routes = scenario_set.routes
+    assert routes is not None
+    cov = scenario_set.coverage.set_index(["service", "zone_id"])
+    zone_ids = [
+        z
+        for z in scenario_set.zones["zone_id"].astype(str)
+        if float(cov.loc[("health", z), "population"]) > 0
+    ]
+    assert {ZONE_ORIGIN_PREFIX + z for z in zone_ids} <= set(routes.origins["origin_id"])
+    # the representative cell's time is the zone's people-weighted median time
+    health = routes.origins[routes.origins["service"] == "health"].set_index("origin_id")
+    for zone_id in zone_ids:
+        median = float(cov.loc[("health", zone_id), "median_time_min"])
+        got = float(health.loc[ZONE_ORIGIN_PREFIX + zone_id, "travel_time_min"])
+        assert abs(got - median) <= max(2.0, 0.1 * median)
+    for lang, words in (
+        ("en", ("How people travel from here", "walk", "in all")),
+        ("id", ("Cara orang bepergian dari sini", "jalan kaki", "seluruhnya")),
+        ("fr", ("Comment on se déplace depuis ici", "à pied", "au total")),
+    ):
+        text = render_report_html(scenario_set, lang=lang, title_date=DATE, zone_maps=False)
+        assert all(w in text for w in words), lang
+        assert "tertinggal" not in text
+        lines = re.findall(r'<ul class="travel-lines">(.*?)</ul>', text, re.S)
+        assert lines and all("<li>1. " in block for block in lines)
+        # zone names stay text in the lines too
+        assert "<script>" not in text.split('class="travel-lines"', 1)[1]

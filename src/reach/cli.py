@@ -1924,6 +1924,23 @@ def _interrupted_code() -> int:
     return 128 + int(_state.get("signal") or signal.SIGINT)
 
 
+def _paragraphs(doc: str) -> str:
+    """A docstring as help text: each paragraph on one line, for the terminal to wrap.
+
+    Typer prints a command's docstring with its line breaks, so a help text wrapped at the
+    source's 100 columns breaks mid-sentence in an 80-column terminal.
+    """
+    import inspect
+
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
+
+
+for _command in app.registered_commands:
+    if _command.help is None and _command.callback is not None and _command.callback.__doc__:
+        _command.help = _paragraphs(_command.callback.__doc__)
+
+
 def _late_signal(signum: int, frame: object) -> None:
     """After the command: a signal only sets the exit code (no exception while exiting)."""
     _state["signal"] = signum

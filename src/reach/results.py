@@ -251,6 +251,10 @@ class RunResult:
     sensitivity
         The baseline's coverage over a sample of the speed tables (``[sensitivity]``);
         ``None`` when none was asked for.
+    routes
+        The baseline routes the maps and the report show: of the region's places and of one
+        representative origin per zone, per service (``origin_id`` ``place:<osm_id>`` or
+        ``zone:<zone_id>``); ``None`` when the run kept none.
     """
 
     scenario: ScenarioSpec
@@ -266,6 +270,7 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     sensitivity: SensitivityResult | None = None
+    routes: Explanation | None = None
 
     # the baseline's parts, for convenience
     @property

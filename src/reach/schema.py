@@ -36,12 +36,15 @@ __all__ = [
     "CANDIDATES",
     "CAPACITY_FACILITIES",
     "CAPACITY_ZONES",
+    "CATCHMENTS_LAYER",
     "COMPARISON",
     "COVERAGE",
     "EQUITY",
     "EQUITY_MEASURES",
     "FACILITIES",
     "FACILITIES_LAYER",
+    "ISOCHRONES_LAYER",
+    "NETWORK_LAYER",
     "POPULATION_CORRECTION",
     "POPULATION_COUNTS",
     "RANKING",
@@ -669,6 +672,83 @@ ZONES_LAYER = TableSchema(
     ),
 )
 
+_POLYGON_CELLS = _once(
+    Column("cells", "count", "grid cells in the polygon"),
+    Column("area_km2", "km²", "their area (the cells' own areas summed)"),
+)
+
+CATCHMENTS_LAYER = TableSchema(
+    files=("catchments.gpkg",),
+    command="reach run",
+    where="a layer per service (with `[outputs] polygons`), beside facilities.gpkg, in the "
+    "output folder and each `alternatives/<name>/`",
+    meaning="one (multi)polygon per facility with a catchment: its cells of "
+    "catchment_<service>.tif dissolved, cell edges kept exactly",
+    blocks=(
+        _once(_SERVICE, _FACILITY, _FACILITY_ID, _NAME, _TIER),
+        _POLYGON_CELLS,
+        _once(_CATCHMENT_POPULATION),
+        Block((catchment_within_col,), "each"),
+        _once(
+            Column(
+                "catchment_mean_time_min", MINUTES, "mean travel time of its catchment's people"
+            ),
+            _GEOMETRY,
+        ),
+    ),
+)
+
+ISOCHRONES_LAYER = TableSchema(
+    files=("isochrones.gpkg",),
+    command="reach run",
+    where="a layer per service (with `[outputs] polygons`), in the output folder and each "
+    "`alternatives/<name>/`",
+    meaning="one (multi)polygon per threshold, largest first: the cells reached within it "
+    "(cumulative, so each holds the smaller ones)",
+    blocks=(
+        _once(
+            _SERVICE,
+            _THRESHOLD,
+            Column(
+                "population_within",
+                PEOPLE,
+                "people within the threshold: coverage.csv's `within_<T>min` of the `(all)` row",
+            ),
+            Column(
+                "pct_population_within",
+                PERCENT,
+                "their share of the service's population (coverage.csv's `pct_within_<T>min`)",
+            ),
+        ),
+        _POLYGON_CELLS,
+        _once(_GEOMETRY),
+    ),
+)
+
+NETWORK_LAYER = TableSchema(
+    files=("network.gpkg",),
+    command="reach run",
+    where="a layer per travel mode of the services (with `[outputs] network_layer`; not with "
+    '`[grid] model = "accessmod"`, whose roads are in friction_<mode>.tif)',
+    meaning="the roads and ferries the mode's search rides, a row per way (two when only "
+    "part of it is ridden both ways); the joins of cells to roads are left out",
+    blocks=(
+        _once(
+            Column("way_id", TEXT, "the line's id: the OSM way id, or the row of a line layer"),
+            Column("road_class", TEXT, "the road's class (OSM highway or road_class); `ferry`"),
+            Column("road_name", TEXT, "the road's name, where the line has one"),
+            Column("ferry", FLAG, "a ferry crossing (one edge from terminal to terminal)"),
+            Column("oneway", FLAG, "ridden in the line's direction only; else both ways"),
+            Column("speed_kph", "km/h", "the mode's speed on it (a ferry's: while crossing)"),
+            Column("time_min", MINUTES, "minutes to ride the whole row one way, waits included"),
+            Column("ferry_wait_min", MINUTES, "the boarding wait inside time_min (0 on roads)"),
+            Column("length_m", "m", "its length as the network measures it"),
+            Column("edges", "count", "directed network edges the row stands for"),
+            _GEOMETRY,
+        ),
+    ),
+)
+
 SEASONS = TableSchema(
     files=("seasons.csv",),
     command="reach run",
@@ -1203,6 +1283,9 @@ TABLES: tuple[TableSchema, ...] = (
     SENSITIVITY_INFLUENCE,
     ZONES_LAYER,
     FACILITIES_LAYER,
+    CATCHMENTS_LAYER,
+    ISOCHRONES_LAYER,
+    NETWORK_LAYER,
     SEASONS,
     VIRTUAL,
     REFERRALS,

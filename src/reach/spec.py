@@ -691,6 +691,12 @@ class OutputsSpec(_Strict):
     report_pdf
         Also write each report as a PDF (skipped, with a warning, when no PDF engine is
         available).
+    polygons
+        Write ``catchments.gpkg`` (a polygon per facility) and ``isochrones.gpkg`` (a polygon
+        per threshold), a layer per service.
+    network_layer
+        Write ``network.gpkg``: each mode's routable roads and ferries with their class,
+        speed and minutes.
     """
 
     folder: LocalPath = Path("maps/run")
@@ -706,6 +712,10 @@ class OutputsSpec(_Strict):
     reports: list[str] = Field(default_factory=list, max_length=20)
     #: Also write each report as a PDF.
     report_pdf: bool = True
+    #: Catchment and isochrone polygons (catchments.gpkg, isochrones.gpkg).
+    polygons: bool = True
+    #: Each mode's routable network as lines (network.gpkg).
+    network_layer: bool = True
 
     @field_validator("reports")
     @classmethod

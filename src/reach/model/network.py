@@ -361,9 +361,7 @@ def build_network(
     is_ferry = np.concatenate(
         [np.zeros(fwd.sum() + bwd.sum() + len(spur_src), bool), np.ones(len(ferry_src), bool)]
     )
-    way = np.concatenate(
-        [p_way[fwd], p_way[bwd], p_way[spur_piece], ferry_way]
-    ).astype(np.int64)
+    way = np.concatenate([p_way[fwd], p_way[bwd], p_way[spur_piece], ferry_way]).astype(np.int64)
     wait = np.concatenate([np.zeros(len(src) - len(ferry_src)), ferry_wait])
     keep = src != dst
     edges = tuple(a[keep] for a in (src, dst, time, length, is_ferry, way, wait))

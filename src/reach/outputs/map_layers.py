@@ -7,6 +7,8 @@
   own zoom level on, so that they do not pile up when the map is zoomed out.
 * :class:`Polylines`: many lines (roads, ferries) with delta-encoded integer coordinates, so a
   region's road network stays a small part of the page.
+* :class:`RouteMarkers`: clickable places whose popup tells their route to the nearest
+  facility, leg by leg, and whose route is drawn (delta-encoded too) while the popup is open.
 
 Nothing here escapes HTML: callers hand in HTML they escaped. Every value goes into the page
 as JSON from :func:`script_json`, so no text can close the script element.
@@ -22,7 +24,15 @@ from branca.element import Element, MacroElement
 from folium.map import Layer
 from folium.template import Template
 
-__all__ = ["LayerPanel", "MapLabels", "PanelEntry", "PanelGroup", "Polylines", "script_json"]
+__all__ = [
+    "LayerPanel",
+    "MapLabels",
+    "PanelEntry",
+    "PanelGroup",
+    "Polylines",
+    "RouteMarkers",
+    "script_json",
+]
 
 
 def script_json(value: object) -> str:
@@ -242,6 +252,18 @@ class MapLabels(Layer):
         self.pane_json = script_json(pane)
 
 
+#: The script that decodes a delta-encoded line: from item ``k0`` of ``l``, ``x0, y0, dx1, dy1,
+#: …`` in degrees times ``scale``, to Leaflet's ``[lat, lon]`` points.
+_POINTS_JS = """
+            function points(l, k0, scale) {
+                var x = l[k0], y = l[k0 + 1], pts = [[y / scale, x / scale]];
+                for (var k = k0 + 2; k < l.length; k += 2) {
+                    x += l[k]; y += l[k + 1]; pts.push([y / scale, x / scale]);
+                }
+                return pts;
+            }"""
+
+
 class Polylines(Layer):
     """Lines in classes, each class drawn with one or more strokes (e.g. a casing and a core).
 
@@ -267,14 +289,11 @@ class Polylines(Layer):
         {% macro script(this, kwargs) %}
         var {{ this.get_name() }} = L.featureGroup();
         (function (group, classes, scale, pane) {
+"""
+        + _POINTS_JS
+        + """
             classes.forEach(function (c) {
-                var lines = c.lines.map(function (l) {
-                    var x = l[0], y = l[1], pts = [[y / scale, x / scale]];
-                    for (var k = 2; k < l.length; k += 2) {
-                        x += l[k]; y += l[k + 1]; pts.push([y / scale, x / scale]);
-                    }
-                    return pts;
-                });
+                var lines = c.lines.map(function (l) { return points(l, 0, scale); });
                 c.styles.forEach(function (s) {
                     L.polyline(lines, Object.assign({interactive: false, pane: pane}, s))
                         .addTo(group);
@@ -299,3 +318,83 @@ class Polylines(Layer):
         self.classes_json = script_json(classes)
         self.scale = int(scale)
         self.pane_json = script_json(pane)
+
+
+class RouteMarkers(Layer):
+    """Places as small circles; a click opens the place's popup and draws its route.
+
+    Only one route is drawn at a time: the one whose popup is open (closing it removes it).
+
+    Parameters
+    ----------
+    rows
+        One list per place: ``[lat, lon, popup_html, tooltip_html, legs]``, ``legs`` a list of
+        ``[style, x0, y0, dx1, dy1, …]``: the index of the leg's strokes in ``styles`` and its
+        points as in :class:`Polylines`. The HTML is escaped by the caller.
+    styles
+        Per leg style, the strokes drawn (leaflet polyline options, e.g. a casing and a core).
+    marker
+        Leaflet ``circleMarker`` options of the places.
+    scale
+        What the integer coordinates are divided by to give degrees.
+    name
+        The layer's name (escaped HTML).
+    route_pane
+        The map pane the routes are drawn in.
+    show
+        Whether the layer is on when the page opens.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.featureGroup();
+        (function (group, rows, styles, marker, scale, pane) {
+"""
+        + _POINTS_JS
+        + """
+            var route = L.layerGroup();
+            function draw(legs, map) {
+                route.clearLayers();
+                legs.forEach(function (l) {
+                    var pts = points(l, 1, scale);
+                    styles[l[0]].forEach(function (s) {
+                        L.polyline(pts, Object.assign({interactive: false, pane: pane}, s))
+                            .addTo(route);
+                    });
+                });
+                route.addTo(map);
+            }
+            rows.forEach(function (row) {
+                var m = L.circleMarker([row[0], row[1]], marker)
+                    .bindPopup(row[2], {maxWidth: 340})
+                    .bindTooltip(row[3]);
+                m.on("popupopen", function () { draw(row[4], group._map); });
+                m.on("popupclose", function () { route.clearLayers(); route.remove(); });
+                m.addTo(group);
+            });
+            group.on("remove", function () { route.clearLayers(); route.remove(); });
+        })({{ this.get_name() }}, {{ this.rows_json }}, {{ this.styles_json }},
+           {{ this.marker_json }}, {{ this.scale }}, {{ this.pane_json }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        rows: list[list[object]],
+        styles: list[list[dict[str, object]]],
+        marker: dict[str, object],
+        *,
+        scale: int,
+        name: str,
+        route_pane: str,
+        show: bool = True,
+    ) -> None:
+        super().__init__(name=name, overlay=True, control=False, show=show)
+        self._name = "RouteMarkers"
+        self.rows_json = script_json(rows)
+        self.styles_json = script_json(styles)
+        self.marker_json = script_json(marker)
+        self.scale = int(scale)
+        self.pane_json = script_json(route_pane)

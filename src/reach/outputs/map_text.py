@@ -16,7 +16,10 @@ from collections.abc import Callable, Sequence
 
 from reach.outputs.i18n import Locale, get_locale
 
-__all__ = ["MapText", "tier_word"]
+__all__ = ["MapText", "route_parts", "tier_word"]
+
+#: Legs shorter than this (minutes) are left out of a route's words (their minutes still count).
+_SHORT_LEG_MIN = 0.5
 
 
 def _esc(value: object) -> str:
@@ -40,6 +43,69 @@ def tier_word(loc: Locale, tier: str) -> str:
     """
     text = loc.maybe(f"tier.{tier}", tier.replace("_", " "))
     return text[:1].upper() + text[1:]
+
+
+def route_parts(
+    loc: Locale, kinds: Sequence[str], modes: Sequence[str], minutes: Sequence[float]
+) -> list[str]:
+    """A route's legs in words: "45 min walk to the road", "25 min by motorbike", ….
+
+    Legs under half a minute are left out of the words; then consecutive legs on foot (off
+    road and along roads) are told as one walk, and consecutive rides, waits or crossings of
+    one kind as one. When the legs left out add up to half a minute or more, a last phrase
+    says so ("2 min in short stretches"), so the phrases add up to the route's time.
+
+    Parameters
+    ----------
+    loc
+        The language.
+    kinds, modes, minutes
+        Each leg's ``kind`` (``walk``, ``road``, ``ferry_wait``, ``ferry``, ``to_door``), ``mode``
+        and minutes, in the order of the route (:data:`reach.schema.ROUTE_LEGS`).
+
+    Returns
+    -------
+    list of str
+        One phrase per group of legs, in order (times of two hours or more in hours).
+    """
+    # (group key, minutes in all, minutes of it along roads)
+    groups: list[tuple[str, float, float]] = []
+    short = 0.0
+    for kind, mode, value in zip(kinds, modes, minutes, strict=True):
+        v = float(value)
+        if not v >= _SHORT_LEG_MIN:
+            short += v if v > 0 else 0.0
+            continue
+        on_foot = kind == "walk" or (kind == "road" and mode == "walk")
+        key = "foot" if on_foot else f"{kind}/{mode}"
+        road = v if on_foot and kind == "road" else 0.0
+        if groups and groups[-1][0] == key:
+            groups[-1] = (key, groups[-1][1] + v, groups[-1][2] + road)
+        else:
+            groups.append((key, v, road))
+    parts = []
+    for k, (key, total, road) in enumerate(groups):
+        text = loc.minutes(total)
+        kind, _, mode = key.partition("/")
+        if kind == "foot":
+            rides = any(g[0].startswith("road/") for g in groups[k + 1 :])
+            if road == 0.0:
+                name = "route.walk_to_road" if k == 0 and rides else "route.walk"
+                parts.append(loc.t(name, minutes=text))
+            elif road >= total - 1e-9:
+                parts.append(loc.t("route.road_walk", minutes=text))
+            else:
+                parts.append(loc.t("route.foot_mixed", minutes=text, road=loc.minutes(road)))
+        elif kind == "road":
+            how = loc.maybe(f"mode.{mode}", mode.replace("_", " "))
+            parts.append(loc.t("route.ride", minutes=text, mode=how))
+        elif kind in ("ferry_wait", "ferry", "to_door"):
+            parts.append(loc.t(f"route.{kind}", minutes=text))
+        else:
+            parts.append(text)
+    if short >= _SHORT_LEG_MIN:
+        parts.append(loc.t("route.short_legs", minutes=loc.minutes(short)))
+    return parts
 
 
 class MapText:

@@ -11,6 +11,14 @@ Each page shows, for one service of a run:
   from the zoom level where it has room (:mod:`reach.outputs.map_context`);
 * facilities by tier (black, grey and white markers, a hue family no band uses), each with a
   popup (name, id, catchment population, load against capacity);
+* the region's places (the run's ``routes``, at most
+  :data:`~reach.run.scenario_set.MAX_ROUTED_PLACES`, the legend says when some are left out)
+  as small white dots ringed in pink: a click opens the place's time to its nearest facility
+  and its legs in words ("45 min walk to the road · 25 min by motorbike · …") and draws its
+  route, simplified to the grid's cell size, until the popup closes. A click anywhere else on
+  the travel-time layer tells the band of the clicked cell itself (read from the layer's own
+  pixel) and the ``reach explain --at LON,LAT`` command that gives that spot's route: a route
+  is drawn only for a place the run traced it from, never borrowed from a neighbour;
 * for a scenario set, a group per option (its travel time with its unreachable people and new
   facilities; the minutes each populated cell saves against the baseline, "who gains"), and,
   where telemedicine or online learning is on, the cells served only virtually or not at all.
@@ -78,9 +86,10 @@ from reach.outputs.map_layers import (
     PanelEntry,
     PanelGroup,
     Polylines,
+    RouteMarkers,
     script_json,
 )
-from reach.outputs.map_text import MapText, tier_word
+from reach.outputs.map_text import MapText, route_parts, tier_word
 from reach.outputs.write import write_text_atomic
 from reach.schema import catchment_within_col, within_col
 
@@ -91,6 +100,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MAX_IMAGE_PX",
+    "PLACE_ORIGIN_PREFIX",
     "REASON_COLOURS",
     "FacilityMarkers",
     "HtmlControl",
@@ -111,6 +121,20 @@ _ROADS_PANE = "reach-roads"
 _LINES_PANE = "reach-lines"
 _LABELS_PANE = "reach-labels"
 _FACILITY_PANE = "markerPane"
+_ROUTE_PANE = "reach-route"
+#: ``origin_id`` prefix of a place's route in :attr:`RunResult.routes` (``place:<osm_id>``).
+PLACE_ORIGIN_PREFIX = "place:"
+# a place's route: per leg kind the strokes (a white casing under each); the places' circles
+_ROUTE_COLOURS = {"walk": "#3d2b1f", "road": "#d81b60", "ferry": "#1e5aa8", "to_door": "#3d2b1f"}
+_ROUTE_DASH = {"walk": "5 5", "road": None, "ferry": "8 6", "to_door": "2 4"}
+_ROUTE_KINDS = ("walk", "road", "ferry", "to_door")
+# a place is a white dot ringed in the road-leg colour, apart from the clinics' black rings
+_ROUTE_MARKER = {
+    "radius": 4, "color": _ROUTE_COLOURS["road"], "weight": 2.0, "fillColor": "#ffffff",
+    "fillOpacity": 1.0,
+    "opacity": 1.0, "pane": _FACILITY_PANE, "className": "reach-route-place",
+    "bubblingMouseEvents": False,
+}  # fmt: skip
 
 # Colours (RGB hex); code 0 of every image is transparent. Checked for colour-blind readers by
 # tests/test_maps.py (CAM02-UCS distances under simulated deuteranopia, protanopia, tritanopia).
@@ -202,6 +226,9 @@ _CSS = """
 .reach-legend i.reach-line { height: 0; border: 0; width: 16px; vertical-align: 3px; }
 .reach-legend i.reach-none { background: transparent; border: 1px dashed #333; }
 .reach-popup table { border-collapse: collapse; }
+.reach-popup .reach-route-legs { margin-top: 3px; }
+.reach-legend .reach-note { white-space: normal; display: inline-block; max-width: 230px;
+  color: #444; }
 .reach-popup th { text-align: left; padding-right: 8px; font-weight: 600; }
 .reach-label { white-space: nowrap; font: 11px/1 system-ui, sans-serif; color: #111;
   margin: -6px 0 0 7px; text-shadow: 0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff; }
@@ -419,20 +446,26 @@ def _time_codes(time_min: np.ndarray, thresholds_min: Sequence[float]) -> np.nda
     return np.where(np.isfinite(t), band, 0).astype(np.uint8)
 
 
+def _band_words(thresholds_min: Sequence[float]) -> list[Callable[[Locale], str]]:
+    """Each travel-time band's label (as :func:`_time_codes`), as a function of the language."""
+    th = sorted(thresholds_min)
+    words: list[Callable[[Locale], str]] = [
+        lambda loc: loc.t("within", minutes=loc.threshold(th[0]))
+    ]
+
+    def band(a: float, b: float) -> Callable[[Locale], str]:
+        return lambda loc: loc.t(
+            "band", low=loc.number(a, 0 if float(a).is_integer() else 1), high=loc.threshold(b)
+        )
+
+    words += [band(a, b) for a, b in itertools.pairwise(th)]
+    words.append(lambda loc: loc.t("beyond", minutes=loc.threshold(th[-1])))
+    return words
+
+
 def _time_bands(thresholds_min: Sequence[float], text: MapText) -> tuple[list[str], list[str]]:
     """Escaped HTML label and colour of each travel-time band (as :func:`_time_codes`)."""
-    th = sorted(thresholds_min)
-    labels = [text.html(lambda loc: loc.t("within", minutes=loc.threshold(th[0])))]
-    for a, b in itertools.pairwise(th):
-        labels.append(
-            text.html(
-                lambda loc, a=a, b=b: loc.t(
-                    "band", low=loc.number(a, 0 if float(a).is_integer() else 1),
-                    high=loc.threshold(b),
-                )
-            )
-        )  # fmt: skip
-    labels.append(text.html(lambda loc: loc.t("beyond", minutes=loc.threshold(th[-1]))))
+    labels = [text.html(word) for word in _band_words(thresholds_min)]
     return labels, _ramp(_TIME_ANCHORS, len(labels))
 
 
@@ -626,6 +659,142 @@ class _PageStyle(MacroElement):
         super().__init__()
         self._name = "PageStyle"
         self.css = css
+
+
+class _PopupsClearOfControls(MacroElement):
+    """Every popup opens inside the map and clear of the title, legend and layer panel.
+
+    Leaflet's own ``autoPan`` keeps a popup inside the map but may leave it under a control
+    (its close button then cannot be clicked); it is turned off for every popup of the page
+    and, when a popup opens, the map pans once by the least that shows it whole beside the
+    controls (to the nearest side where it fits; a popup taller than the map keeps its top).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        L.Popup.mergeOptions({autoPan: false});
+        (function (map) {
+            var pad = 10;
+            function shifted(r, dx, dy) {
+                return {left: r.left + dx, right: r.right + dx, top: r.top + dy,
+                        bottom: r.bottom + dy};
+            }
+            function overlaps(a, b) {
+                return a.left < b.right && b.left < a.right && a.top < b.bottom
+                    && b.top < a.bottom;
+            }
+            map.on("popupopen", function (e) {
+                var el = e.popup.getElement();
+                if (!el) { return; }
+                var box = map.getContainer().getBoundingClientRect();
+                var r = el.getBoundingClientRect();
+                var dx = 0, dy = 0;
+                if (r.right + pad > box.right) { dx = box.right - pad - r.right; }
+                if (r.left + dx - pad < box.left) { dx = box.left + pad - r.left; }
+                if (r.bottom + pad > box.bottom) { dy = box.bottom - pad - r.bottom; }
+                if (r.top + dy - pad < box.top) { dy = box.top + pad - r.top; }
+                var controls = map.getContainer().querySelectorAll(".leaflet-control");
+                for (var pass = 0; pass < 3; pass++) {
+                    var moved = false;
+                    controls.forEach(function (c) {
+                        var b = c.getBoundingClientRect();
+                        var now = shifted(r, dx, dy);
+                        if (b.width === 0 || b.height === 0 || !overlaps(now, b)) { return; }
+                        var options = [
+                            [b.left - pad - now.right, 0], [b.right + pad - now.left, 0],
+                            [0, b.top - pad - now.bottom], [0, b.bottom + pad - now.top]
+                        ].filter(function (o) {
+                            var s = shifted(now, o[0], o[1]);
+                            return s.left >= box.left && s.right <= box.right
+                                && s.top >= box.top && s.bottom <= box.bottom;
+                        });
+                        if (!options.length) { return; }
+                        options.sort(function (a, b2) {
+                            return Math.abs(a[0]) + Math.abs(a[1])
+                                - Math.abs(b2[0]) - Math.abs(b2[1]);
+                        });
+                        dx += options[0][0]; dy += options[0][1]; moved = true;
+                    });
+                    if (!moved) { break; }
+                }
+                if (dx || dy) { map.panBy([-Math.round(dx), -Math.round(dy)]); }
+            });
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "PopupsClearOfControls"
+
+
+#: In a cell popup's text, where the clicked spot goes (``LON,LAT``).
+CELL_AT = "@@lonlat@@"
+
+
+class _CellBand(MacroElement):
+    """A click on the map away from any marker: a popup with the clicked spot's time band.
+
+    The band is read from the pixel of the baseline travel-time image under the click (the
+    clicked cell's own time, as the map shows it), only while that layer is on. Each text's
+    :data:`CELL_AT` is replaced by the clicked spot as ``LON,LAT`` (five decimals, about a
+    metre), for the ``reach explain --at`` command that gives its route.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map, layer, colours, texts, AT) {
+            var canvas = null, ctx = null;
+            function ready() {
+                var img = layer.getElement();
+                if (!img || !img.complete || !img.naturalWidth) { return false; }
+                if (canvas === null) {
+                    canvas = document.createElement("canvas");
+                    canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+                    ctx = canvas.getContext("2d", {willReadFrequently: true});
+                    ctx.drawImage(img, 0, 0);
+                }
+                return true;
+            }
+            map.on("click", function (e) {
+                var target = e.originalEvent && e.originalEvent.target;
+                if (target && target.closest && target.closest(".leaflet-interactive")) { return; }
+                if (!map.hasLayer(layer) || !ready()) { return; }
+                var b = layer.getBounds(), crs = map.options.crs;
+                var p = crs.project(e.latlng), nw = crs.project(b.getNorthWest()),
+                    se = crs.project(b.getSouthEast());
+                var fx = (p.x - nw.x) / (se.x - nw.x), fy = (nw.y - p.y) / (nw.y - se.y);
+                if (!(fx >= 0 && fx < 1 && fy >= 0 && fy < 1)) { return; }
+                var px = ctx.getImageData(Math.floor(fx * canvas.width),
+                                          Math.floor(fy * canvas.height), 1, 1).data;
+                if (px[3] === 0) { return; }
+                var best = -1, dist = 30;
+                colours.forEach(function (c, k) {
+                    var d = Math.abs(c[0] - px[0]) + Math.abs(c[1] - px[1])
+                        + Math.abs(c[2] - px[2]);
+                    if (d < dist) { best = k; dist = d; }
+                });
+                if (best < 0) { return; }
+                var at = e.latlng.lng.toFixed(5) + "," + e.latlng.lat.toFixed(5);
+                L.popup({maxWidth: 300}).setLatLng(e.latlng)
+                    .setContent(texts[best].split(AT).join(at)).openOn(map);
+            });
+        })({{ this._parent.get_name() }}, {{ this.layer.get_name() }}, {{ this.colours_json }},
+           {{ this.texts_json }}, {{ this.at_json }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, layer: Layer, colours: Sequence[str], texts: Sequence[str]) -> None:
+        super().__init__()
+        self._name = "CellBand"
+        self.layer = layer
+        self.colours_json = script_json([list(_rgb(c)) for c in colours])
+        self.texts_json = script_json(list(texts))
+        self.at_json = script_json(CELL_AT)
 
 
 class _LanguageSwitch(MacroElement):
@@ -844,6 +1013,7 @@ def _marker_style(tier: str, tiers: Sequence[str], *, new: bool) -> dict[str, ob
         "fillOpacity": 1.0,
         "opacity": 1.0,
         "pane": _FACILITY_PANE,
+        "bubblingMouseEvents": False,
     }
 
 
@@ -870,6 +1040,8 @@ def _swatch(kind: str, colour: str, opacity: float) -> str:
         return f'<i class="reach-line" {data} style="border-top:3px solid {colour}"></i>'
     if kind == "none":
         return f'<i class="reach-none" {data}></i>'
+    if kind == "note":
+        return ""
     return f'<i {data} style="background:{colour};opacity:{opacity:g}"></i>'
 
 
@@ -993,6 +1165,7 @@ def _new_map(
         m.default_js = [(k, v) for k, v in folium.Map.default_js if k == "leaflet"]
         m.default_css = [(k, v) for k, v in folium.Map.default_css if k == "leaflet_css"]
     m.add_child(_PageStyle(css))
+    m.add_child(_PopupsClearOfControls())
     basemap: Layer | None = None
     if basemap_url:
         attribution = _esc(basemap_attribution or basemap_url)
@@ -1006,6 +1179,7 @@ def _new_map(
     m.add_child(CustomPane(_ZONES_PANE, z_index=450, pointer_events=True))
     m.add_child(CustomPane(_ROADS_PANE, z_index=455, pointer_events=False))
     m.add_child(CustomPane(_LINES_PANE, z_index=460, pointer_events=False))
+    m.add_child(CustomPane(_ROUTE_PANE, z_index=470, pointer_events=False))
     m.add_child(CustomPane(_LABELS_PANE, z_index=640, pointer_events=False))
     return m, basemap
 
@@ -1111,6 +1285,91 @@ def _label_items(
         row: list[object] = [round(it[4], 6), round(it[3], 6), _esc(it[2]), int(z), it[5]]
         (facility_rows if it[6] else place_rows).append(row)
     return facility_rows, place_rows
+
+
+def _route_styles() -> list[list[dict[str, object]]]:
+    """The strokes of each leg kind of :data:`_ROUTE_KINDS`: a white casing, then the colour."""
+    styles = []
+    for kind in _ROUTE_KINDS:
+        core: dict[str, object] = {"color": _ROUTE_COLOURS[kind], "weight": 3.5, "opacity": 1.0,
+                                   "className": f"reach-route reach-route-{kind}"}  # fmt: skip
+        if _ROUTE_DASH[kind]:
+            core["dashArray"] = _ROUTE_DASH[kind]
+        styles.append([{"color": "#ffffff", "weight": 6.5, "opacity": 0.9}, core])
+    return styles
+
+
+def _route_popup(name: str, row: pd.Series, legs: pd.DataFrame, text: MapText) -> str:
+    """A place's popup: its name, its time to the nearest facility, its legs in words."""
+    time = float(row["travel_time_min"])
+    facility = row["facility_name"]
+    if facility is None or pd.isna(facility) or not str(facility).strip():
+        facility = row["facility_id"]
+    if np.isfinite(time):
+        head = text.html(
+            lambda loc: loc.t("route.total", minutes=loc.minutes(time), facility=str(facility))
+        )
+        kinds = legs["kind"].astype(str).tolist()
+        modes = legs["mode"].astype(str).tolist()
+        minutes = legs["time_min"].astype(float).tolist()
+        body = text.html(lambda loc: " · ".join(route_parts(loc, kinds, modes, minutes)))
+    else:
+        reason = str(row["reason"])
+        head = text.html(
+            lambda loc: loc.t("route.none", reason=loc.maybe(f"reason.{reason}", reason))
+        )
+        body = ""
+    legs_html = f'<div class="reach-route-legs">{body}</div>' if body else ""
+    title = f"<b>{_esc(name)}</b><br>{head}"
+    return f'<div class="reach-popup reach-route-popup">{title}{legs_html}</div>'
+
+
+def _route_layer(run: RunResult, service: str, ctx: _Context) -> tuple[Layer | None, int, int]:
+    """The places with their routes (``None``: no route kept), how many, of how many places."""
+    routes, places = run.routes, run.region.places
+    if places is None or not len(places):
+        return None, 0, 0
+    pts = places.to_crs("EPSG:4326").geometry if places.crs is not None else places.geometry
+    (south, west), (north, east) = ctx.frame.bounds
+    columns = (places["osm_id"], places["name"], places["place"].astype(str), pts.x, pts.y)
+    shown = [
+        (PLACE_ORIGIN_PREFIX + str(oid), str(name), float(x), float(y))
+        for oid, name, kind, x, y in zip(*columns, strict=True)
+        if kind in PLACE_KINDS and west <= x <= east and south <= y <= north
+    ]
+    if routes is None:
+        return None, 0, len(shown)
+    table = routes.origins[routes.origins["service"] == service].set_index("origin_id")
+    legs = routes.legs[routes.legs["service"] == service]
+    by_origin = {str(k): g.sort_values("leg") for k, g in legs.groupby("origin_id", sort=False)}
+    cell_m = float(min(ctx.grid.dx_m.min(), ctx.grid.dy_m))
+    tolerance = cell_m / 111_320.0
+    decimals = min(6, max(3, math.ceil(math.log10(4 * 111_320.0 / max(cell_m / 2, 1e-3)))))
+    scale = 10**decimals
+    rows: list[list[object]] = []
+    for oid, name, x, y in shown:
+        if oid not in table.index:
+            continue
+        row = table.loc[oid]
+        assert isinstance(row, pd.Series)  # one row per origin and service
+        mine = by_origin.get(oid, legs.iloc[:0])
+        lines: list[list[object]] = []
+        for kind, geom in zip(mine["kind"].astype(str), mine.geometry, strict=True):
+            if kind not in _ROUTE_KINDS or geom is None or geom.is_empty:
+                continue
+            simple = shapely.simplify(geom, tolerance, preserve_topology=False)
+            for line in encode_lines(simple, scale=scale):
+                if len(line) >= 4:
+                    lines.append([_ROUTE_KINDS.index(kind), *line])
+        popup = _route_popup(name, row, mine, ctx.text)
+        rows.append([round(y, 6), round(x, 6), popup, _esc(name), lines])
+    if not rows:
+        return None, 0, len(shown)
+    layer = RouteMarkers(
+        rows, _route_styles(), _ROUTE_MARKER, scale=scale, name="place routes",
+        route_pane=_ROUTE_PANE, show=True,
+    )  # fmt: skip
+    return layer, len(rows), len(shown)
 
 
 def _title_html(
@@ -1308,6 +1567,12 @@ def service_map(
         places = MapLabels(place_rows, name="place names", pane=_LABELS_PANE, show=True)
         m.add_child(places)
         context_entries.append(PanelEntry(places, t(lambda loc: loc.t("map.places"))))
+    route_layer, routed, n_places = _route_layer(run, service, ctx)
+    if route_layer is not None:
+        m.add_child(route_layer)
+        context_entries.append(
+            PanelEntry(route_layer, t(lambda loc: loc.t("map.routes_layer")), ("routes",))
+        )
     groups.append(PanelGroup(t(lambda loc: loc.t("map.context")), tuple(context_entries), True))
     facility_entries = []
     for tier, layer in ctx.facility_layers(table, css_prefix="reach-facility-", new=False):
@@ -1329,10 +1594,26 @@ def service_map(
     sections = _legend_sections(
         ctx, reasons=reasons, choropleth_colours=choropleth_colours,
         alternatives=bool(alternatives), virtual=virtual_any, road_classes=road_classes,
+        routes=(routed, n_places) if route_layer is not None else None,
     )  # fmt: skip
     legend = _legend_html(t(lambda loc: loc.t("map.legend")), sections)
     m.add_child(HtmlControl(legend, position="bottomleft", css_class="reach-legend"))
     m.add_child(LayerPanel(groups, title_html=t(lambda loc: loc.t("map.layers"))))
+    hint = "map.cell_band_hint" if route_layer is not None else "map.cell_band_note"
+    explain = f'<code class="reach-at">reach explain SCENARIO --at {CELL_AT}</code>'
+    cell_texts = [
+        '<div class="reach-popup reach-cell-popup"><b>'
+        + t(lambda loc, w=word: loc.t("map.cell_band", band=w(loc)))
+        + "</b><br>"
+        + t(lambda loc: loc.t(hint))
+        + "<br>"
+        + t(lambda loc: loc.t("map.cell_explain", command="@@command@@")).replace(
+            "@@command@@", explain
+        )
+        + "</div>"
+        for word in _band_words(spec.thresholds_min)
+    ]
+    m.add_child(_CellBand(base_time, ctx.band_colours, cell_texts))
     if text.several:
         m.add_child(_LanguageSwitch(titles))
     # open on the populated cells, leaving room for the title and legend (left), layers (right)
@@ -1357,8 +1638,9 @@ def _legend_sections(
     alternatives: bool,
     virtual: bool,
     road_classes: Sequence[str],
+    routes: tuple[int, int] | None = None,
 ) -> list[_Section]:
-    """The legend's sections, in the order shown."""
+    """The legend's sections, in the order shown (``routes``: places routed, of how many)."""
     t = ctx.text.html
     mid = ctx.middle_min
     sections = [
@@ -1425,6 +1707,23 @@ def _legend_sections(
             if name in road_classes
         )
         sections.append(_Section("roads", t(lambda loc: loc.t("map.roads")), items_r))
+    if routes is not None:
+        routed, n_places = routes
+        items_p: list[tuple[str, str, str]] = [
+            ("dot", f"#ffffff/{_ROUTE_COLOURS['road']}", t(lambda loc: loc.t("map.route_place"))),
+            ("line", _ROUTE_COLOURS["walk"], t(lambda loc: loc.t("map.route_walk"))),
+            ("line", _ROUTE_COLOURS["road"], t(lambda loc: loc.t("map.route_road"))),
+            ("line", _ROUTE_COLOURS["ferry"], t(lambda loc: loc.t("map.route_ferry"))),
+        ]
+        if routed < n_places:
+            note = t(
+                lambda loc: loc.t(
+                    "map.routes_capped", shown=loc.number(routed), total=loc.number(n_places)
+                )
+            )
+            items_p.append(("note", "", f'<span class="reach-note">{note}</span>'))
+        heading = t(lambda loc: loc.t("map.routes_heading"))
+        sections.append(_Section("routes", heading, tuple(items_p)))
     tiers = tuple(
         (
             "dot",

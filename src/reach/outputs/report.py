@@ -59,6 +59,7 @@ from reach.findings import SEVERITIES, Finding
 from reach.ingest.dates import data_date
 from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID
 from reach.outputs.i18n import Locale, get_locale
+from reach.outputs.map_text import route_parts
 from reach.outputs.report_charts import CurveLine, MapPanel, coverage_curve_png, region_map_png
 from reach.outputs.write import atomic_file, file_sha256
 from reach.schema import (
@@ -77,6 +78,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TEMPLATE_DIR",
+    "ZONE_ORIGIN_PREFIX",
     "change_counts",
     "cost_unit",
     "coverage_curve",
@@ -95,6 +97,9 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
 #: Zones listed per service in the zone section (the rest are in the annex and the tables).
 WORST_ZONES = 15
+#: ``origin_id`` prefix of a zone's representative route in ``RunResult.routes``
+#: (``zone:<zone_id>``): the route "how people travel from here" is told from.
+ZONE_ORIGIN_PREFIX = "zone:"
 #: Zones listed on the summary page before the list is cut to the worst ones.
 _SUMMARY_ZONES = 12
 #: Options per column group in the wide comparison tables.
@@ -883,6 +888,41 @@ class _View:
             )
         return _Table(header=header, rows=body, caption=caption, note=note, total_rows=totals)
 
+    def travel_lines(self, rows: Sequence[Row], svc: str) -> list[str]:
+        """Per listed zone (numbered as in its table), how people travel from its typical place:
+        the legs of the route of its representative origin (empty when the run kept none)."""
+        routes, loc = self.run.routes, self.loc
+        if routes is None:
+            return []
+        table = routes.origins[routes.origins["service"] == svc].set_index("origin_id")
+        legs = routes.legs[routes.legs["service"] == svc]
+        lines = []
+        for k, r in enumerate(rows, start=1):
+            oid = ZONE_ORIGIN_PREFIX + str(r["zone_id"])
+            zone = self.zone_label(str(r["zone_id"]), str(r["zone_name"]))
+            if oid not in table.index:
+                continue
+            row = table.loc[oid]
+            assert isinstance(row, pd.Series)  # one row per origin and service
+            time = float(row["travel_time_min"])
+            if not np.isfinite(time):
+                reason = str(row["reason"])
+                why = loc.maybe(f"reason.{reason}", reason)
+                lines.append(loc.t("zones_travel_none", n=k, zone=zone, reason=why))
+                continue
+            mine = legs[legs["origin_id"] == oid].sort_values("leg")
+            parts = route_parts(
+                loc, mine["kind"].astype(str).tolist(), mine["mode"].astype(str).tolist(),
+                mine["time_min"].astype(float).tolist(),
+            )  # fmt: skip
+            lines.append(
+                loc.t(
+                    "zones_travel_line", n=k, zone=zone, minutes=loc.minutes(time),
+                    legs=", ".join(parts) if parts else loc.minutes(time),
+                )
+            )  # fmt: skip
+        return lines
+
     def _band_labels(self) -> list[str]:
         loc = self.loc
         shared = {tuple(sorted(float(v) for v in s.thresholds_min)) for s in self.specs.values()}
@@ -972,7 +1012,13 @@ class _View:
                         point = geom.representative_point()
                         marks.append((float(point.x), float(point.y), str(k)))
                 png, width = self._region_map(svc, marks, width_mm=map_mm)
-            services.append({"map": png, "map_width_mm": f"{width:.1f}", "table": table})
+            services.append(
+                {
+                    "map": png, "map_width_mm": f"{width:.1f}", "table": table,
+                    "travel": self.travel_lines(worst, svc),
+                    "travel_title": loc.t("zones_travel_title", service=self.label(svc)),
+                }
+            )  # fmt: skip
             if n_zones > len(worst):
                 everyone = sorted(zone_rows, key=lambda r: str(r["zone_id"]))
                 everyone += [
@@ -1200,6 +1246,8 @@ class _View:
             loc.t("caveat_rounding"),
         ]
         after.append(loc.t("method_accessmod" if scn.grid.model == "accessmod" else "method_joins"))
+        if self.run.routes is not None:
+            after.append(loc.t("method_routes"))
         return {
             "before": paragraphs,
             "services": services,

@@ -5,9 +5,10 @@ that the user-facing files do not hold exactly — each evaluation's per-cell mi
 ``float64`` (the rasters are ``float32``), catchment rows, reasons, walking minutes where only a
 share has the vehicle and the cells with a signal for telemedicine; the people per cell
 (``float64``), their validity and zone number; the zones' outlines in the region's CRS; the
-settlements the maps name; and a
-small ``state.json`` (the grid, the population totals, each service's season, vehicle and remote
-shares). :func:`write_run_state` writes it; the manifest records the sha256 of every file.
+settlements the maps name; the baseline routes the maps and the report show (of the places and
+of each zone's representative origin, with their legs' lines); and a small ``state.json`` (the
+grid, the population totals, each service's season, vehicle and remote shares).
+:func:`write_run_state` writes it; the manifest records the sha256 of every file.
 
 :func:`reopen_run` trusts a folder only when all of this holds, and otherwise says why in one
 line:
@@ -57,7 +58,14 @@ from reach.model.region import Region
 from reach.model.zones import ZoneShares
 from reach.outputs.folders import MANIFEST_NAME, check_output_target
 from reach.outputs.write import file_sha256
-from reach.results import BASELINE, Evaluation, RunResult, SensitivityResult, ServiceResult
+from reach.results import (
+    BASELINE,
+    Evaluation,
+    Explanation,
+    RunResult,
+    SensitivityResult,
+    ServiceResult,
+)
 from reach.run.manifest import hashed_output
 from reach.run.region import read_roads
 from reach.scenarios.compare import CellAccess
@@ -75,7 +83,7 @@ __all__ = [
 #: The sub-folder of a run's output folder holding what :func:`reopen_run` reads back.
 STATE_FOLDER = "run_state"
 #: The format of ``run_state/state.json``; a folder of another format is run again.
-STATE_FORMAT = 1
+STATE_FORMAT = 2
 #: The state's record.
 _STATE_FILE = "state.json"
 #: The per-cell values of the region (people, validity, zone number).
@@ -84,6 +92,10 @@ _REGION_FILE = "region.parquet"
 _ZONES_FILE = "zones.parquet"
 #: The settlements the maps name.
 _PLACES_FILE = "places.parquet"
+#: The baseline routes the maps and the report show: one row per origin and service …
+_ROUTES_FILE = "routes.parquet"
+#: … and one per leg, with its line (GeoParquet, EPSG:4326).
+_ROUTE_LEGS_FILE = "route_legs.parquet"
 
 
 # --------------------------------------------------------------------------------------------
@@ -203,6 +215,10 @@ def write_run_state(run: RunResult, folder: Path) -> list[Path]:
     if region.places is not None:
         region.places.to_parquet(state / _PLACES_FILE, index=None, compression="zstd")
         written.append(state / _PLACES_FILE)
+    if run.routes is not None:
+        _write_parquet(run.routes.origins, state / _ROUTES_FILE)
+        run.routes.legs.to_parquet(state / _ROUTE_LEGS_FILE, index=None, compression="zstd")
+        written += [state / _ROUTES_FILE, state / _ROUTE_LEGS_FILE]
     evaluations = []
     folders = [(run.baseline, Path())]
     folders += [(alt, Path("alternatives") / name) for name, alt in run.alternatives.items()]
@@ -246,6 +262,8 @@ def write_run_state(run: RunResult, folder: Path) -> list[Path]:
         "dtypes": {
             "zones": _dtypes(region.zones),
             "places": None if region.places is None else _dtypes(region.places),
+            "routes": None if run.routes is None else _dtypes(run.routes.origins),
+            "route_legs": None if run.routes is None else _dtypes(run.routes.legs),
         },
         "evaluations": evaluations,
     }
@@ -654,6 +672,25 @@ def _read_sensitivity(out: Path, record: Mapping[str, Any]) -> SensitivityResult
     )
 
 
+def _read_routes(state_dir: Path, dtypes: Mapping[str, Any]) -> Explanation | None:
+    """The baseline routes a run kept (``None``: it kept none), with their dtypes and ``None``s."""
+    if dtypes.get("routes") is None:
+        return None
+
+    def restored(frame: pd.DataFrame, kinds: Mapping[str, str]) -> pd.DataFrame:
+        changed = {c: t for c, t in kinds.items() if str(frame[c].dtype) != t}
+        frame = frame.astype(changed) if changed else frame
+        for c, t in kinds.items():
+            if t == "object":  # text read back as ``str`` has NaN where it had None
+                frame[c] = frame[c].where(frame[c].notna(), None)
+        return frame
+
+    origins = restored(pd.read_parquet(state_dir / _ROUTES_FILE), dtypes["routes"])
+    legs = restored(gpd.read_parquet(state_dir / _ROUTE_LEGS_FILE), dtypes["route_legs"])
+    assert isinstance(legs, gpd.GeoDataFrame)
+    return Explanation(origins=origins, legs=legs)
+
+
 def _findings(out: Path) -> list[Finding]:
     data = _load_json(out / "audit.json") or {}
     return [Finding(**item) for item in data.get("findings", [])]
@@ -692,4 +729,5 @@ def _read_run(
         warnings=[str(w) for w in manifest.get("warnings", [])],
         findings=_findings(out),
         sensitivity=_read_sensitivity(out, sens) if isinstance(sens, dict) else None,
+        routes=_read_routes(state_dir, state["dtypes"]),
     )

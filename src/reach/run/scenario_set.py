@@ -8,14 +8,21 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import geopandas as gpd
+import numpy as np
 import pandas as pd
+from pyproj import Transformer
 
+from reach.errors import ScenarioError
+from reach.ingest.osm import PLACE_KINDS
 from reach.model.region import Region
+from reach.outputs.maps import PLACE_ORIGIN_PREFIX
+from reach.outputs.report import ZONE_ORIGIN_PREFIX
 from reach.outputs.write import (
     check_output_target,
 )
 from reach.progress import Clock, StepCallback
-from reach.results import Evaluation, RunResult
+from reach.results import Evaluation, Explanation, RunResult
 from reach.run.audit import audit_run
 from reach.run.evaluate import (
     builds_on_baseline,
@@ -23,6 +30,7 @@ from reach.run.evaluate import (
     evaluate,
     key_threshold,
 )
+from reach.run.explain import explain_origins
 from reach.run.manifest import changed_inputs, input_digests
 from reach.run.region import (
     load_region,
@@ -36,9 +44,17 @@ from reach.spec import (
 )
 
 __all__ = [
+    "MAX_ROUTED_PLACES",
+    "baseline_routes",
     "evaluate_set",
     "run_scenario",
 ]
+
+#: At most this many of the region's places get their routes (the largest kinds first, then the
+#: most people, then by name): the maps draw each, and a page must stay small.
+MAX_ROUTED_PLACES = 200
+#: Place kinds, largest first (the order places are picked in when there are too many).
+_PLACE_ORDER = {"city": 0, "town": 1, "village": 2, "hamlet": 3}
 
 _log = logging.getLogger("reach.run")
 
@@ -102,6 +118,97 @@ def evaluate_set(
         return done, {a.name: futures[a.name].result() for a in alts}
 
 
+def _place_origins(region: Region) -> pd.DataFrame:
+    """The region's places, the largest first, at most :data:`MAX_ROUTED_PLACES` of them."""
+    places = region.places
+    empty = pd.DataFrame({"origin_id": [], "lon": [], "lat": []})
+    if places is None or not len(places):
+        return empty
+    pts = places.to_crs("EPSG:4326").geometry if places.crs is not None else places.geometry
+    kinds = places["place"].astype(str).to_numpy()
+    people = pd.to_numeric(places["population"], errors="coerce").to_numpy(np.float64)
+    frame = pd.DataFrame(
+        {
+            "origin_id": [PLACE_ORIGIN_PREFIX + str(v) for v in places["osm_id"]],
+            "lon": pts.x.to_numpy(np.float64),
+            "lat": pts.y.to_numpy(np.float64),
+            "rank": [_PLACE_ORDER.get(k, 9) for k in kinds],
+            "people": np.where(np.isfinite(people), -people, 0.0),
+            "name": places["name"].astype(str).to_numpy(),
+            "keep": np.isin(kinds, list(PLACE_KINDS)) & np.isfinite(pts.x.to_numpy(np.float64)),
+        }
+    )
+    frame = frame[frame["keep"]].drop_duplicates("origin_id")
+    frame = frame.sort_values(["rank", "people", "name", "origin_id"], kind="stable")
+    return frame.head(MAX_ROUTED_PLACES)[["origin_id", "lon", "lat"]].reset_index(drop=True)
+
+
+def _zone_origins(region: Region, time_min: np.ndarray) -> pd.DataFrame:
+    """Per zone with people, the populated cell at the median travel time of its people."""
+    people = np.asarray(region.population.people, dtype=np.float64).ravel()
+    zone = np.asarray(region.zone).ravel()
+    time = np.asarray(time_min, dtype=np.float64).ravel()
+    time = np.where(np.isfinite(time), time, np.inf)
+    ids, cells = [], []
+    for k, zone_id in enumerate(region.zones["zone_id"].astype(str)):
+        mine = np.flatnonzero((zone == k + 1) & (people > 0))
+        if not len(mine):
+            continue
+        order = mine[np.lexsort((mine, time[mine]))]  # by time, then by cell: one answer
+        cum = np.cumsum(people[order])
+        ids.append(ZONE_ORIGIN_PREFIX + zone_id)
+        cells.append(int(order[int(np.searchsorted(cum, cum[-1] / 2))]))
+    x, y = region.grid.cell_centres(np.asarray(cells, dtype=np.int64))
+    lon, lat = Transformer.from_crs(region.grid.crs, "EPSG:4326", always_xy=True).transform(x, y)
+    return pd.DataFrame(
+        {"origin_id": ids, "lon": np.asarray(lon, np.float64), "lat": np.asarray(lat, np.float64)}
+    )
+
+
+def baseline_routes(region: Region, baseline: Evaluation) -> Explanation | None:
+    """The baseline routes the maps and the report show, read back from its searches.
+
+    For each service: the routes of the region's places (at most :data:`MAX_ROUTED_PLACES`,
+    ids ``place:<osm_id>``, see :data:`reach.outputs.maps.PLACE_ORIGIN_PREFIX`), and of one
+    representative origin per zone with people (ids ``zone:<zone_id>``, see
+    :data:`reach.outputs.report.ZONE_ORIGIN_PREFIX`): the zone's populated cell at the
+    median travel time of its people (people-weighted; the unreached count as furthest), its
+    centre as the origin.
+
+    Parameters
+    ----------
+    region
+        The loaded region (searchable: not a reopened run).
+    baseline
+        Its baseline evaluation.
+
+    Returns
+    -------
+    Explanation or None
+        The routes; ``None`` for the AccessMod-compatible model, which keeps none.
+    """
+    if region.scenario.grid.model == "accessmod":
+        return None
+    places = _place_origins(region)
+    parts: list[Explanation] = []
+    try:
+        for name, res in baseline.services.items():
+            zones = _zone_origins(region, res.search.time_min)
+            origins = pd.concat([places, zones], ignore_index=True)
+            if len(origins):
+                parts.append(explain_origins(region, baseline, origins, services=[name]))
+    except ScenarioError as exc:
+        _log.warning("no routes for the maps and the report: %s", exc)
+        return None
+    if not parts:
+        return None
+    legs = pd.concat([p.legs for p in parts], ignore_index=True)
+    return Explanation(
+        origins=pd.concat([p.origins for p in parts], ignore_index=True),
+        legs=gpd.GeoDataFrame(legs, geometry="geometry", crs="EPSG:4326"),
+    )
+
+
 def run_scenario(
     scn: ScenarioSpec,
     *,
@@ -130,7 +237,8 @@ def run_scenario(
         Write the HTML maps and reports (when the scenario's ``outputs.maps`` or
         ``outputs.reports`` asks for them too).
     baseline
-        The baseline, already evaluated (e.g. by a partitioned run on a Dask cluster).
+        The baseline, already evaluated (e.g. by a partitioned run on a Dask cluster); its
+        run keeps no routes for the maps and the report (``RunResult.routes`` is ``None``).
 
     Returns
     -------
@@ -159,6 +267,8 @@ def run_scenario(
     # came from, and an input changed while the run read it is reported
     inputs = input_digests(scn)
     region = region or load_region(scn, clock=clock)
+    # a baseline evaluated elsewhere (a partitioned run's, merged) keeps no search to trace
+    traceable = baseline is None
     baseline, alternatives = evaluate_set(region, baseline, clock)
     comparison = ranking = None
     if alternatives:
@@ -185,6 +295,9 @@ def run_scenario(
         run.warnings.append(line)
         _log.warning(line)
     run.findings = audit_run(region, baseline)
+    if traceable:
+        with clock.step("routes"):
+            run.routes = baseline_routes(region, baseline)
     if scn.sensitivity.samples:
         from reach.run.sensitivity import sensitivity_study
 

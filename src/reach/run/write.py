@@ -23,6 +23,7 @@ from reach.codes import (
 from reach.model.region import Region
 from reach.outputs.audit import manifest_warning_lines, write_audit
 from reach.outputs.maps import write_maps
+from reach.outputs.polygons import write_polygons
 from reach.outputs.write import (
     CATEGORY_COLOURS,
     Category,
@@ -37,6 +38,7 @@ from reach.results import Evaluation, RunResult
 from reach.run.audit import audit_run
 from reach.run.manifest import build_manifest
 from reach.run.reopen import write_run_state
+from reach.run.session import region_session
 from reach.spec import ScenarioSpec
 
 __all__ = ["write_analysis", "write_run"]
@@ -238,6 +240,7 @@ def write_run(
         if run.comparison is not None and run.ranking is not None:
             write_table(run.comparison, tmp / "comparison", parquet=scn.outputs.parquet)
             write_table(run.ranking, tmp / "ranking", parquet=scn.outputs.parquet)
+        write_polygons(run, tmp, region_session(region))  # catchments, isochrones, network
         if draw:
             write_maps(
                 run, tmp, offline=scn.outputs.maps_offline, basemap_url=scn.outputs.basemap_url
