@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +12,11 @@ import pytest
 from reach.settings import DATA_ENV
 
 REPO = Path(__file__).resolve().parents[1]
+
+# The friction cache of the test session (its subprocesses too): a folder of its own, never
+# the user's ~/.cache, removed at the end. tests/test_cache.py points each test elsewhere.
+_SESSION_CACHE = tempfile.TemporaryDirectory(prefix="reach-test-model-cache-")
+os.environ.setdefault("REACH_CACHE", str(Path(_SESSION_CACHE.name) / "model"))
 
 
 @pytest.fixture(scope="session")

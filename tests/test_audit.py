@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 from affine import Affine
@@ -65,6 +66,51 @@ def test_a_road_network_in_two_parts_is_listed(tmp_path: Path) -> None:
     (detached,) = _checks(found, "road_part_detached")
     assert detached.subject == "road" and detached.subject_id == "11"
     assert 1.0 < float(detached.value or 0) < 1.2  # 0.01 degree of longitude at 9° S
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_grid_shortcut_to_far_from_road_decides_as_the_exact_measure(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cells decided on the grid (surely near, surely far) get the exact measure's answer,
+    with roads that run off the grid and people everywhere, including at the edges."""
+    from reach.ingest.roads import TAG_COLUMNS, RoadLines
+    from reach.model import audit
+
+    region = load_region(load_scenario(write_tiny_region(tmp_path)))
+    grid = region.grid
+    rng = np.random.default_rng(seed)
+    people = rng.uniform(0.0, 10.0, grid.shape) * (rng.random(grid.shape) < 0.7)
+    n_ways = 6
+    sizes = rng.integers(2, 6, n_ways)
+    offsets = np.r_[0, np.cumsum(sizes)]
+    left, bottom, right, top = grid.bounds
+    pad = 0.03  # degrees (≈ 3 km): some roads start or run beyond the grid
+    x = rng.uniform(left - pad, right + pad, offsets[-1])
+    y = rng.uniform(bottom - pad, top + pad, offsets[-1])
+    tags = pd.DataFrame({c: [None] * n_ways for c in TAG_COLUMNS}).astype(object)
+    tags["highway"] = "track"
+    lines = RoadLines(
+        way_id=np.arange(n_ways, dtype=np.int64), offsets=offsets.astype(np.int64), x=x, y=y,
+        node_id=np.arange(offsets[-1], dtype=np.int64), tags=tags, crs=grid.crs,
+    )  # fmt: skip
+    membership = region.zone_shares if region.zone_shares is not None else region.zone
+    found = 0
+    for distance_m in (300.0, 1000.0, 2500.0):
+        fast = audit.far_from_road_findings(
+            people, grid, lines, membership, region.zones, distance_m=distance_m
+        )
+        with monkeypatch.context() as m:
+            m.setattr(
+                audit, "_grid_distance_bounds",
+                lambda *a: (np.zeros(a[4].size, bool), np.zeros(a[4].size, bool)),
+            )  # fmt: skip
+            exact = audit.far_from_road_findings(
+                people, grid, lines, membership, region.zones, distance_m=distance_m
+            )
+        assert [(f.subject_id, f.value) for f in fast] == [(f.subject_id, f.value) for f in exact]
+        found += len(exact)
+    assert found  # the case has people far from the roads at some distance
 
 
 def test_people_beyond_a_kilometre_from_any_road_are_counted_per_zone(tmp_path: Path) -> None:

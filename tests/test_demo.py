@@ -83,3 +83,30 @@ def test_ferry_links_the_islands(demo_out: Path) -> None:
     # some people (the other island) wait exactly 540 minutes more; nobody gains
     assert (delta >= -1e-9).all()
     assert np.isclose(delta, 540.0).any()
+
+
+@pytest.mark.slow
+def test_warm_up_compiles_the_kernels_a_run_and_reach_od_use(tmp_path: Path) -> None:
+    """In a fresh process with an empty numba cache, ``reach warm-up`` leaves every kernel of
+    a run, ``reach explain`` and ``reach od`` compiled in the cache, and nothing else."""
+    import os
+    import subprocess
+    import sys
+
+    cache = tmp_path / "numba"
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
+    done = subprocess.run(
+        [sys.executable, "-m", "reach.cli", "-q", "warm-up"], cwd=work, env=env,
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "the search kernels are compiled" in done.stdout
+    assert list(work.iterdir()) == []  # nothing written where it ran
+    compiled = {p.name.split("-")[0] for p in cache.rglob("*.nbi")}
+    for kernel in (
+        "combined._dijkstra", "combined._rim", "nearest._k_search", "routes._trace",
+        "coverage._coverage_sums", "compare._compare_sums", "joins._candidates",
+    ):  # fmt: skip
+        assert kernel in compiled, (kernel, sorted(compiled))

@@ -258,7 +258,10 @@ def _on_signal(signum: int, frame: object) -> None:
 
 
 def _prepare_process() -> None:
-    """Open /dev/null on closed standard streams, let them degrade to ASCII, catch SIGTERM."""
+    """Open /dev/null on closed standard streams, let them degrade to ASCII, catch SIGTERM.
+
+    GDAL's own messages are silenced too (reach reports its errors in one line).
+    """
     for fd in (0, 1, 2):
         try:
             os.fstat(fd)
@@ -270,6 +273,11 @@ def _prepare_process() -> None:
         if reconfigure is not None:
             with contextlib.suppress(OSError, ValueError, TypeError, LookupError):
                 reconfigure(errors=_ENCODE_ERRORS)
+    if "--debug" not in sys.argv[1:]:
+        # GDAL prints its own "ERROR 1: …" lines to the terminal beside the exception the
+        # library raises, which reach turns into one line; they go to the null device (read
+        # when GDAL first reports, so before any of it loads). --debug keeps them.
+        os.environ.setdefault("CPL_LOG", os.devnull)
     for name in ("SIGTERM", "SIGHUP"):
         signum = getattr(signal, name, None)
         if signum is not None:
@@ -1916,6 +1924,24 @@ def demo(
         with _status("generating the demo region") as step:
             result = run_demo(out, size_cells=size or None, seed=seed, on_step=step)
         _summary(result)
+
+    guard(go)
+
+
+@app.command("warm-up")
+def warm_up_command() -> None:
+    """Compile reach's search kernels now, so the first real run is not slower than the rest.
+
+    Runs a small generated region in memory (about 15 s the first time after an install, a few
+    seconds afterwards) and writes nothing but numba's cache beside the installed package.
+    """
+
+    def go() -> None:
+        from reach.demo.warm_up import warm_up
+
+        with _status("compiling the search kernels"):
+            seconds = warm_up()
+        _print(f"ready: the search kernels are compiled ({seconds:.1f} s)")
 
     guard(go)
 

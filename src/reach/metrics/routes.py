@@ -119,6 +119,13 @@ def _text(value: object) -> str | None:
     return None if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
 
 
+def _texts(column: pd.Series) -> list[str | None]:
+    """A tag column as a list of text, ``None`` where it is missing."""
+    values = column.to_numpy(dtype=object)
+    missing = pd.isna(values)
+    return [None if gone else str(v) for v, gone in zip(values, missing, strict=True)]
+
+
 def route_legs(
     steps: RouteSteps,
     *,
@@ -167,9 +174,10 @@ def route_legs(
     vx, vy = _vertex_xy(steps.vertex_from, grid, network)
     wx, wy = _vertex_xy(steps.vertex_to, grid, network)
     metres = segment_lengths_m(vx, vy, wx, wy, geographic=grid.geographic)
-    road_col = lines.tags.get("road_class")
-    highway = lines.tags["highway"]
-    names = lines.tags["name"]
+    # the tags as plain lists of text or None: one lookup per road step, no pandas indexing
+    road_col = _texts(lines.tags["road_class"]) if "road_class" in lines.tags else None
+    highway = _texts(lines.tags["highway"])
+    names = _texts(lines.tags["name"])
     elev = graph.elevation_m if graph.elevation_m.size == n_cells else None
     rows: list[dict[str, Any]] = []
     points: list[np.ndarray] = []
@@ -202,9 +210,9 @@ def route_legs(
                     sub.append(("ferry", minutes - wait, float(network.length_m[e])))
                     leg_mode = "ferry"
                 else:
-                    cls = _text(road_col.iloc[way]) if road_col is not None else None
-                    road_class = cls or _text(highway.iloc[way])
-                    road_name = _text(names.iloc[way])
+                    cls = road_col[way] if road_col is not None else None
+                    road_class = cls or highway[way]
+                    road_name = names[way]
                     sub.append(("road", minutes, float(network.length_m[e])))
                     leg_mode = mode
             else:

@@ -142,6 +142,58 @@ def no_roads_finding(lines: RoadLines) -> list[Finding]:
     ]  # fmt: skip
 
 
+def _grid_distance_bounds(
+    lines: RoadLines,
+    keep: np.ndarray,
+    way: np.ndarray,
+    grid: AnalysisGrid,
+    cells: np.ndarray,
+    distance_m: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which cells are surely within ``distance_m`` of a road, and which surely beyond it.
+
+    The roads are burned into the grid (every cell a line touches) and the distance from each
+    cell centre to the nearest burned centre measured on the grid (a Euclidean distance
+    transform). That differs from the distance to the line itself by at most half a cell's
+    diagonal, and from the metric CRS's distance by the grid's scale changes (the widest row
+    against the narrowest, and the equidistant projection's 3 % at most across a country): a
+    cell whose grid distance is clear of ``distance_m`` by more than both is decided here, and
+    the rest are left to the exact measure. Near the grid's edge (where a road beyond it may
+    be near) no cell is surely far.
+    """
+    from rasterio.features import rasterize
+    from scipy.ndimage import distance_transform_edt
+
+    to_grid = Transformer.from_crs(lines.crs, grid.crs, always_xy=True)
+    gx, gy = to_grid.transform(np.asarray(lines.x)[keep], np.asarray(lines.y)[keep])
+    _, index = np.unique(way[keep], return_inverse=True)
+    on_grid = shapely.linestrings(np.column_stack([gx, gy]), indices=index)
+    burned = rasterize(
+        ((g, 1) for g in on_grid), out_shape=grid.shape, transform=grid.transform,
+        all_touched=True, fill=0, dtype="uint8",
+    )  # fmt: skip
+    n_cells = grid.rows * grid.cols
+    if not burned.any():  # every road is off the grid: leave them all to the exact measure
+        unsure = np.zeros(cells.size, dtype=bool)
+        return unsure, unsure
+    dx = np.asarray(grid.dx_m, dtype=np.float64)
+    dy = float(grid.dy_m)
+    d_grid = distance_transform_edt(burned == 0, sampling=(dy, float(dx.min()))).ravel()
+    stretch = float(dx.max() / dx.min())  # a distance measured with the narrowest row's width
+    half_diagonal = 0.5 * float(np.hypot(dx.max(), dy))
+    slack = half_diagonal + 0.03 * distance_m + 1.0
+    d = d_grid[cells]
+    # a road beyond the grid's edge is not burned: near the edge, nothing is sure far
+    r, c = np.divmod(cells, grid.cols)
+    to_edge = np.minimum(
+        np.minimum(r + 0.5, grid.rows - r - 0.5) * dy,
+        np.minimum(c + 0.5, grid.cols - c - 0.5) * float(dx.min()),
+    )
+    far = (d > distance_m + slack) & (to_edge > distance_m + slack)
+    assert d_grid.size == n_cells
+    return d * stretch <= distance_m - slack, far
+
+
 def far_from_road_findings(
     people: np.ndarray,
     grid: AnalysisGrid,
@@ -193,12 +245,18 @@ def far_from_road_findings(
         keep = np.isin(way, roads[n_points[roads] >= 2])
         _, index = np.unique(way[keep], return_inverse=True)  # the indices must run 0..n-1
         geoms = shapely.linestrings(np.column_stack([x[keep], y[keep]]), indices=index)
-        cx, cy = grid.cell_centres(cells)
-        px, py = Transformer.from_crs(grid.crs, _metric_crs(grid), always_xy=True).transform(cx, cy)
         if geoms.size:
+            # most cells are plainly near or plainly far on the grid; only the rest are measured
+            sure_near, sure_far = _grid_distance_bounds(lines, keep, way, grid, cells, distance_m)
+            far[sure_near] = False
+            todo = np.flatnonzero(~sure_near & ~sure_far)
+            cx, cy = grid.cell_centres(cells[todo])
+            px, py = Transformer.from_crs(grid.crs, _metric_crs(grid), always_xy=True).transform(
+                cx, cy
+            )
             tree = shapely.STRtree(geoms)
             hit = tree.query(shapely.points(px, py), predicate="dwithin", distance=distance_m)
-            far[np.unique(hit[0])] = False
+            far[todo[np.unique(hit[0])]] = False
     n_zones = len(zones)
     rows = zone_memberships(membership, n_zones, cells)
     per_zone = rows.sums(np.where(far, flat[cells], 0.0), n_zones + 1)

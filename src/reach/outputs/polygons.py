@@ -20,6 +20,7 @@ polygon on the grid gives back exactly its cells. Every layer is in WGS 84 (EPSG
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -27,6 +28,7 @@ from typing import Protocol
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import rasterio.errors
 import rasterio.features
 import shapely
 from pyproj import CRS, Transformer
@@ -63,6 +65,12 @@ __all__ = [
 
 #: The CRS of every layer written here.
 WGS84 = "EPSG:4326"
+
+# rasterio wraps the mask of ``shapes`` in a dataset without a transform and warns that it has
+# none, though the shapes get the grid's transform: a warning about nothing, from any thread
+warnings.filterwarnings(
+    "ignore", category=rasterio.errors.NotGeoreferencedWarning, module="rasterio.features"
+)
 
 
 class RoadModel(Protocol):

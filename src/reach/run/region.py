@@ -50,6 +50,7 @@ from reach.model.population_correction import PopulationCorrection, correct_popu
 from reach.model.region import Region, RegionInputs, ZoneLevel
 from reach.model.zones import ZoneShares, zone_shares
 from reach.progress import Clock
+from reach.run.cache import cached_friction
 from reach.run.checks import (
     check_layers_overlap,
     check_memory,
@@ -812,7 +813,11 @@ def load_region(scn: ScenarioSpec, *, clock: Clock | None = None) -> Region:
     inputs = read_region_inputs(scn, clock=clock)
     pop, grid = inputs.population, inputs.grid
     with clock.step("build friction"):
-        friction = region_friction(scn, grid=grid, pop=pop)
+        friction, cached = cached_friction(
+            scn, grid, pop, lambda: region_friction(scn, grid=grid, pop=pop)
+        )
+    if cached:  # the manifest's timings say where it came from
+        clock.timings["read friction from the cache"] = clock.timings.pop("build friction")
     findings = list(inputs.findings)
     for svc in scn.services:
         findings += location_findings(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from reach.outputs.write import (
     write_json,
     write_table,
 )
-from reach.progress import Clock
+from reach.progress import Clock, Tally
 from reach.results import Evaluation, RunResult
 from reach.run.audit import audit_run
 from reach.run.manifest import build_manifest
@@ -170,6 +171,64 @@ def _write_evaluation(ev: Evaluation, folder: Path, region: Region) -> None:
         _write_rasters(ev, folder, region)
 
 
+def _write_tables(run: RunResult, tmp: Path, tally: Tally) -> None:
+    """The tables and rasters of the baseline, the alternatives and the comparison."""
+    scn, region = run.scenario, run.region
+    grid = region.grid
+    _write_evaluation(run.baseline, tmp, region)
+    tally.add()
+    if region.population_counts is not None:
+        write_table(
+            region.population_counts.table, tmp / "population_counts",
+            parquet=scn.outputs.parquet,
+        )  # fmt: skip
+    if region.population_correction is not None:
+        write_table(
+            region.population_correction.table, tmp / "population_correction",
+            parquet=scn.outputs.parquet,
+        )  # fmt: skip
+    if scn.outputs.rasters:
+        write_geotiff(
+            tmp / "population.tif", region.population.people.astype(np.float32),
+            transform=grid.transform, crs=grid.crs, nodata=None,
+            description="people per cell (0 where nodata)",
+        )  # fmt: skip
+    if run.sensitivity is not None:
+        sens = run.sensitivity
+        for stem, frame in (
+            ("sensitivity", sens.ranges),
+            ("sensitivity_samples", sens.samples),
+            ("sensitivity_design", sens.design),
+            ("sensitivity_influence", sens.influence),
+        ):
+            write_table(frame, tmp / stem, parquet=scn.outputs.parquet)
+    for name, ev in run.alternatives.items():
+        folder = tmp / "alternatives" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_evaluation(ev, folder, region)
+        if scn.outputs.rasters:
+            _write_delta_rasters(run.baseline, ev, folder, region)
+        tally.add()
+    if run.comparison is not None and run.ranking is not None:
+        write_table(run.comparison, tmp / "comparison", parquet=scn.outputs.parquet)
+        write_table(run.ranking, tmp / "ranking", parquet=scn.outputs.parquet)
+
+
+def _side_by_side(tasks: Sequence[Callable[[], None]]) -> None:
+    """Run independent writing tasks on two threads; the first failure is raised after all end.
+
+    GDAL, the compressors, shapely and the PNG encoder release the GIL, so the rasters and
+    GeoPackages of one task are written while another renders a map or a report. Each task
+    writes files of its own, so the files are the same bytes in any order.
+    """
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="reach-write") as pool:
+        futures = [pool.submit(task) for task in tasks]
+        errors = [f.exception() for f in futures]
+    for error in errors:
+        if error is not None:
+            raise error
+
+
 def write_run(
     run: RunResult, target: Path, *, maps: bool = True, clock: Clock | None = None
 ) -> None:
@@ -197,73 +256,53 @@ def write_run(
     """
     scn = run.scenario
     region = run.region
-    grid = region.grid
     draw = scn.outputs.maps and maps
     languages = scn.outputs.reports if maps else []
     parts = 2 + len(run.alternatives) + int(draw) + len(languages)
     tally = (clock or Clock()).tally("outputs written", parts)
     with atomic_folder(target, protect=scn.protected_paths(), command="run") as tmp:
-        _write_evaluation(run.baseline, tmp, region)
-        tally.add()
-        if region.population_counts is not None:
-            write_table(
-                region.population_counts.table, tmp / "population_counts",
-                parquet=scn.outputs.parquet,
-            )  # fmt: skip
-        if region.population_correction is not None:
-            write_table(
-                region.population_correction.table, tmp / "population_correction",
-                parquet=scn.outputs.parquet,
-            )  # fmt: skip
-        if scn.outputs.rasters:
-            write_geotiff(
-                tmp / "population.tif", region.population.people.astype(np.float32),
-                transform=grid.transform, crs=grid.crs, nodata=None,
-                description="people per cell (0 where nodata)",
-            )  # fmt: skip
-        if run.sensitivity is not None:
-            sens = run.sensitivity
-            for stem, frame in (
-                ("sensitivity", sens.ranges),
-                ("sensitivity_samples", sens.samples),
-                ("sensitivity_design", sens.design),
-                ("sensitivity_influence", sens.influence),
-            ):
-                write_table(frame, tmp / stem, parquet=scn.outputs.parquet)
-        for name, ev in run.alternatives.items():
-            folder = tmp / "alternatives" / name
-            folder.mkdir(parents=True)
-            _write_evaluation(ev, folder, region)
-            if scn.outputs.rasters:
-                _write_delta_rasters(run.baseline, ev, folder, region)
-            tally.add()
-        if run.comparison is not None and run.ranking is not None:
-            write_table(run.comparison, tmp / "comparison", parquet=scn.outputs.parquet)
-            write_table(run.ranking, tmp / "ranking", parquet=scn.outputs.parquet)
-        write_polygons(run, tmp, region_session(region))  # catchments, isochrones, network
-        if draw:
-            write_maps(
-                run, tmp, offline=scn.outputs.maps_offline, basemap_url=scn.outputs.basemap_url
-            )
-            tally.add()
-        inputs = run.inputs
         warnings: list[str] = list(run.warnings)
         findings = run.findings
-        write_audit(findings, tmp)
-        warnings += manifest_warning_lines(findings, known=warnings)
-        if languages:
+        pdf = scn.outputs.report_pdf
+        if languages and pdf:
             # matplotlib and WeasyPrint are imported only when reports are asked for
-            from reach.outputs.report import pdf_unavailable, write_report
+            from reach.outputs.report import pdf_unavailable
 
-            pdf = scn.outputs.report_pdf
-            why = pdf_unavailable() if pdf else None
+            why = pdf_unavailable()
             if why is not None:
                 pdf = False
                 warnings.append(f"PDF reports skipped, HTML written: {why}")
                 _log.warning(warnings[-1])
-            for lang in languages:
+
+        def tables() -> None:
+            _write_tables(run, tmp, tally)
+
+        def polygons() -> None:  # catchments, isochrones, friction, network
+            write_polygons(run, tmp, region_session(region))
+
+        def drawn() -> None:
+            write_maps(
+                run, tmp, offline=scn.outputs.maps_offline, basemap_url=scn.outputs.basemap_url
+            )
+            tally.add()
+
+        def report(lang: str) -> Callable[[], None]:
+            def go() -> None:
+                from reach.outputs.report import write_report
+
                 write_report(run, tmp, lang=lang, pdf=pdf, findings=findings)
                 tally.add()
+
+            return go
+
+        for name in run.alternatives:  # the folders first: several tasks write into them
+            (tmp / "alternatives" / name).mkdir(parents=True)
+        # independent files, written side by side (each into files of its own)
+        tasks = [tables, polygons, *([drawn] if draw else []), *map(report, languages)]
+        _side_by_side(tasks)
+        write_audit(findings, tmp)
+        warnings += manifest_warning_lines(findings, known=warnings)
+        inputs = run.inputs
         write_run_state(run, tmp)  # what `reach map` and `reach report` read back
         manifest = build_manifest(
             scn, region, tmp,

@@ -1,0 +1,289 @@
+"""A content-addressed cache of what a run builds from its inputs alone: the walking friction.
+
+Warping the land cover and the elevation onto the grid is the slowest step of loading a region
+(about 2.4 s of a Comoros run) and its result depends only on the input files and the settings.
+So it is kept, once built, in the user's cache folder (``~/.cache/reach-model`` on Linux;
+``REACH_CACHE`` moves it), under a key that is the sha256 of everything it depends on:
+
+- the bytes (sha256) of the land-cover, elevation, barrier and water files;
+- the ``[grid]`` settings and the ``[region]`` tables of those layers (speeds, water classes,
+  layers, ``all_touched``);
+- the grid itself (shape, transform, CRS) and the population's validity and populated cells
+  (the friction makes nodata impassable and keeps populated "water" as land);
+- reach's version and :data:`CACHE_FORMAT`.
+
+A rerun with unchanged inputs, another scenario on the same inputs, or an analysis command
+reads the arrays back exactly (``float64``, ``uint8``: the same bytes as building them), so
+every output is the same, byte for byte.
+
+The cache is kept out of the project: a folder beside the outputs could sit inside another
+reach output folder (a ``reach fetch`` region holds its runs' outputs) and would be left behind
+by a command refused after loading. The folder is reach's own: it is created with a
+``CACHEDIR.TAG`` (the cache-directory tag backup tools skip) and used only while that tag is
+there, so a folder of the same name that reach did not make is never read or written. An entry
+is written to a temporary file and renamed into place, so a run killed at any instant leaves
+either the whole entry or none; an entry that cannot be read back whole (or whose arrays do not
+match its checksum) is built again. The least recently used entries are removed once the
+folder holds more than :data:`MAX_CACHE_MB` (``REACH_CACHE_MB``). ``REACH_CACHE=off`` turns
+the cache off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reach.ingest.population import Population
+from reach.model.grid import AnalysisGrid, Friction
+from reach.outputs.write import atomic_file, file_sha256, write_text_atomic
+from reach.spec import ScenarioSpec
+
+__all__ = [
+    "CACHE_DIR_NAME",
+    "CACHE_FORMAT",
+    "CACHE_TAG",
+    "MAX_CACHE_MB",
+    "cache_dir",
+    "cached_friction",
+    "friction_key",
+]
+
+_log = logging.getLogger("reach.run")
+
+#: The cache folder's name, in the user's cache folder.
+CACHE_DIR_NAME = "reach-model"
+#: The format of the entries; a change makes every older entry a miss.
+CACHE_FORMAT = 1
+#: The cache-directory tag (https://bford.info/cachedir/): its first line is the standard
+#: signature, the second says it is reach's.
+CACHE_TAG = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This folder is a cache made by reach (its friction, rebuilt from the inputs when\n"
+    "# missing). Delete it freely; reach uses it only while this file is here.\n"
+)
+_TAG_FILE = "CACHEDIR.TAG"
+#: The most the cache folder may hold, in MB, before its oldest entries are removed.
+MAX_CACHE_MB = 2048.0
+
+# the sha256 of files already hashed by this process, by path and stamp (size, mtime)
+_file_digests: dict[tuple[str, int, int, int], str] = {}
+
+
+def _file_digest(path: Path) -> str:
+    """A file's sha256, hashed once per process while its size and mtime stay the same."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
+    if key not in _file_digests:
+        _file_digests[key] = file_sha256(path)
+    return _file_digests[key]
+
+
+def cache_dir() -> Path | None:
+    """Where the cache lives, or ``None`` when it is off.
+
+    Returns
+    -------
+    Path or None
+        ``REACH_CACHE`` when it names a folder, else the user cache folder's ``reach-model``
+        (``~/.cache/reach-model`` on Linux, through platformdirs, which follows
+        ``XDG_CACHE_HOME``); ``None`` for ``REACH_CACHE=off`` (or ``0``, ``no``, ``false``).
+    """
+    from platformdirs import user_cache_dir
+
+    setting = os.environ.get("REACH_CACHE", "").strip()
+    if setting.lower() in ("off", "0", "no", "false"):
+        return None
+    if setting:
+        return Path(setting).expanduser()
+    return Path(user_cache_dir(CACHE_DIR_NAME, appauthor=False))
+
+
+def _usable(folder: Path) -> bool:
+    """Whether ``folder`` is reach's cache (made now if it does not exist)."""
+    tag = folder / _TAG_FILE
+    if folder.is_dir():
+        try:
+            return tag.is_file() and tag.read_text(encoding="utf-8") == CACHE_TAG
+        except OSError:
+            return False
+    if folder.exists():
+        return False
+    try:
+        folder.mkdir(parents=True)
+        write_text_atomic(tag, CACHE_TAG)
+    except OSError as exc:
+        _log.info("no cache in %s: %s", folder, exc)
+        return False
+    return True
+
+
+def _array_digest(arrays: Iterable[np.ndarray]) -> str:
+    """The sha256 of arrays' dtypes, shapes and bytes."""
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def friction_key(scn: ScenarioSpec, grid: AnalysisGrid, pop: Population) -> str:
+    """The sha256 of everything the walking friction of a region depends on.
+
+    Parameters
+    ----------
+    scn
+        The validated scenario.
+    grid
+        The analysis grid.
+    pop
+        The population on the grid (its validity and populated cells).
+
+    Returns
+    -------
+    str
+        64 hex digits.
+    """
+    from reach import __version__
+
+    region = scn.region
+    paths: list[Path] = []
+    lc = region.landcover
+    if lc is not None:
+        paths += [scn.resolve(p) for p in ([lc.path] if lc.path is not None else [])]
+        paths += [scn.resolve(p) for _, p in sorted(lc.fractions.items())]
+    if region.dem and scn.grid.slope:
+        paths += [scn.resolve(p) for p in region.dem]
+    paths += [scn.resolve(x.path) for x in (*region.barriers, *region.water)]
+    record: dict[str, Any] = {
+        "what": "friction",
+        "format": CACHE_FORMAT,
+        "reach": __version__,
+        "grid_settings": scn.grid.model_dump(mode="json"),
+        "landcover": None if region.landcover is None else region.landcover.model_dump(mode="json"),
+        "dem": [str(p) for p in region.dem] if scn.grid.slope else [],
+        "barriers": [x.model_dump(mode="json") for x in region.barriers],
+        "water": [x.model_dump(mode="json") for x in region.water],
+        "files": [_file_digest(p) for p in paths if p.is_file()],
+        "missing": [str(p) for p in paths if not p.is_file()],
+        "grid": [
+            list(grid.shape),
+            list(grid.transform)[:6],
+            grid.crs.to_wkt(),
+        ],
+        "masks": _array_digest([np.asarray(pop.valid, bool), np.asarray(pop.people) > 0]),
+    }
+    text = json.dumps(record, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _read_friction(path: Path, grid: AnalysisGrid) -> Friction | None:
+    """A cached friction, or ``None`` when the entry is missing, partial or not this grid's."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            pace = data["pace_min_per_m"]
+            status = data["status"]
+            elevation = data["elevation_m"] if "elevation_m" in data.files else None
+            water = int(data["populated_water_cells"])
+            digest = str(data["digest"])
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # any damage to an entry only means "build it"
+        _log.info("cache entry %s unreadable (%s): building the friction again", path.name, exc)
+        return None
+    arrays = [pace, status] + ([] if elevation is None else [elevation])
+    if (
+        pace.shape != grid.shape
+        or status.shape != grid.shape
+        or pace.dtype != np.float64
+        or status.dtype != np.uint8
+        or _array_digest(arrays) != digest
+    ):
+        _log.info("cache entry %s does not match: building the friction again", path.name)
+        return None
+    return Friction(
+        pace_min_per_m=pace, status=status, elevation_m=elevation, populated_water_cells=water
+    )
+
+
+def _write_friction(path: Path, friction: Friction) -> None:
+    """Store a friction as one ``.npz`` entry, whole or not at all."""
+    arrays: dict[str, np.ndarray] = {
+        "pace_min_per_m": np.ascontiguousarray(friction.pace_min_per_m),
+        "status": np.ascontiguousarray(friction.status),
+    }
+    if friction.elevation_m is not None:
+        arrays["elevation_m"] = np.ascontiguousarray(friction.elevation_m)
+    digest = _array_digest(arrays.values())
+    arrays["digest"] = np.asarray(digest)
+    arrays["populated_water_cells"] = np.asarray(friction.populated_water_cells, np.int64)
+    with atomic_file(path) as tmp, tmp.open("wb") as fh:
+        np.savez(fh, allow_pickle=False, **arrays)
+
+
+def _prune(folder: Path, *, keep: Path) -> None:
+    """Remove the oldest entries while the folder holds more than ``REACH_CACHE_MB``."""
+    try:
+        limit_mb = float(os.environ.get("REACH_CACHE_MB", MAX_CACHE_MB))
+    except ValueError:
+        limit_mb = MAX_CACHE_MB
+    entries = sorted(
+        (p for p in folder.glob("*.npz") if p != keep), key=lambda p: p.stat().st_mtime_ns
+    )
+    total = sum(p.stat().st_size for p in entries) + keep.stat().st_size
+    for p in entries:
+        if total <= limit_mb * 1e6:
+            break
+        total -= p.stat().st_size
+        p.unlink(missing_ok=True)
+
+
+def cached_friction(
+    scn: ScenarioSpec,
+    grid: AnalysisGrid,
+    pop: Population,
+    build: Callable[[], Friction],
+) -> tuple[Friction, bool]:
+    """The region's walking friction from the cache, or built and then cached.
+
+    Parameters
+    ----------
+    scn
+        The validated scenario.
+    grid
+        The analysis grid.
+    pop
+        The population on the grid.
+    build
+        Builds the friction (from the files) when the cache has no entry.
+
+    Returns
+    -------
+    Friction
+        The friction, exactly as ``build`` gives it.
+    bool
+        Whether it came from the cache.
+    """
+    folder = cache_dir()
+    if folder is None or not _usable(folder):
+        return build(), False
+    path = folder / f"friction-{friction_key(scn, grid, pop)}.npz"
+    found = _read_friction(path, grid)
+    if found is not None:
+        os.utime(path)  # the most recently used is kept longest
+        _log.info("friction read from the cache: %s", path)
+        return found, True
+    friction = build()
+    try:
+        _write_friction(path, friction)
+        _prune(folder, keep=path)
+    except OSError as exc:
+        _log.info("the friction was not cached in %s: %s", folder, exc)
+    return friction, False
