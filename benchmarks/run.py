@@ -10,8 +10,8 @@ It prints, in one run and on this machine:
   scenario's own walking friction and grid, from the health facilities' cells, in-process
   (median of the repeats);
 * ``reach run SCENARIO`` whole-process, fresh (``REACH_CACHE=off``, a new output folder: the
-  friction is built from the files), and again with unchanged inputs (the friction read from
-  the cache), each as the median of the repeats and as a ratio to the floor;
+  friction and the networks are built from the files), and again with unchanged inputs (both
+  read from the cache), each as the median of the repeats and as a ratio to the floor;
 * with ``--cold``: the first run after an install (numba's cache beside the package emptied)
   without and with ``reach warm-up`` first, as a ratio to a later run. This empties and
   rebuilds numba's cache of the installed reach (about a minute);

@@ -175,3 +175,40 @@ def test_the_oldest_entries_go_past_the_size_limit(
     load_region(load_scenario(path))
     (second,) = _entries(tmp_path)
     assert second != first
+
+
+def test_a_modes_network_is_read_back_exactly_and_keyed_by_its_lines(tmp_path: Path) -> None:
+    import dataclasses
+
+    from reach.model.region import mode_profile
+    from reach.run.cache import network_key
+    from reach.run.session import SearchSession
+
+    scn = load_scenario(_scenario(tmp_path))
+    region = load_region(scn)
+    built = SearchSession(region, region.roads, region.friction).network("motorbike")
+    assert len(list((tmp_path / CACHE).glob("network-*.npz"))) == 1
+    again = SearchSession(region, region.roads, region.friction).network("motorbike")
+    assert again is not built
+    for f in dataclasses.fields(built):
+        a, b = getattr(built, f.name), getattr(again, f.name)
+        if f.name == "feet":
+            for g in dataclasses.fields(a):
+                x, y = getattr(a, g.name), getattr(b, g.name)
+                assert x.dtype == y.dtype and np.array_equal(x, y), g.name
+        elif f.name == "mode":
+            assert a == b
+        else:
+            assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b), f.name
+    profile = mode_profile(scn, "motorbike")
+    key = network_key(region.roads, region.grid, profile=profile, ferry_wait_min=15.0)
+    # another mode, another ferry wait, one road's class changed: each its own network
+    walk = mode_profile(scn, "walk")
+    assert network_key(region.roads, region.grid, profile=walk, ferry_wait_min=15.0) != key
+    assert network_key(region.roads, region.grid, profile=profile, ferry_wait_min=20.0) != key
+    tags = region.roads.tags.copy()
+    tags.loc[0, "highway"] = "primary" if tags.loc[0, "highway"] != "primary" else "track"
+    paved = dataclasses.replace(region.roads, tags=tags)
+    assert network_key(paved, region.grid, profile=profile, ferry_wait_min=15.0) != key
+    SearchSession(region, paved, region.friction).network("motorbike")
+    assert len(list((tmp_path / CACHE).glob("network-*.npz"))) == 2

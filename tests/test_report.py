@@ -660,7 +660,8 @@ def test_coverage_curves_name_the_options_by_their_display_names(tmp_path: Path)
 def test_zones_furthest_behind_say_how_people_travel_from_there(
     scenario_set: RunResult, tmp_path: Path
 ) -> None:
-    from reach.outputs.report import ZONE_ORIGIN_PREFIX, render_report_html
+    from reach.outputs.report import render_report_html
+    from reach.schema import ZONE_ORIGIN_PREFIX
 
     routes = scenario_set.routes
     assert routes is not None

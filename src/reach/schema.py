@@ -45,6 +45,7 @@ __all__ = [
     "FACILITIES_LAYER",
     "ISOCHRONES_LAYER",
     "NETWORK_LAYER",
+    "PLACE_ORIGIN_PREFIX",
     "POPULATION_CORRECTION",
     "POPULATION_COUNTS",
     "RANKING",
@@ -64,6 +65,7 @@ __all__ = [
     "VIRTUAL",
     "VIRTUAL_PARTS",
     "ZONES_LAYER",
+    "ZONE_ORIGIN_PREFIX",
     "Block",
     "Column",
     "PerThreshold",
@@ -104,6 +106,13 @@ __all__ = [
     "within_col",
     "year_share_within_col",
 ]
+
+#: ``origin_id`` prefix of a place's route in :attr:`reach.results.RunResult.routes`
+#: (``place:<osm_id>``): the routes the maps draw when a place is clicked.
+PLACE_ORIGIN_PREFIX = "place:"
+#: ``origin_id`` prefix of a zone's representative route in ``RunResult.routes``
+#: (``zone:<zone_id>``): the route the report's "how people travel from here" is told from.
+ZONE_ORIGIN_PREFIX = "zone:"
 
 #: Version of the table schema, written into each run's manifest. Raise it when a column of any
 #: table is renamed, removed, moved or changes its meaning or unit.

@@ -91,7 +91,7 @@ from reach.outputs.map_layers import (
 )
 from reach.outputs.map_text import MapText, route_parts, tier_word
 from reach.outputs.write import write_text_atomic
-from reach.schema import catchment_within_col, within_col
+from reach.schema import PLACE_ORIGIN_PREFIX, catchment_within_col, within_col
 
 if TYPE_CHECKING:
     from reach.model.grid import AnalysisGrid
@@ -100,7 +100,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MAX_IMAGE_PX",
-    "PLACE_ORIGIN_PREFIX",
     "REASON_COLOURS",
     "FacilityMarkers",
     "HtmlControl",
@@ -122,8 +121,6 @@ _LINES_PANE = "reach-lines"
 _LABELS_PANE = "reach-labels"
 _FACILITY_PANE = "markerPane"
 _ROUTE_PANE = "reach-route"
-#: ``origin_id`` prefix of a place's route in :attr:`RunResult.routes` (``place:<osm_id>``).
-PLACE_ORIGIN_PREFIX = "place:"
 # a place's route: per leg kind the strokes (a white casing under each); the places' circles
 _ROUTE_COLOURS = {"walk": "#3d2b1f", "road": "#d81b60", "ferry": "#1e5aa8", "to_door": "#3d2b1f"}
 _ROUTE_DASH = {"walk": "5 5", "road": None, "ferry": "8 6", "to_door": "2 4"}

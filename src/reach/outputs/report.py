@@ -63,6 +63,7 @@ from reach.outputs.map_text import route_parts
 from reach.outputs.report_charts import CurveLine, MapPanel, coverage_curve_png, region_map_png
 from reach.outputs.write import atomic_file, file_sha256
 from reach.schema import (
+    ZONE_ORIGIN_PREFIX,
     delta_within_col,
     pct_alt_within_col,
     pct_base_within_col,
@@ -78,7 +79,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TEMPLATE_DIR",
-    "ZONE_ORIGIN_PREFIX",
     "change_counts",
     "cost_unit",
     "coverage_curve",
@@ -97,9 +97,6 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
 #: Zones listed per service in the zone section (the rest are in the annex and the tables).
 WORST_ZONES = 15
-#: ``origin_id`` prefix of a zone's representative route in ``RunResult.routes``
-#: (``zone:<zone_id>``): the route "how people travel from here" is told from.
-ZONE_ORIGIN_PREFIX = "zone:"
 #: Zones listed on the summary page before the list is cut to the worst ones.
 _SUMMARY_ZONES = 12
 #: Options per column group in the wide comparison tables.

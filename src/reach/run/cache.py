@@ -1,4 +1,5 @@
-"""A content-addressed cache of what a run builds from its inputs alone: the walking friction.
+"""A content-addressed cache of what a run builds from its inputs alone: the walking friction
+and each mode's routable network.
 
 Warping the land cover and the elevation onto the grid is the slowest step of loading a region
 (about 2.4 s of a Comoros run) and its result depends only on the input files and the settings.
@@ -11,6 +12,10 @@ So it is kept, once built, in the user's cache folder (``~/.cache/reach-model`` 
 - the grid itself (shape, transform, CRS) and the population's validity and populated cells
   (the friction makes nodata impassable and keeps populated "water" as land);
 - reach's version and :data:`CACHE_FORMAT`.
+
+A mode's network (about 1 s of a Comoros run for two modes) is keyed the same way by its road
+and ferry lines (every point, id and tag), the grid, the mode's speeds and the ferry wait, so
+an alternative that changes no road reuses the baseline's, and one that does gets its own.
 
 A rerun with unchanged inputs, another scenario on the same inputs, or an analysis command
 reads the arrays back exactly (``float64``, ``uint8``: the same bytes as building them), so
@@ -30,18 +35,24 @@ the cache off.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from reach.ingest.population import Population
+from reach.ingest.roads import RoadLines
 from reach.model.grid import AnalysisGrid, Friction
+from reach.model.joins import RoadFeet
+from reach.model.network import Network
+from reach.model.speeds import ModeProfile
 from reach.outputs.write import atomic_file, file_sha256, write_text_atomic
 from reach.spec import ScenarioSpec
 
@@ -52,7 +63,9 @@ __all__ = [
     "MAX_CACHE_MB",
     "cache_dir",
     "cached_friction",
+    "cached_network",
     "friction_key",
+    "network_key",
 ]
 
 _log = logging.getLogger("reach.run")
@@ -60,7 +73,7 @@ _log = logging.getLogger("reach.run")
 #: The cache folder's name, in the user's cache folder.
 CACHE_DIR_NAME = "reach-model"
 #: The format of the entries; a change makes every older entry a miss.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 #: The cache-directory tag (https://bford.info/cachedir/): its first line is the standard
 #: signature, the second says it is reach's.
 CACHE_TAG = (
@@ -128,7 +141,7 @@ def _array_digest(arrays: Iterable[np.ndarray]) -> str:
     """The sha256 of arrays' dtypes, shapes and bytes."""
     h = hashlib.sha256()
     for a in arrays:
-        a = np.ascontiguousarray(a)
+        a = np.asarray(a, order="C")
         h.update(f"{a.dtype.str}{a.shape}".encode())
         h.update(a.tobytes())
     return h.hexdigest()
@@ -184,48 +197,87 @@ def friction_key(scn: ScenarioSpec, grid: AnalysisGrid, pop: Population) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _read_friction(path: Path, grid: AnalysisGrid) -> Friction | None:
-    """A cached friction, or ``None`` when the entry is missing, partial or not this grid's."""
+def _read_entry(path: Path) -> dict[str, np.ndarray] | None:
+    """An entry's arrays, or ``None`` when it is missing, partial or fails its checksum."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            pace = data["pace_min_per_m"]
-            status = data["status"]
-            elevation = data["elevation_m"] if "elevation_m" in data.files else None
-            water = int(data["populated_water_cells"])
-            digest = str(data["digest"])
+            arrays = {k: data[k] for k in data.files}
     except FileNotFoundError:
         return None
     except Exception as exc:  # any damage to an entry only means "build it"
-        _log.info("cache entry %s unreadable (%s): building the friction again", path.name, exc)
+        _log.info("cache entry %s unreadable (%s): building it again", path.name, exc)
         return None
-    arrays = [pace, status] + ([] if elevation is None else [elevation])
+    digest = str(arrays.pop("digest", ""))
+    if _array_digest(arrays[k] for k in sorted(arrays)) != digest:
+        _log.info("cache entry %s does not match its checksum: building it again", path.name)
+        return None
+    return arrays
+
+
+def _write_entry(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Store arrays as one ``.npz`` entry with their checksum, whole or not at all."""
+    arrays = {k: np.asarray(v, order="C") for k, v in arrays.items()}  # 0-d stays 0-d
+    digest = _array_digest(arrays[k] for k in sorted(arrays))
+    with atomic_file(path) as tmp, tmp.open("wb") as fh:
+        np.savez(fh, allow_pickle=False, digest=np.asarray(digest), **arrays)
+
+
+def _cached(
+    kind: str,
+    key: str,
+    build: Callable[[], Any],
+    *,
+    to_arrays: Callable[[Any], dict[str, np.ndarray]],
+    from_arrays: Callable[[dict[str, np.ndarray]], Any | None],
+) -> tuple[Any, bool]:
+    """An object from its cache entry, or built and then stored; and whether it was cached."""
+    folder = cache_dir()
+    if folder is None or not _usable(folder):
+        return build(), False
+    path = folder / f"{kind}-{key}.npz"
+    arrays = _read_entry(path)
+    found = None if arrays is None else from_arrays(arrays)
+    if found is not None:
+        os.utime(path)  # the most recently used is kept longest
+        _log.info("%s read from the cache: %s", kind, path)
+        return found, True
+    built = build()
+    try:
+        _write_entry(path, to_arrays(built))
+        _prune(folder, keep=path)
+    except OSError as exc:
+        _log.info("the %s was not cached in %s: %s", kind, folder, exc)
+    return built, False
+
+
+def _friction_arrays(friction: Friction) -> dict[str, np.ndarray]:
+    arrays = {
+        "pace_min_per_m": friction.pace_min_per_m,
+        "status": friction.status,
+        "populated_water_cells": np.asarray(friction.populated_water_cells, np.int64),
+    }
+    if friction.elevation_m is not None:
+        arrays["elevation_m"] = friction.elevation_m
+    return arrays
+
+
+def _friction_of(arrays: dict[str, np.ndarray], grid: AnalysisGrid) -> Friction | None:
+    pace, status = arrays.get("pace_min_per_m"), arrays.get("status")
     if (
-        pace.shape != grid.shape
+        pace is None
+        or status is None
+        or pace.shape != grid.shape
         or status.shape != grid.shape
         or pace.dtype != np.float64
         or status.dtype != np.uint8
-        or _array_digest(arrays) != digest
     ):
-        _log.info("cache entry %s does not match: building the friction again", path.name)
         return None
     return Friction(
-        pace_min_per_m=pace, status=status, elevation_m=elevation, populated_water_cells=water
+        pace_min_per_m=pace,
+        status=status,
+        elevation_m=arrays.get("elevation_m"),
+        populated_water_cells=int(arrays["populated_water_cells"]),
     )
-
-
-def _write_friction(path: Path, friction: Friction) -> None:
-    """Store a friction as one ``.npz`` entry, whole or not at all."""
-    arrays: dict[str, np.ndarray] = {
-        "pace_min_per_m": np.ascontiguousarray(friction.pace_min_per_m),
-        "status": np.ascontiguousarray(friction.status),
-    }
-    if friction.elevation_m is not None:
-        arrays["elevation_m"] = np.ascontiguousarray(friction.elevation_m)
-    digest = _array_digest(arrays.values())
-    arrays["digest"] = np.asarray(digest)
-    arrays["populated_water_cells"] = np.asarray(friction.populated_water_cells, np.int64)
-    with atomic_file(path) as tmp, tmp.open("wb") as fh:
-        np.savez(fh, allow_pickle=False, **arrays)
 
 
 def _prune(folder: Path, *, keep: Path) -> None:
@@ -271,19 +323,109 @@ def cached_friction(
     bool
         Whether it came from the cache.
     """
-    folder = cache_dir()
-    if folder is None or not _usable(folder):
-        return build(), False
-    path = folder / f"friction-{friction_key(scn, grid, pop)}.npz"
-    found = _read_friction(path, grid)
-    if found is not None:
-        os.utime(path)  # the most recently used is kept longest
-        _log.info("friction read from the cache: %s", path)
-        return found, True
-    friction = build()
+    friction, cached = _cached(
+        "friction", friction_key(scn, grid, pop), build,
+        to_arrays=_friction_arrays, from_arrays=lambda a: _friction_of(a, grid),
+    )  # fmt: skip
+    return friction, cached
+
+
+def network_key(
+    lines: RoadLines, grid: AnalysisGrid, *, profile: ModeProfile, ferry_wait_min: float
+) -> str:
+    """The sha256 of everything a mode's routable network depends on.
+
+    Parameters
+    ----------
+    lines
+        The road and ferry lines (their points, ids and every tag).
+    grid
+        The analysis grid.
+    profile
+        The mode's speeds and rules.
+    ferry_wait_min
+        The default ferry wait.
+
+    Returns
+    -------
+    str
+        64 hex digits.
+    """
+    from reach import __version__
+
+    tags = lines.tags
+    tag_hash = pd.util.hash_pandas_object(tags.astype(object), index=True).to_numpy()
+    record = {
+        "what": "network",
+        "format": CACHE_FORMAT,
+        "reach": __version__,
+        "lines": _array_digest(
+            [lines.way_id, lines.offsets, lines.x, lines.y, lines.node_id, tag_hash]
+        ),
+        "tags": list(map(str, tags.columns)),
+        "lines_crs": lines.crs.to_wkt(),
+        "grid": [list(grid.shape), list(grid.transform)[:6], grid.crs.to_wkt()],
+        "profile": {
+            f.name: (dict(v) if isinstance(v, Mapping) else v)
+            for f in dataclasses.fields(profile)
+            for v in [getattr(profile, f.name)]
+        },
+        "ferry_wait_min": float(ferry_wait_min),
+    }
+    text = json.dumps(record, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _network_arrays(net: Network) -> dict[str, np.ndarray]:
+    arrays = {f"net_{f.name}": getattr(net, f.name) for f in dataclasses.fields(net)
+              if f.name not in ("mode", "feet")}  # fmt: skip
+    arrays["net_mode"] = np.asarray(net.mode)
+    arrays |= {f"feet_{f.name}": getattr(net.feet, f.name) for f in dataclasses.fields(net.feet)}
+    return arrays
+
+
+def _network_of(arrays: dict[str, np.ndarray]) -> Network | None:
     try:
-        _write_friction(path, friction)
-        _prune(folder, keep=path)
-    except OSError as exc:
-        _log.info("the friction was not cached in %s: %s", folder, exc)
-    return friction, False
+        feet = RoadFeet(**{f.name: arrays[f"feet_{f.name}"] for f in dataclasses.fields(RoadFeet)})
+        fields = {
+            f.name: arrays[f"net_{f.name}"]
+            for f in dataclasses.fields(Network)
+            if f.name not in ("mode", "feet")
+        }
+        return Network(**fields, mode=str(arrays["net_mode"]), feet=feet)
+    except (KeyError, TypeError):
+        return None
+
+
+def cached_network(
+    lines: RoadLines,
+    grid: AnalysisGrid,
+    *,
+    profile: ModeProfile,
+    ferry_wait_min: float,
+    build: Callable[[], Network],
+) -> Network:
+    """A mode's routable network from the cache, or built and then cached.
+
+    Parameters
+    ----------
+    lines
+        The road and ferry lines.
+    grid
+        The analysis grid.
+    profile
+        The mode's speeds and rules.
+    ferry_wait_min
+        The default ferry wait.
+    build
+        Builds the network when the cache has no entry.
+
+    Returns
+    -------
+    Network
+        The network, exactly as ``build`` gives it.
+    """
+    key = network_key(lines, grid, profile=profile, ferry_wait_min=ferry_wait_min)
+    net, _ = _cached("network", key, build, to_arrays=_network_arrays, from_arrays=_network_of)
+    assert isinstance(net, Network)
+    return net

@@ -16,8 +16,6 @@ from pyproj import Transformer
 from reach.errors import ScenarioError
 from reach.ingest.osm import PLACE_KINDS
 from reach.model.region import Region
-from reach.outputs.maps import PLACE_ORIGIN_PREFIX
-from reach.outputs.report import ZONE_ORIGIN_PREFIX
 from reach.outputs.write import (
     check_output_target,
 )
@@ -37,6 +35,7 @@ from reach.run.region import (
 )
 from reach.run.write import write_run
 from reach.scenarios.compare import rank_alternatives
+from reach.schema import PLACE_ORIGIN_PREFIX, ZONE_ORIGIN_PREFIX
 from reach.settings import thread_count
 from reach.spec import (
     Alternative,
@@ -169,9 +168,9 @@ def baseline_routes(region: Region, baseline: Evaluation) -> Explanation | None:
     """The baseline routes the maps and the report show, read back from its searches.
 
     For each service: the routes of the region's places (at most :data:`MAX_ROUTED_PLACES`,
-    ids ``place:<osm_id>``, see :data:`reach.outputs.maps.PLACE_ORIGIN_PREFIX`), and of one
+    ids ``place:<osm_id>``, see :data:`reach.schema.PLACE_ORIGIN_PREFIX`), and of one
     representative origin per zone with people (ids ``zone:<zone_id>``, see
-    :data:`reach.outputs.report.ZONE_ORIGIN_PREFIX`): the zone's populated cell at the
+    :data:`reach.schema.ZONE_ORIGIN_PREFIX`): the zone's populated cell at the
     median travel time of its people (people-weighted; the unreached count as furthest), its
     centre as the origin.
 

@@ -26,6 +26,7 @@ from reach.model.region import Region, mode_profile
 from reach.model.snap import snap_to_passable
 from reach.model.speeds import ModeProfile
 from reach.results import ServiceResult
+from reach.run.cache import cached_network
 
 __all__ = [
     "SearchSession",
@@ -103,12 +104,14 @@ class SearchSession:
         with self._lock:
             if mode not in self.networks:
                 scn = self.region.scenario
-                self.networks[mode] = build_network(
-                    self.roads,
-                    self.region.grid,
-                    profile=self.profiles.get(mode) or mode_profile(scn, mode),
-                    ferry_wait_min=scn.ferries.headway_min / 2.0,
-                )
+                profile = self.profiles.get(mode) or mode_profile(scn, mode)
+                wait = scn.ferries.headway_min / 2.0
+                self.networks[mode] = cached_network(
+                    self.roads, self.region.grid, profile=profile, ferry_wait_min=wait,
+                    build=lambda: build_network(
+                        self.roads, self.region.grid, profile=profile, ferry_wait_min=wait
+                    ),
+                )  # fmt: skip
             return self.networks[mode]
 
     def graph(self, mode: str) -> SearchGraph:

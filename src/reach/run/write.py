@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,7 +24,6 @@ from reach.codes import (
 )
 from reach.model.region import Region
 from reach.outputs.audit import manifest_warning_lines, write_audit
-from reach.outputs.maps import write_maps
 from reach.outputs.polygons import write_polygons
 from reach.outputs.write import (
     CATEGORY_COLOURS,
@@ -263,16 +263,21 @@ def write_run(
     with atomic_folder(target, protect=scn.protected_paths(), command="run") as tmp:
         warnings: list[str] = list(run.warnings)
         findings = run.findings
-        pdf = scn.outputs.report_pdf
-        if languages and pdf:
-            # matplotlib and WeasyPrint are imported only when reports are asked for
+        pdf_lock = threading.Lock()
+        pdf: list[bool] = []  # once known: whether the PDFs can be written
+
+        def pdf_ok() -> bool:
+            """Whether WeasyPrint can write the PDFs (checked once, by the first report)."""
             from reach.outputs.report import pdf_unavailable
 
-            why = pdf_unavailable()
-            if why is not None:
-                pdf = False
-                warnings.append(f"PDF reports skipped, HTML written: {why}")
-                _log.warning(warnings[-1])
+            with pdf_lock:
+                if not pdf:
+                    why = pdf_unavailable() if scn.outputs.report_pdf else None
+                    pdf.append(scn.outputs.report_pdf and why is None)
+                    if why is not None:
+                        warnings.append(f"PDF reports skipped, HTML written: {why}")
+                        _log.warning(warnings[-1])
+                return pdf[0]
 
         def tables() -> None:
             _write_tables(run, tmp, tally)
@@ -281,6 +286,8 @@ def write_run(
             write_polygons(run, tmp, region_session(region))
 
         def drawn() -> None:
+            from reach.outputs.maps import write_maps  # folium: imported while others write
+
             write_maps(
                 run, tmp, offline=scn.outputs.maps_offline, basemap_url=scn.outputs.basemap_url
             )
@@ -290,20 +297,23 @@ def write_run(
             def go() -> None:
                 from reach.outputs.report import write_report
 
-                write_report(run, tmp, lang=lang, pdf=pdf, findings=findings)
+                write_report(run, tmp, lang=lang, pdf=pdf_ok(), findings=findings)
                 tally.add()
 
             return go
 
         for name in run.alternatives:  # the folders first: several tasks write into them
             (tmp / "alternatives" / name).mkdir(parents=True)
+
         # independent files, written side by side (each into files of its own)
-        tasks = [tables, polygons, *([drawn] if draw else []), *map(report, languages)]
+        def state() -> None:  # what `reach map` and `reach report` read back
+            write_run_state(run, tmp)
+
+        tasks = [tables, polygons, *([drawn] if draw else []), *map(report, languages), state]
         _side_by_side(tasks)
         write_audit(findings, tmp)
         warnings += manifest_warning_lines(findings, known=warnings)
         inputs = run.inputs
-        write_run_state(run, tmp)  # what `reach map` and `reach report` read back
         manifest = build_manifest(
             scn, region, tmp,
             command="run", inputs=inputs, timings_s=run.timings_s, warnings=warnings,
