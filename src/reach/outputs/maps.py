@@ -41,13 +41,11 @@ no network request. Element ids are numbered in tree order, so a run gives byte-
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import html
 import io
 import itertools
 import json
 import math
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -90,7 +88,7 @@ from reach.outputs.map_layers import (
     script_json,
 )
 from reach.outputs.map_text import MapText, route_parts, tier_word
-from reach.outputs.write import write_text_atomic
+from reach.outputs.write import today_iso, write_text_atomic
 from reach.schema import PLACE_ORIGIN_PREFIX, catchment_within_col, within_col
 
 if TYPE_CHECKING:
@@ -267,14 +265,6 @@ def _ramp(anchors: Sequence[str], n: int) -> list[str]:
         frac = pos - k
         out.append(_hex(points[k] * (1 - frac) + points[k + 1] * frac))
     return out
-
-
-def _today() -> str:
-    """Today's date (UTC), or that of ``SOURCE_DATE_EPOCH`` when set (reproducible builds)."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch and epoch.strip().isdigit():
-        return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC).date().isoformat()
-    return dt.datetime.now(tz=dt.UTC).date().isoformat()
 
 
 def _middle_threshold(spec: ServiceSpec) -> float:
@@ -1462,7 +1452,7 @@ def service_map(
     alt_labels = {a.name: a.label for a in run.scenario.alternatives}
     stress_tests = {a.name for a in run.scenario.alternatives if a.resolved_kind == "stress_test"}
     scenario_name = run.scenario.scenario.name
-    date = title_date if title_date is not None else _today()
+    date = title_date if title_date is not None else today_iso()
 
     def service_label(loc: Locale) -> str:
         return _display_name(spec.label, service, loc)
@@ -1842,7 +1832,7 @@ def write_maps(
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    date = title_date if title_date is not None else _today()
+    date = title_date if title_date is not None else today_iso()
     written = []
     for service in run.baseline.services:
         m = service_map(

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import datetime as dt
 import itertools
 import mimetypes
 import os
@@ -61,7 +60,7 @@ from reach.metrics.coverage import ALL_ZONES_ID, OUTSIDE_ZONES_ID
 from reach.outputs.i18n import Locale, get_locale
 from reach.outputs.map_text import route_parts
 from reach.outputs.report_charts import CurveLine, MapPanel, coverage_curve_png, region_map_png
-from reach.outputs.write import atomic_file, file_sha256
+from reach.outputs.write import atomic_file, file_sha256, today_iso
 from reach.schema import (
     ZONE_ORIGIN_PREFIX,
     delta_within_col,
@@ -132,14 +131,6 @@ def report_file_name(lang: str, suffix: str = "html") -> str:
         The report's file name (without a folder).
     """
     return f"report_{lang}.{suffix}"
-
-
-def _today() -> str:
-    """Today's date (UTC), or that of ``SOURCE_DATE_EPOCH`` when set (reproducible builds)."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch and epoch.strip().isdigit():
-        return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC).date().isoformat()
-    return dt.datetime.now(tz=dt.UTC).date().isoformat()
 
 
 def _png_uri(data: bytes) -> str:
@@ -1584,7 +1575,7 @@ def render_report_html(
         "title": loc.t("report_title"),
         "region": scn.scenario.name,
         "description": scn.scenario.description,
-        "date": loc.date(title_date if title_date is not None else _today()),
+        "date": loc.date(title_date if title_date is not None else today_iso()),
         "generated_by": loc.t("generated_by", version=__version__),
         "headline": view.headline(),
         "left_behind": view.left_behind_by_zone(),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,10 @@ __all__ = [
     "encode_png",
     "region_map_png",
 ]
+
+# matplotlib's rcParams are one global of the process: rc_context sets and restores them, so
+# two figures drawn at once on two threads would each see the other's settings come and go
+_RC_LOCK = threading.Lock()
 
 #: Colour of people reached only beyond the largest threshold.
 BEYOND_COLOUR = "#7a0177"
@@ -271,7 +276,7 @@ def region_map_png(
     img_h = title_mm + map_h + legend_mm
     step = max(1, math.ceil(max(rows, cols) / max_cells))
     populated = np.asarray(people)[::step, ::step] > 0
-    with mpl.rc_context(_RC):
+    with _RC_LOCK, mpl.rc_context(_RC):
         fig = _new_figure(img_w, img_h)
         colours = band_colours(len(panel.thresholds_min))
         ax = fig.add_axes(
@@ -414,7 +419,7 @@ def coverage_curve_png(
         The chart as a palette PNG (see :func:`encode_png`), the x axis running from the first
         to the last of ``minutes`` and the y axis from 0 to 100 %.
     """
-    with mpl.rc_context(_RC):
+    with _RC_LOCK, mpl.rc_context(_RC):
         fig = _new_figure(width_mm, height_mm)
         ax = fig.add_axes((0.15, 0.17, 0.79, 0.73))
         for th in thresholds_min:

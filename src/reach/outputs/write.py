@@ -7,10 +7,12 @@ which replaces the output folder at the end, so a failed run leaves it as it was
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,7 @@ __all__ = [
     "category_style",
     "check_output_target",
     "file_sha256",
+    "today_iso",
     "write_geotiff",
     "write_gpkg",
     "write_json",
@@ -238,16 +241,37 @@ def write_gpkg(frames: Mapping[str, gpd.GeoDataFrame], path: Path) -> Path:
     Path
         ``path``.
     """
-    previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": GPKG_FIXED_DATE})
-    try:
+    with _fixed_gpkg_date():
         for i, (layer, frame) in enumerate(frames.items()):
             frame.to_file(
                 path, layer=layer, driver="GPKG", engine="pyogrio", mode="w" if i == 0 else "a"
             )
-    finally:
-        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
     return path
+
+
+# GDAL's configuration is one for the process: the date is pinned when the first writer starts
+# and restored when the last one ends, so GeoPackages written on two threads both get it
+_gpkg_lock = threading.Lock()
+_gpkg_writers = 0
+_gpkg_saved: list[str | None] = []
+
+
+@contextlib.contextmanager
+def _fixed_gpkg_date() -> Iterator[None]:
+    """``OGR_CURRENT_DATE`` pinned to :data:`GPKG_FIXED_DATE` while any thread writes."""
+    global _gpkg_writers
+    with _gpkg_lock:
+        if _gpkg_writers == 0:
+            _gpkg_saved[:] = [pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")]
+            pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": GPKG_FIXED_DATE})
+        _gpkg_writers += 1
+    try:
+        yield
+    finally:
+        with _gpkg_lock:
+            _gpkg_writers -= 1
+            if _gpkg_writers == 0:
+                pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": _gpkg_saved[0]})
 
 
 @contextlib.contextmanager
@@ -279,6 +303,22 @@ def atomic_file(path: Path, *, mode: int = 0o644) -> Iterator[Path]:
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def today_iso() -> str:
+    """Today's date (UTC) as ``YYYY-MM-DD``, or that of ``SOURCE_DATE_EPOCH`` when set.
+
+    The date the maps and reports carry: ``SOURCE_DATE_EPOCH`` pins it for reproducible builds.
+
+    Returns
+    -------
+    str
+        The ISO date.
+    """
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.strip().isdigit():
+        return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC).date().isoformat()
+    return dt.datetime.now(tz=dt.UTC).date().isoformat()
 
 
 def write_text_atomic(path: Path, text: str, *, mode: int = 0o644) -> None:

@@ -29,6 +29,7 @@ from reach.outputs.write import (
     CATEGORY_COLOURS,
     Category,
     atomic_folder,
+    today_iso,
     write_geotiff,
     write_gpkg,
     write_json,
@@ -263,6 +264,8 @@ def write_run(
     with atomic_folder(target, protect=scn.protected_paths(), command="run") as tmp:
         warnings: list[str] = list(run.warnings)
         findings = run.findings
+        # read here, once: the PDFs set SOURCE_DATE_EPOCH for their fonts while the maps draw
+        date = today_iso()
         pdf_lock = threading.Lock()
         pdf: list[bool] = []  # once known: whether the PDFs can be written
 
@@ -289,18 +292,17 @@ def write_run(
             from reach.outputs.maps import write_maps  # folium: imported while others write
 
             write_maps(
-                run, tmp, offline=scn.outputs.maps_offline, basemap_url=scn.outputs.basemap_url
-            )
+                run, tmp, offline=scn.outputs.maps_offline, basemap_url=scn.outputs.basemap_url,
+                title_date=date,
+            )  # fmt: skip
             tally.add()
 
-        def report(lang: str) -> Callable[[], None]:
-            def go() -> None:
-                from reach.outputs.report import write_report
+        def reports() -> None:  # one language after the other: WeasyPrint is not shared
+            from reach.outputs.report import write_report
 
-                write_report(run, tmp, lang=lang, pdf=pdf_ok(), findings=findings)
+            for lang in languages:
+                write_report(run, tmp, lang=lang, pdf=pdf_ok(), findings=findings, title_date=date)
                 tally.add()
-
-            return go
 
         for name in run.alternatives:  # the folders first: several tasks write into them
             (tmp / "alternatives" / name).mkdir(parents=True)
@@ -309,7 +311,9 @@ def write_run(
         def state() -> None:  # what `reach map` and `reach report` read back
             write_run_state(run, tmp)
 
-        tasks = [tables, polygons, *([drawn] if draw else []), *map(report, languages), state]
+        # the longest first, so the two threads end together
+        tasks = [*([reports] if languages else []), *([drawn] if draw else []), polygons]
+        tasks += [tables, state]
         _side_by_side(tasks)
         write_audit(findings, tmp)
         warnings += manifest_warning_lines(findings, known=warnings)
