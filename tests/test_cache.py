@@ -212,3 +212,15 @@ def test_a_modes_network_is_read_back_exactly_and_keyed_by_its_lines(tmp_path: P
     assert network_key(paved, region.grid, profile=profile, ferry_wait_min=15.0) != key
     SearchSession(region, paved, region.friction).network("motorbike")
     assert len(list((tmp_path / CACHE).glob("network-*.npz"))) == 2
+
+
+def test_a_tag_of_reach_in_other_words_still_counts(tmp_path: Path) -> None:
+    scn = load_scenario(_scenario(tmp_path))
+    folder = tmp_path / CACHE
+    folder.mkdir()
+    (folder / "CACHEDIR.TAG").write_text(
+        "Signature: 8a477f597d28d172789f06886806bc55\n"
+        "# This folder is a cache made by reach (an older version's words).\n"
+    )
+    load_region(scn)
+    assert "read friction from the cache" in load_region(scn).timings_s

@@ -250,13 +250,13 @@ def far_from_road_findings(
             sure_near, sure_far = _grid_distance_bounds(lines, keep, way, grid, cells, distance_m)
             far[sure_near] = False
             todo = np.flatnonzero(~sure_near & ~sure_far)
-            cx, cy = grid.cell_centres(cells[todo])
-            px, py = Transformer.from_crs(grid.crs, _metric_crs(grid), always_xy=True).transform(
-                cx, cy
-            )
-            tree = shapely.STRtree(geoms)
-            hit = tree.query(shapely.points(px, py), predicate="dwithin", distance=distance_m)
-            far[todo[np.unique(hit[0])]] = False
+            if todo.size:
+                cx, cy = grid.cell_centres(cells[todo])
+                to_metric = Transformer.from_crs(grid.crs, _metric_crs(grid), always_xy=True)
+                px, py = to_metric.transform(cx, cy)
+                tree = shapely.STRtree(geoms)
+                hit = tree.query(shapely.points(px, py), predicate="dwithin", distance=distance_m)
+                far[todo[np.unique(hit[0])]] = False
     n_zones = len(zones)
     rows = zone_memberships(membership, n_zones, cells)
     per_zone = rows.sums(np.where(far, flat[cells], 0.0), n_zones + 1)

@@ -53,7 +53,8 @@ from reach.model.grid import AnalysisGrid, Friction
 from reach.model.joins import RoadFeet
 from reach.model.network import Network
 from reach.model.speeds import ModeProfile
-from reach.outputs.write import atomic_file, file_sha256, write_text_atomic
+from reach.outputs.write import atomic_file, write_text_atomic
+from reach.run.manifest import input_sha256
 from reach.spec import ScenarioSpec
 
 __all__ = [
@@ -78,24 +79,17 @@ CACHE_FORMAT = 2
 #: signature, the second says it is reach's.
 CACHE_TAG = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"
-    "# This folder is a cache made by reach (its friction, rebuilt from the inputs when\n"
-    "# missing). Delete it freely; reach uses it only while this file is here.\n"
+    "# This folder is a cache made by reach (its friction and networks, rebuilt from the\n"
+    "# inputs when missing). Delete it freely; reach uses it only while this file is here.\n"
 )
+# what makes a tag reach's: the standard signature, then this line's start (the rest of the
+# wording may change between versions without orphaning a user's cache)
+_TAG_START = "Signature: 8a477f597d28d172789f06886806bc55\n# This folder is a cache made by reach"
 _TAG_FILE = "CACHEDIR.TAG"
+# the entries' kinds: their files are <kind>-<sha256>.npz, and only those are ever removed
+_KINDS = ("friction", "network")
 #: The most the cache folder may hold, in MB, before its oldest entries are removed.
 MAX_CACHE_MB = 2048.0
-
-# the sha256 of files already hashed by this process, by path and stamp (size, mtime)
-_file_digests: dict[tuple[str, int, int, int], str] = {}
-
-
-def _file_digest(path: Path) -> str:
-    """A file's sha256, hashed once per process while its size and mtime stay the same."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
-    if key not in _file_digests:
-        _file_digests[key] = file_sha256(path)
-    return _file_digests[key]
 
 
 def cache_dir() -> Path | None:
@@ -123,7 +117,7 @@ def _usable(folder: Path) -> bool:
     tag = folder / _TAG_FILE
     if folder.is_dir():
         try:
-            return tag.is_file() and tag.read_text(encoding="utf-8") == CACHE_TAG
+            return tag.is_file() and tag.read_text(encoding="utf-8").startswith(_TAG_START)
         except OSError:
             return False
     if folder.exists():
@@ -184,7 +178,7 @@ def friction_key(scn: ScenarioSpec, grid: AnalysisGrid, pop: Population) -> str:
         "dem": [str(p) for p in region.dem] if scn.grid.slope else [],
         "barriers": [x.model_dump(mode="json") for x in region.barriers],
         "water": [x.model_dump(mode="json") for x in region.water],
-        "files": [_file_digest(p) for p in paths if p.is_file()],
+        "files": [input_sha256(p) for p in paths if p.is_file()],
         "missing": [str(p) for p in paths if not p.is_file()],
         "grid": [
             list(grid.shape),
@@ -287,7 +281,8 @@ def _prune(folder: Path, *, keep: Path) -> None:
     except ValueError:
         limit_mb = MAX_CACHE_MB
     entries = sorted(
-        (p for p in folder.glob("*.npz") if p != keep), key=lambda p: p.stat().st_mtime_ns
+        (p for kind in _KINDS for p in folder.glob(f"{kind}-*.npz") if p != keep),
+        key=lambda p: p.stat().st_mtime_ns,
     )
     total = sum(p.stat().st_size for p in entries) + keep.stat().st_size
     for p in entries:

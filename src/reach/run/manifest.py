@@ -33,6 +33,7 @@ __all__ = [
     "file_stamp",
     "hashed_output",
     "input_digests",
+    "input_sha256",
     "package_versions",
 ]
 
@@ -117,6 +118,34 @@ def file_stamp(path: Path) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
+# the sha256 of inputs already hashed by this process, by path, inode, size and mtime
+_input_digests: dict[tuple[str, int, int, int], str] = {}
+
+
+def input_sha256(path: Path) -> str:
+    """An input file's sha256, hashed once per process while it stays the same file.
+
+    The manifest's digests and the friction cache's key both need the inputs' hashes; the
+    second asks for files the first has just hashed. A file replaced or rewritten gets a new
+    inode, size or modification time, and is hashed again.
+
+    Parameters
+    ----------
+    path
+        The input file.
+
+    Returns
+    -------
+    str
+        Its sha256, 64 hex digits.
+    """
+    st = path.stat()
+    key = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
+    if key not in _input_digests:
+        _input_digests[key] = file_sha256(path)
+    return _input_digests[key]
+
+
 def input_digests(scn: ScenarioSpec) -> dict[Path, tuple[str, tuple[int, int]]]:
     """The sha256 and stamp of every input file of a scenario, taken before they are read.
 
@@ -130,7 +159,7 @@ def input_digests(scn: ScenarioSpec) -> dict[Path, tuple[str, tuple[int, int]]]:
     dict of Path to (str, (int, int))
         Each input file's hex sha256 and :func:`file_stamp`.
     """
-    return {p: (file_sha256(p), file_stamp(p)) for p in scn.input_paths() if p.is_file()}
+    return {p: (input_sha256(p), file_stamp(p)) for p in scn.input_paths() if p.is_file()}
 
 
 def changed_inputs(digests: Mapping[Path, tuple[str, tuple[int, int]]]) -> list[str]:

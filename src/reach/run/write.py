@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -266,21 +265,6 @@ def write_run(
         findings = run.findings
         # read here, once: the PDFs set SOURCE_DATE_EPOCH for their fonts while the maps draw
         date = today_iso()
-        pdf_lock = threading.Lock()
-        pdf: list[bool] = []  # once known: whether the PDFs can be written
-
-        def pdf_ok() -> bool:
-            """Whether WeasyPrint can write the PDFs (checked once, by the first report)."""
-            from reach.outputs.report import pdf_unavailable
-
-            with pdf_lock:
-                if not pdf:
-                    why = pdf_unavailable() if scn.outputs.report_pdf else None
-                    pdf.append(scn.outputs.report_pdf and why is None)
-                    if why is not None:
-                        warnings.append(f"PDF reports skipped, HTML written: {why}")
-                        _log.warning(warnings[-1])
-                return pdf[0]
 
         def tables() -> None:
             _write_tables(run, tmp, tally)
@@ -298,20 +282,25 @@ def write_run(
             tally.add()
 
         def reports() -> None:  # one language after the other: WeasyPrint is not shared
-            from reach.outputs.report import write_report
+            # matplotlib and WeasyPrint are imported here, while the other outputs are written
+            from reach.outputs.report import pdf_unavailable, write_report
 
+            why = pdf_unavailable() if scn.outputs.report_pdf else None
+            if why is not None:
+                warnings.append(f"PDF reports skipped, HTML written: {why}")
+                _log.warning(warnings[-1])
+            pdf = scn.outputs.report_pdf and why is None
             for lang in languages:
-                write_report(run, tmp, lang=lang, pdf=pdf_ok(), findings=findings, title_date=date)
+                write_report(run, tmp, lang=lang, pdf=pdf, findings=findings, title_date=date)
                 tally.add()
 
-        for name in run.alternatives:  # the folders first: several tasks write into them
-            (tmp / "alternatives" / name).mkdir(parents=True)
-
-        # independent files, written side by side (each into files of its own)
         def state() -> None:  # what `reach map` and `reach report` read back
             write_run_state(run, tmp)
 
-        # the longest first, so the two threads end together
+        for name in run.alternatives:  # the folders first: several tasks write into them
+            (tmp / "alternatives" / name).mkdir(parents=True)
+        # independent files, written side by side (each into files of its own), the longest
+        # first, so the two threads end together
         tasks = [*([reports] if languages else []), *([drawn] if draw else []), polygons]
         tasks += [tables, state]
         _side_by_side(tasks)
